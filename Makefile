@@ -1,0 +1,48 @@
+# shipwave: `make demo` and `make test` do all set-up on a fresh clone.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.shipwave-installed
+NODE_STAMP := node_modules/.shipwave-installed
+SYSTEM_PYTHON ?= python3
+
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test lint typecheck unit bench synth clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || $(SYSTEM_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/shipwave demo
+
+lint: setup
+	$(VENV)/bin/ruff check functions infra statemachines tests bench
+	$(VENV)/bin/ruff format --check functions infra statemachines tests bench
+
+typecheck: setup
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: lint typecheck
+	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest tests/unit -q
+
+bench: setup
+	$(PY) bench/event_log.py
+
+clean:
+	rm -rf $(VENV) node_modules .shipwave cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,222 @@
+"""The embedded event log: one SQLite file in WAL mode, the default for local runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from domain.errors import (
+    ConcurrencyConflictError,
+    EventStoreUnavailableError,
+    InvalidAppendError,
+)
+from domain.events import Event, from_json, to_json
+from domain.ports import EventStore, check_contiguous, decode_stored, earlier_result
+from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    pipeline_id     TEXT    NOT NULL,
+    sequence        INTEGER NOT NULL,
+    idempotency_key TEXT    NOT NULL,
+    type            TEXT    NOT NULL,
+    at              TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    PRIMARY KEY (pipeline_id, sequence)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pipeline_id, idempotency_key);
+CREATE TABLE IF NOT EXISTS snapshots (
+    pipeline_id TEXT    NOT NULL,
+    sequence    INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    PRIMARY KEY (pipeline_id, sequence)
+) WITHOUT ROWID;
+"""
+
+_READ_CHUNK = 2000
+
+
+class SQLiteEventStore(EventStore):
+    """An event log in one SQLite file, safe for several threads and processes.
+
+    Each thread gets its own connection; appends run in `BEGIN IMMEDIATE` transactions so the
+    sequence check and the insert are one step. Raises ConcurrencyConflictError,
+    IdempotencyKeyConflictError, InvalidAppendError, MalformedEventError, SnapshotError, and
+    EventStoreUnavailableError when the file cannot be opened or read.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self._create = create
+        self._local = threading.local()
+        self._where = f"sqlite {self.path}"
+        self._connection()  # fail early on an unreadable file
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
+        if not self._create and not self.path.is_file():
+            raise EventStoreUnavailableError(f"{self._where}: no such event log file")
+        try:
+            if self._create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            if self._create:
+                connection.executescript(_SCHEMA)
+            else:
+                self._check_schema(connection)
+        except (sqlite3.Error, OSError) as error:
+            raise EventStoreUnavailableError(f"{self._where}: cannot open ({error})") from None
+        self._local.connection = connection
+        return connection
+
+    def _check_schema(self, connection: sqlite3.Connection) -> None:
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if not {"events", "snapshots"} <= tables:
+            raise EventStoreUnavailableError(f"{self._where}: not a shipwave event log")
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        batch = self.validate(events)
+        pipeline = batch[0].pipeline_id
+        connection = self._connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._append_locked(connection, batch)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise EventStoreUnavailableError(
+                f"{self._where}: append to pipeline {pipeline!r} failed ({error})"
+            ) from None
+        return result
+
+    def _append_locked(
+        self, connection: sqlite3.Connection, batch: tuple[Event, ...]
+    ) -> tuple[Event, ...]:
+        pipeline = batch[0].pipeline_id
+        keys = [e.idempotency_key for e in batch]
+        marks = ",".join("?" * len(keys))
+        found = {
+            key: (sequence, body)
+            for key, sequence, body in connection.execute(
+                "SELECT idempotency_key, sequence, body FROM events "
+                f"WHERE pipeline_id = ? AND idempotency_key IN ({marks})",
+                (pipeline, *keys),
+            )
+        }
+        stored = [
+            decode_stored(found[k][1], pipeline, found[k][0], where=self._where, parse=from_json)
+            if k in found
+            else None
+            for k in keys
+        ]
+        earlier = earlier_result(batch, stored)
+        if earlier is not None:
+            return earlier
+        (last,) = connection.execute(
+            "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE pipeline_id = ?", (pipeline,)
+        ).fetchone()
+        first = batch[0].sequence
+        if first <= last:
+            raise ConcurrencyConflictError(pipeline, first)
+        if first != last + 1:
+            raise InvalidAppendError(
+                f"pipeline {pipeline!r}: append at sequence {first} would leave a gap after {last}"
+            )
+        connection.executemany(
+            "INSERT INTO events (pipeline_id, sequence, idempotency_key, type, at, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    pipeline,
+                    e.sequence,
+                    e.idempotency_key,
+                    type(e).__name__,
+                    e.at.isoformat(),
+                    to_json(e),
+                )
+                for e in batch
+            ],
+        )
+        return batch
+
+    def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
+        expected = after + 1
+        while True:
+            rows = self._query(
+                "SELECT sequence, body FROM events WHERE pipeline_id = ? AND sequence > ? "
+                "ORDER BY sequence LIMIT ?",
+                (pipeline_id, expected - 1, _READ_CHUNK),
+            )
+            for sequence, body in rows:
+                check_contiguous(pipeline_id, expected, sequence, where=self._where)
+                yield decode_stored(body, pipeline_id, sequence, where=self._where, parse=from_json)
+                expected += 1
+            if len(rows) < _READ_CHUNK:
+                return
+
+    def last_sequence(self, pipeline_id: str) -> int:
+        rows = self._query(
+            "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE pipeline_id = ?", (pipeline_id,)
+        )
+        return int(rows[0][0])
+
+    def save_snapshot(self, state: PipelineState) -> None:
+        connection = self._connection()
+        try:
+            connection.execute(
+                "INSERT OR REPLACE INTO snapshots (pipeline_id, sequence, body) VALUES (?, ?, ?)",
+                (state.pipeline_id, state.sequence, snapshot_to_json(state)),
+            )
+        except sqlite3.Error as error:
+            raise EventStoreUnavailableError(
+                f"{self._where}: saving a snapshot of {state.pipeline_id!r} failed ({error})"
+            ) from None
+
+    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+        rows = self._query(
+            "SELECT sequence, body FROM snapshots WHERE pipeline_id = ? "
+            "ORDER BY sequence DESC LIMIT 1",
+            (pipeline_id,),
+        )
+        if not rows:
+            return None
+        sequence, body = rows[0]
+        return snapshot_from_json(body, pipeline_id=pipeline_id, sequence=sequence)
+
+    def pipelines(self) -> tuple[str, ...]:
+        rows = self._query("SELECT DISTINCT pipeline_id FROM events ORDER BY pipeline_id", ())
+        return tuple(row[0] for row in rows)
+
+    def corrupt_for_test(self, pipeline_id: str, sequence: int, stored_text: str) -> None:
+        """Replace a stored item's body, as a damaged file would (contract tests only)."""
+        self._connection().execute(
+            "UPDATE events SET body = ? WHERE pipeline_id = ? AND sequence = ?",
+            (stored_text, pipeline_id, sequence),
+        )
+
+    def _query(self, sql: str, parameters: tuple[object, ...]) -> list[Any]:
+        try:
+            return self._connection().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise EventStoreUnavailableError(f"{self._where}: read failed ({error})") from None

@@ -1,0 +1,50 @@
+"""shipwave's own exceptions. Adapters translate technology errors into these."""
+
+from __future__ import annotations
+
+
+class ShipwaveError(Exception):
+    """Base of every error shipwave raises on purpose."""
+
+
+class MalformedEventError(ShipwaveError):
+    """A stored or submitted event cannot be decoded; it names where it came from."""
+
+
+class UnknownEventTypeError(MalformedEventError):
+    """An event names a type that is not in the catalogue."""
+
+
+class EventOutOfOrderError(ShipwaveError):
+    """An event was folded onto a state it does not follow (wrong pipeline or sequence)."""
+
+
+class ConcurrencyConflictError(ShipwaveError):
+    """Another writer took the sequence this append expected to take."""
+
+    def __init__(self, pipeline_id: str, sequence: int) -> None:
+        super().__init__(
+            f"pipeline {pipeline_id!r}: sequence {sequence} was already taken by another writer"
+        )
+        self.pipeline_id = pipeline_id
+        self.sequence = sequence
+
+
+class IdempotencyKeyConflictError(ShipwaveError):
+    """An idempotency key was reused for a different event."""
+
+
+class InvalidAppendError(ShipwaveError):
+    """An append is malformed: empty, too large, mixed pipelines or non-contiguous sequences."""
+
+
+class PipelineNotFoundError(ShipwaveError):
+    """The event log holds no event for this pipeline."""
+
+
+class EventStoreUnavailableError(ShipwaveError):
+    """The event store cannot be reached or read."""
+
+
+class SnapshotError(ShipwaveError):
+    """A stored snapshot cannot be decoded or does not match its pipeline."""

@@ -1,0 +1,438 @@
+"""The event catalogue: every transition of a pipeline, named in the past tense.
+
+Each event carries the pipeline it belongs to, its position in that pipeline's log
+(`sequence`, from 1, without gaps), when it happened (`at`, aware UTC) and an
+`idempotency_key`: the same key appended twice is recorded once, so a retried Lambda never
+duplicates a transition. Everything else is what a person or the fold needs to know.
+
+A *stage* is a named step of the pipeline ("alpha", "gamma", "wave2"); a *scope* is where
+inside a stage a deployment lands: a region ("eu-west-1") or an AZ/cell of it
+("eu-west-1/euw1-az2").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from domain import codec
+from domain.errors import InvalidAppendError, MalformedEventError, UnknownEventTypeError
+
+BakePhase = Literal["one-box", "fleet"]
+DatapointPolicy = Literal["extend", "hold", "proceed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """An immutable build output: what gets deployed and what a rollback returns to."""
+
+    version: str
+    checksum: str  # "sha256:<hex>"
+    uri: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commit:
+    commit_id: str
+    author: str
+    message: str = ""
+    approved_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    pipeline_id: str
+    sequence: int
+    at: datetime
+    idempotency_key: str
+
+
+# --- a change arrives and is built -------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeReceived(Event):
+    change_id: str
+    source: str  # "codecommit", "github", "manual"
+    repository: str
+    branch: str
+    commits: tuple[Commit, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitExcluded(Event):
+    change_id: str
+    commit_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactBuilt(Event):
+    change_id: str
+    artifact: Artifact
+
+
+# --- stage leases: the conveyor --------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageLeaseAcquired(Event):
+    stage: str
+    change_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageLeaseWaiting(Event):
+    stage: str
+    change_id: str
+    callback_token: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageLeaseReleased(Event):
+    stage: str
+    change_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeSuperseded(Event):
+    stage: str
+    change_id: str
+    superseded_by: str
+
+
+# --- deploying ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneBoxDeployed(Event):
+    stage: str
+    scope: str
+    change_id: str
+    artifact: Artifact
+    traffic_percent: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchDeployed(Event):
+    stage: str
+    scope: str
+    change_id: str
+    artifact: Artifact
+    batch: int
+    boxes: tuple[str, ...]
+    fleet_percent_on_new: float
+    healthy_percent: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthCheckPassed(Event):
+    stage: str
+    scope: str
+    change_id: str
+    boxes: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthCheckFailed(Event):
+    stage: str
+    scope: str
+    change_id: str
+    boxes: tuple[str, ...]
+    reason: str
+
+
+# --- baking ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BakeStarted(Event):
+    stage: str
+    scope: str
+    change_id: str
+    phase: BakePhase
+    duration_seconds: int
+    ends_at: datetime
+    metric: str
+    min_datapoints: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BakeCompleted(Event):
+    stage: str
+    scope: str
+    change_id: str
+    phase: BakePhase
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatapointsReached(Event):
+    stage: str
+    scope: str
+    change_id: str
+    metric: str
+    required: int
+    seen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatapointsInsufficient(Event):
+    stage: str
+    scope: str
+    change_id: str
+    metric: str
+    required: int
+    seen: int
+    action: DatapointPolicy
+
+
+# --- alarms and rollback -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmFired(Event):
+    stage: str
+    scope: str
+    change_id: str | None
+    alarm_name: str
+    region: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackStarted(Event):
+    stage: str
+    scope: str
+    change_id: str
+    from_artifact: Artifact | None
+    to_artifact: Artifact | None  # None: the scope had nothing before; the new code is removed
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackCompleted(Event):
+    stage: str
+    scope: str
+    change_id: str
+    artifact: Artifact | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackFailed(Event):
+    stage: str
+    scope: str
+    change_id: str
+    reason: str
+
+
+# --- blockers and approvals ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockerHit(Event):
+    stage: str
+    change_id: str
+    blocker: str  # "time-window", "aggregate-alarm", "company-alarm", "rollback-failed", ...
+    reason: str
+    inputs: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockerCleared(Event):
+    stage: str
+    change_id: str
+    blocker: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockerOverridden(Event):
+    stage: str
+    change_id: str
+    blocker: str
+    by: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmergencyApproved(Event):
+    change_id: str
+    approvers: tuple[str, ...]
+    reason: str
+    bake_factor: float  # 0.25: this change bakes a quarter of the configured time
+
+
+# --- moving on -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangePromoted(Event):
+    change_id: str
+    from_stage: str
+    to_stage: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageSucceeded(Event):
+    stage: str
+    change_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageFailed(Event):
+    stage: str
+    change_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeCompleted(Event):
+    change_id: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        ChangeReceived,
+        CommitExcluded,
+        ArtifactBuilt,
+        StageLeaseAcquired,
+        StageLeaseWaiting,
+        StageLeaseReleased,
+        ChangeSuperseded,
+        OneBoxDeployed,
+        BatchDeployed,
+        HealthCheckPassed,
+        HealthCheckFailed,
+        BakeStarted,
+        BakeCompleted,
+        DatapointsReached,
+        DatapointsInsufficient,
+        AlarmFired,
+        RollbackStarted,
+        RollbackCompleted,
+        RollbackFailed,
+        BlockerHit,
+        BlockerCleared,
+        BlockerOverridden,
+        EmergencyApproved,
+        ChangePromoted,
+        StageSucceeded,
+        StageFailed,
+        ChangeCompleted,
+    )
+}
+
+E = TypeVar("E", bound=Event)
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """The event as plain JSON values, its type under "type"."""
+    if type(event).__name__ not in EVENT_TYPES:
+        raise UnknownEventTypeError(f"{type(event).__name__} is not in the event catalogue")
+    return {"type": type(event).__name__, **codec.encode(event)}
+
+
+def from_dict(data: Any, *, where: str = "") -> Event:
+    """Decode one event; unknown types and malformed fields raise, naming pipeline and sequence.
+
+    `where` names the event's place (a store and key) in the message; without it the message
+    names the pipeline and sequence the data claims.
+    """
+    if not isinstance(data, dict):
+        raise MalformedEventError(f"{where or 'event'}: not a JSON object but {data!r}")
+    if not where:
+        where = f"pipeline {data.get('pipeline_id')!r} sequence {data.get('sequence')!r}"
+    type_name = data.get("type")
+    cls = EVENT_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if cls is None:
+        raise UnknownEventTypeError(f"{where}: unknown event type {type_name!r}")
+    try:
+        return codec.decode(cls, data)
+    except ValueError as error:
+        raise MalformedEventError(f"{where}: {error}") from None
+
+
+def to_json(event: Event) -> str:
+    return json.dumps(to_dict(event), separators=(",", ":"), sort_keys=True)
+
+
+def from_json(text: str | bytes, *, where: str = "") -> Event:
+    """Decode an event stored as JSON; `where` names its place in a store for error messages."""
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError) as error:
+        raise MalformedEventError(f"{where or 'event'}: not valid JSON ({error})") from None
+    return from_dict(data, where=where)
+
+
+def payload(event: Event) -> dict[str, Any]:
+    """What the event says, without where or when it was recorded: equal for a true retry."""
+    data = to_dict(event)
+    for key in ("sequence", "at"):
+        data.pop(key)
+    return data
+
+
+class Stamper:
+    """Numbers new events of one pipeline from `first_sequence` on, all at time `at`."""
+
+    def __init__(self, pipeline_id: str, first_sequence: int, at: datetime) -> None:
+        self._pipeline_id = pipeline_id
+        self._next = first_sequence
+        self._at = at
+
+    @property
+    def next_sequence(self) -> int:
+        return self._next
+
+    def __call__(self, cls: type[E], idempotency_key: str, **fields: Any) -> E:
+        event = cls(
+            pipeline_id=self._pipeline_id,
+            sequence=self._next,
+            at=self._at,
+            idempotency_key=idempotency_key,
+            **fields,
+        )
+        self._next += 1
+        return event
+
+
+def check_batch(events: tuple[Event, ...], max_events: int) -> None:
+    """Raise InvalidAppendError unless the batch is one pipeline, contiguous and within size."""
+    if not events:
+        raise InvalidAppendError("an append needs at least one event")
+    if len(events) > max_events:
+        raise InvalidAppendError(
+            f"an append holds at most {max_events} events, this one has {len(events)}"
+        )
+    first = events[0]
+    if first.sequence < 1:
+        raise InvalidAppendError(f"sequences start at 1, got {first.sequence}")
+    keys: set[str] = set()
+    for offset, event in enumerate(events):
+        if event.pipeline_id != first.pipeline_id:
+            raise InvalidAppendError(
+                f"one append covers one pipeline: {first.pipeline_id!r} and {event.pipeline_id!r}"
+            )
+        if event.sequence != first.sequence + offset:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r}: sequences must be contiguous, "
+                f"expected {first.sequence + offset}, got {event.sequence}"
+            )
+        if not event.idempotency_key:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r} sequence {event.sequence}: empty idempotency key"
+            )
+        if event.idempotency_key in keys:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r}: idempotency key {event.idempotency_key!r} "
+                "appears twice in one append"
+            )
+        keys.add(event.idempotency_key)
+        if event.at.tzinfo is None:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r} sequence {event.sequence}: time has no zone"
+            )
+

@@ -1,0 +1,129 @@
+"""Ports: what the core needs from the outside world, named by role, not by technology."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+
+from domain.errors import (
+    IdempotencyKeyConflictError,
+    InvalidAppendError,
+    MalformedEventError,
+)
+from domain.events import Event, check_batch, payload
+from domain.state import PipelineState
+
+#: One append is all-or-nothing. In DynamoDB each event takes two items of a transaction (the
+#: event and its idempotency marker) and one more item checks the predecessor: 2 * 49 + 1 = 99
+#: of TransactWriteItems' 100. Every store keeps the same bound so they behave alike.
+MAX_EVENTS_PER_APPEND = 49
+
+_PIPELINE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_pipeline_id(pipeline_id: str) -> None:
+    """Pipeline ids are 1-128 letters, digits, '.', '_' or '-' (they become storage keys)."""
+    if not _PIPELINE_ID.match(pipeline_id):
+        raise InvalidAppendError(
+            f"pipeline id {pipeline_id!r} must be 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+class EventStore(ABC):
+    """The append-only event log of every pipeline.
+
+    `append` is conditional and idempotent: the batch's first sequence must follow the last
+    stored one, or `ConcurrencyConflictError` is raised and nothing is written; a batch whose
+    idempotency keys were all appended before returns the events stored then and writes
+    nothing. Reads return events in sequence order and raise `MalformedEventError` on any item
+    they cannot decode or any gap, never skipping it.
+    """
+
+    max_events_per_append = MAX_EVENTS_PER_APPEND
+
+    @abstractmethod
+    def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        """Append a contiguous batch of one pipeline atomically; returns what is stored."""
+
+    @abstractmethod
+    def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
+        """Events of a pipeline with sequence > `after`, in order."""
+
+    @abstractmethod
+    def last_sequence(self, pipeline_id: str) -> int:
+        """The highest stored sequence of a pipeline, 0 when it has none."""
+
+    @abstractmethod
+    def save_snapshot(self, state: PipelineState) -> None:
+        """Store a state beside the events; it covers the events up to `state.sequence`."""
+
+    @abstractmethod
+    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+        """The stored snapshot with the highest sequence, if any."""
+
+    @abstractmethod
+    def pipelines(self) -> tuple[str, ...]:
+        """Every pipeline with at least one event, sorted."""
+
+    def validate(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        batch = tuple(events)
+        check_batch(batch, self.max_events_per_append)
+        check_pipeline_id(batch[0].pipeline_id)
+        return batch
+
+
+def earlier_result(
+    batch: tuple[Event, ...], stored: Sequence[Event | None]
+) -> tuple[Event, ...] | None:
+    """What a retried append returns, given the stored event (or None) for each batch key.
+
+    None: no key was appended before, so this is a new append. The stored events: every key
+    was appended before with the same payload. Anything in between is a misuse of keys and
+    raises IdempotencyKeyConflictError rather than half-applying the batch.
+    """
+    found = [event for event in stored if event is not None]
+    if not found:
+        return None
+    pipeline = batch[0].pipeline_id
+    if len(found) != len(batch):
+        seen = sorted(e.idempotency_key for e in found)
+        raise IdempotencyKeyConflictError(
+            f"pipeline {pipeline!r}: keys {seen} were appended before but the rest of the "
+            "batch was not; an append is retried whole or not at all"
+        )
+    for new, old in zip(batch, found, strict=True):
+        if payload(new) != payload(old):
+            raise IdempotencyKeyConflictError(
+                f"pipeline {pipeline!r}: idempotency key {new.idempotency_key!r} was used at "
+                f"sequence {old.sequence} for a different {type(old).__name__}"
+            )
+    return tuple(found)
+
+
+def decode_stored(
+    text: str | bytes,
+    pipeline_id: str,
+    sequence: int,
+    *,
+    where: str,
+    parse: Callable[..., Event],
+) -> Event:
+    """Decode a stored event and check it sits where it was stored; errors name the place."""
+    place = f"{where}: pipeline {pipeline_id!r} sequence {sequence}"
+    event = parse(text, where=place)
+    if event.pipeline_id != pipeline_id or event.sequence != sequence:
+        raise MalformedEventError(
+            f"{place}: the item holds pipeline {event.pipeline_id!r} "
+            f"sequence {event.sequence}"
+        )
+    return event
+
+
+def check_contiguous(pipeline_id: str, expected: int, got: int, *, where: str) -> None:
+    """Reads never skip: a missing sequence is reported, not stepped over."""
+    if got != expected:
+        raise MalformedEventError(
+            f"{where}: pipeline {pipeline_id!r} has sequence {got} where {expected} was expected"
+        )

@@ -1,0 +1,773 @@
+"""Pipeline state: a fold over the event log, and nothing else.
+
+`evolve(state, event)` returns a new `PipelineState`; the old one is never changed, so a
+state can be shared, cached or snapshotted freely. `project(events)` folds a whole stream.
+A snapshot is simply a state serialised to JSON together with the sequence it covers:
+state = snapshot + fold of the tail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import singledispatch
+from typing import Any, Literal, TypeVar
+
+from domain import codec
+from domain.errors import EventOutOfOrderError, SnapshotError, UnknownEventTypeError
+from domain.events import (
+    AlarmFired,
+    Artifact,
+    ArtifactBuilt,
+    BakeCompleted,
+    BakeStarted,
+    BatchDeployed,
+    BlockerCleared,
+    BlockerHit,
+    BlockerOverridden,
+    ChangeCompleted,
+    ChangePromoted,
+    ChangeReceived,
+    ChangeSuperseded,
+    CommitExcluded,
+    DatapointsInsufficient,
+    DatapointsReached,
+    EmergencyApproved,
+    Event,
+    HealthCheckFailed,
+    HealthCheckPassed,
+    OneBoxDeployed,
+    RollbackCompleted,
+    RollbackFailed,
+    RollbackStarted,
+    StageFailed,
+    StageLeaseAcquired,
+    StageLeaseReleased,
+    StageLeaseWaiting,
+    StageSucceeded,
+)
+
+#: How many finished changes the state keeps; older ones live on in the log (`history`).
+FINISHED_KEPT = 50
+
+ChangeStatus = Literal[
+    "received",
+    "built",
+    "waiting",
+    "blocked",
+    "deploying",
+    "baking",
+    "promoting",
+    "rolling-back",
+    "rolled-back",
+    "rollback-failed",
+    "failed",
+    "superseded",
+    "completed",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopeState:
+    """One region or AZ/cell of a stage."""
+
+    scope: str
+    deployed: Artifact | None = None  # the newest artifact serving traffic here
+    traffic_percent: float = 0.0  # share of the scope's traffic `deployed` serves
+    known_good: Artifact | None = None  # what a rollback returns to
+    change_id: str | None = None  # the change that deployed `deployed`
+    activity: str = "idle"
+    health: str = "unknown"
+    bake_ends_at: datetime | None = None
+    datapoints: str = ""
+    last_alarm: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Waiter:
+    change_id: str
+    callback_token: str
+    since: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Blocker:
+    """Why a stage does not move, with the inputs that made the decision."""
+
+    blocker: str
+    change_id: str
+    reason: str
+    inputs: tuple[tuple[str, str], ...]
+    since: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageState:
+    stage: str
+    lease_holder: str | None = None
+    waiting: tuple[Waiter, ...] = ()
+    blocked: tuple[Blocker, ...] = ()
+    scopes: Mapping[str, ScopeState] = field(default_factory=dict)
+    last_succeeded: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    stage: str
+    blocker: str
+    by: str
+    why: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Emergency:
+    approvers: tuple[str, ...]
+    reason: str
+    bake_factor: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeState:
+    """Where one change is and how it got there."""
+
+    change_id: str
+    received_at: datetime
+    source: str
+    repository: str
+    branch: str
+    commits: tuple[str, ...]
+    excluded: tuple[tuple[str, str], ...] = ()  # (commit id, reason)
+    artifact: Artifact | None = None
+    status: ChangeStatus = "received"
+    stage: str | None = None
+    stages_passed: tuple[str, ...] = ()
+    riding_along: tuple[str, ...] = ()  # superseded changes whose commits this one carries
+    superseded_by: str | None = None
+    emergency: Emergency | None = None
+    overrides: tuple[Override, ...] = ()
+    reason: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineState:
+    pipeline_id: str
+    sequence: int = 0  # the last event folded in
+    updated_at: datetime | None = None
+    stages: Mapping[str, StageState] = field(default_factory=dict)
+    changes: Mapping[str, ChangeState] = field(default_factory=dict)  # still moving
+    finished: tuple[ChangeState, ...] = ()  # the most recent finished, oldest first
+
+    def change(self, change_id: str) -> ChangeState | None:
+        """The change if it is moving or among the recently finished ones."""
+        found = self.changes.get(change_id)
+        if found is not None:
+            return found
+        return next((c for c in reversed(self.finished) if c.change_id == change_id), None)
+
+    def rollback_target(self, stage: str, scope: str) -> Artifact | None:
+        """The last known-good artifact of a scope: what a rollback there returns to."""
+        stage_state = self.stages.get(stage)
+        scope_state = stage_state.scopes.get(scope) if stage_state else None
+        return scope_state.known_good if scope_state else None
+
+    def in_flight(self) -> tuple[tuple[str, str, ScopeState], ...]:
+        """(stage, scope, scope state) wherever a change is deploying, baking or rolling back."""
+        busy = ("one-box", "rolling", "baking", "rolling back", "bake extended", "held")
+        return tuple(
+            (stage.stage, scope.scope, scope)
+            for stage in self.stages.values()
+            for scope in stage.scopes.values()
+            if scope.activity.startswith(busy)
+        )
+
+
+def _with(obj: T, **changes: Any) -> T:
+    """A copy of a frozen dataclass with some fields changed (cheaper than dataclasses.replace)."""
+    new: T = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def evolve(state: PipelineState, event: Event) -> PipelineState:
+    """The state after `event`; the event must be the next one of the same pipeline."""
+    if event.sequence != state.sequence + 1 or event.pipeline_id != state.pipeline_id:
+        raise EventOutOfOrderError(
+            f"pipeline {state.pipeline_id!r} at sequence {state.sequence} cannot take "
+            f"event {event.sequence} of pipeline {event.pipeline_id!r}"
+        )
+    return _apply(event, state)
+
+
+def project(events: Iterable[Event], initial: PipelineState | None = None) -> PipelineState:
+    """Fold events onto `initial` (or onto an empty state of the first event's pipeline)."""
+    state = initial
+    for event in events:
+        if state is None:
+            state = PipelineState(pipeline_id=event.pipeline_id)
+        state = evolve(state, event)
+    if state is None:
+        raise ValueError("project() needs events or an initial state")
+    return state
+
+
+# --- snapshots -------------------------------------------------------------------------------
+
+
+def snapshot_to_json(state: PipelineState) -> str:
+    return json.dumps(codec.encode(state), separators=(",", ":"), sort_keys=True)
+
+
+def snapshot_from_json(text: str | bytes, *, pipeline_id: str, sequence: int) -> PipelineState:
+    """Decode a snapshot, checking it is the pipeline and sequence the store says it is."""
+    try:
+        state = codec.decode(PipelineState, json.loads(text))
+    except ValueError as error:
+        raise SnapshotError(
+            f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable ({error})"
+        ) from None
+    if state.pipeline_id != pipeline_id or state.sequence != sequence:
+        raise SnapshotError(
+            f"pipeline {pipeline_id!r}: snapshot stored at sequence {sequence} holds "
+            f"pipeline {state.pipeline_id!r} at sequence {state.sequence}"
+        )
+    return state
+
+
+# --- the fold ----------------------------------------------------------------------------------
+
+
+@singledispatch
+def _apply(event: Event, state: PipelineState) -> PipelineState:
+    raise UnknownEventTypeError(
+        f"pipeline {event.pipeline_id!r} sequence {event.sequence}: "
+        f"no fold for event type {type(event).__name__}"
+    )
+
+
+def _moved(
+    state: PipelineState,
+    event: Event,
+    *,
+    stages: Mapping[str, StageState] | None = None,
+    changes: Mapping[str, ChangeState] | None = None,
+    finished: tuple[ChangeState, ...] | None = None,
+) -> PipelineState:
+    return PipelineState(
+        pipeline_id=state.pipeline_id,
+        sequence=event.sequence,
+        updated_at=event.at,
+        stages=state.stages if stages is None else stages,
+        changes=state.changes if changes is None else changes,
+        finished=state.finished if finished is None else finished,
+    )
+
+
+def _stage(state: PipelineState, name: str) -> StageState:
+    found = state.stages.get(name)
+    return found if found is not None else StageState(stage=name)
+
+
+def _put_stage(state: PipelineState, stage: StageState) -> dict[str, StageState]:
+    stages = dict(state.stages)
+    stages[stage.stage] = stage
+    return stages
+
+
+def _put_scope(stage: StageState, scope: ScopeState) -> StageState:
+    scopes = dict(stage.scopes)
+    scopes[scope.scope] = scope
+    return _with(stage, scopes=scopes)
+
+
+def _scope(stage: StageState, name: str) -> ScopeState:
+    found = stage.scopes.get(name)
+    return found if found is not None else ScopeState(scope=name)
+
+
+def _on_change(
+    state: PipelineState,
+    change_id: str | None,
+    event: Event,
+    /,
+    *,
+    finish: bool = False,
+    **fields: Any,
+) -> tuple[Mapping[str, ChangeState], tuple[ChangeState, ...]]:
+    """(changes, finished) with one moving change updated; with `finish` it moves out."""
+    current = state.changes.get(change_id) if change_id is not None else None
+    if current is None:
+        # The change already finished (or predates the log): the stage/scope part still applies.
+        return state.changes, state.finished
+    updated = _with(current, updated_at=event.at, **fields)
+    changes = dict(state.changes)
+    if finish:
+        del changes[current.change_id]
+        return changes, (*state.finished, updated)[-FINISHED_KEPT:]
+    changes[current.change_id] = updated
+    return changes, state.finished
+
+
+def _change_and_stage(
+    state: PipelineState,
+    event: Event,
+    change_id: str | None,
+    stage_state: StageState,
+    /,
+    **change_fields: Any,
+) -> PipelineState:
+    changes, finished = _on_change(state, change_id, event, **change_fields)
+    return _moved(
+        state, event, stages=_put_stage(state, stage_state), changes=changes, finished=finished
+    )
+
+
+def _scope_event(
+    state: PipelineState,
+    event: Event,
+    stage_name: str,
+    scope_name: str,
+    change_id: str | None,
+    scope_fields: dict[str, Any],
+    /,
+    **change_fields: Any,
+) -> PipelineState:
+    stage = _stage(state, stage_name)
+    scope = _with(_scope(stage, scope_name), updated_at=event.at, **scope_fields)
+    return _change_and_stage(state, event, change_id, _put_scope(stage, scope), **change_fields)
+
+
+@_apply.register
+def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
+    change = ChangeState(
+        change_id=event.change_id,
+        received_at=event.at,
+        source=event.source,
+        repository=event.repository,
+        branch=event.branch,
+        commits=tuple(c.commit_id for c in event.commits),
+        updated_at=event.at,
+    )
+    changes = dict(state.changes)
+    changes[event.change_id] = change
+    return _moved(state, event, changes=changes)
+
+
+@_apply.register
+def _(event: CommitExcluded, state: PipelineState) -> PipelineState:
+    current = state.changes.get(event.change_id)
+    if current is None:
+        return _moved(state, event)
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        commits=tuple(c for c in current.commits if c != event.commit_id),
+        excluded=(*current.excluded, (event.commit_id, event.reason)),
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_apply.register
+def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state, event.change_id, event, artifact=event.artifact, status="built"
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_apply.register
+def _(event: StageLeaseAcquired, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    stage = _with(
+        stage,
+        lease_holder=event.change_id,
+        waiting=tuple(w for w in stage.waiting if w.change_id != event.change_id),
+    )
+    return _change_and_stage(
+        state, event, event.change_id, stage, status="deploying", stage=event.stage
+    )
+
+
+@_apply.register
+def _(event: StageLeaseWaiting, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    waiter = Waiter(change_id=event.change_id, callback_token=event.callback_token, since=event.at)
+    others = tuple(w for w in stage.waiting if w.change_id != event.change_id)
+    stage = _with(stage, waiting=(*others, waiter))
+    return _change_and_stage(
+        state, event, event.change_id, stage, status="waiting", stage=event.stage
+    )
+
+
+@_apply.register
+def _(event: StageLeaseReleased, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    if stage.lease_holder == event.change_id:
+        stage = _with(stage, lease_holder=None)
+    return _moved(state, event, stages=_put_stage(state, stage))
+
+
+@_apply.register
+def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    stage = _with(stage, waiting=tuple(w for w in stage.waiting if w.change_id != event.change_id))
+    old = state.changes.get(event.change_id)
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        finish=True,
+        status="superseded",
+        superseded_by=event.superseded_by,
+    )
+    newer = changes.get(event.superseded_by)
+    if newer is not None:
+        carried = tuple(c for c in (old.commits if old else ()) if c not in newer.commits)
+        changes = dict(changes)
+        changes[newer.change_id] = _with(
+            newer,
+            riding_along=(*newer.riding_along, event.change_id),
+            commits=(*carried, *newer.commits),
+            updated_at=event.at,
+        )
+    return _moved(
+        state, event, stages=_put_stage(state, stage), changes=changes, finished=finished
+    )
+
+
+@_apply.register
+def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    scope = _scope(stage, event.scope)
+    known_good = scope.known_good
+    if known_good is None and scope.deployed is not None and scope.deployed != event.artifact:
+        known_good = scope.deployed
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {
+            "deployed": event.artifact,
+            "traffic_percent": event.traffic_percent,
+            "known_good": known_good,
+            "change_id": event.change_id,
+            "activity": "one-box",
+            "health": "unknown",
+        },
+        status="deploying",
+        stage=event.stage,
+    )
+
+
+@_apply.register
+def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    scope = _scope(stage, event.scope)
+    known_good = scope.known_good
+    if known_good is None and scope.deployed is not None and scope.deployed != event.artifact:
+        known_good = scope.deployed
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {
+            "deployed": event.artifact,
+            "traffic_percent": event.fleet_percent_on_new,
+            "known_good": known_good,
+            "change_id": event.change_id,
+            "activity": f"rolling: batch {event.batch}",
+            "health": f"{event.healthy_percent:g}% healthy",
+        },
+        status="deploying",
+        stage=event.stage,
+    )
+
+
+@_apply.register
+def _(event: HealthCheckPassed, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"health": f"healthy ({len(event.boxes)} checked)"},
+    )
+
+
+@_apply.register
+def _(event: HealthCheckFailed, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"health": f"unhealthy: {event.reason}"},
+        reason=f"health check failed in {event.scope}: {event.reason}",
+    )
+
+
+@_apply.register
+def _(event: BakeStarted, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {
+            "activity": "baking one-box" if event.phase == "one-box" else "baking",
+            "bake_ends_at": event.ends_at,
+            "datapoints": f"0/{event.min_datapoints} {event.metric}",
+        },
+        status="baking",
+        stage=event.stage,
+    )
+
+
+@_apply.register
+def _(event: BakeCompleted, state: PipelineState) -> PipelineState:
+    scope = _scope(_stage(state, event.stage), event.scope)
+    fields: dict[str, Any] = {"activity": f"baked ({event.phase})", "bake_ends_at": None}
+    if event.phase == "fleet":
+        fields["known_good"] = scope.deployed
+    return _scope_event(
+        state, event, event.stage, event.scope, event.change_id, fields, status="deploying"
+    )
+
+
+@_apply.register
+def _(event: DatapointsReached, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"datapoints": f"{event.seen}/{event.required} {event.metric}"},
+    )
+
+
+@_apply.register
+def _(event: DatapointsInsufficient, state: PipelineState) -> PipelineState:
+    seen = f"{event.seen}/{event.required} {event.metric}"
+    scope_fields: dict[str, Any] = {"datapoints": seen}
+    if event.action == "extend":
+        scope_fields["activity"] = "bake extended"
+    elif event.action == "hold":
+        scope_fields["activity"] = "held"
+    state = _scope_event(state, event, event.stage, event.scope, event.change_id, scope_fields)
+    if event.action != "hold":
+        return state
+    blocker = Blocker(
+        blocker="insufficient-datapoints",
+        change_id=event.change_id,
+        reason=f"{event.scope}: only {seen} datapoints",
+        inputs=(("metric", event.metric), ("required", str(event.required)),
+                ("seen", str(event.seen)), ("scope", event.scope)),
+        since=event.at,
+    )
+    return _block(state, event, event.stage, blocker)
+
+
+@_apply.register
+def _(event: AlarmFired, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"last_alarm": event.alarm_name},
+        reason=f"alarm {event.alarm_name} in {event.region}: {event.reason}",
+    )
+
+
+@_apply.register
+def _(event: RollbackStarted, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"activity": "rolling back", "bake_ends_at": None},
+        status="rolling-back",
+        reason=event.reason,
+    )
+
+
+@_apply.register
+def _(event: RollbackCompleted, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {
+            "deployed": event.artifact,
+            "traffic_percent": 100.0 if event.artifact is not None else 0.0,
+            "known_good": event.artifact,
+            "change_id": None,
+            "activity": "rolled back",
+        },
+        status="rolled-back",
+    )
+
+
+@_apply.register
+def _(event: RollbackFailed, state: PipelineState) -> PipelineState:
+    state = _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"activity": "rollback failed"},
+        status="rollback-failed",
+        reason=event.reason,
+    )
+    blocker = Blocker(
+        blocker="rollback-failed",
+        change_id=event.change_id,
+        reason=f"rollback in {event.scope} failed: {event.reason}",
+        inputs=(("scope", event.scope),),
+        since=event.at,
+    )
+    return _block(state, event, event.stage, blocker)
+
+
+def _block(state: PipelineState, event: Event, stage_name: str, blocker: Blocker) -> PipelineState:
+    stage = _stage(state, stage_name)
+    others = tuple(
+        b
+        for b in stage.blocked
+        if (b.blocker, b.change_id) != (blocker.blocker, blocker.change_id)
+    )
+    stage = _with(stage, blocked=(*others, blocker))
+    return _change_and_stage(state, event, blocker.change_id, stage, status="blocked",
+                             reason=blocker.reason)
+
+
+def _unblock(
+    state: PipelineState,
+    event: Event,
+    stage_name: str,
+    change_id: str,
+    blocker: str,
+    /,
+    **change_fields: Any,
+) -> PipelineState:
+    stage = _stage(state, stage_name)
+    stage = _with(
+        stage,
+        blocked=tuple(
+            b for b in stage.blocked if (b.blocker, b.change_id) != (blocker, change_id)
+        ),
+    )
+    current = state.changes.get(change_id)
+    if current is not None and current.status == "blocked":
+        holder = stage.lease_holder == change_id
+        change_fields["status"] = "deploying" if holder else "waiting"
+        change_fields["reason"] = ""
+    return _change_and_stage(state, event, change_id, stage, **change_fields)
+
+
+@_apply.register
+def _(event: BlockerHit, state: PipelineState) -> PipelineState:
+    blocker = Blocker(
+        blocker=event.blocker,
+        change_id=event.change_id,
+        reason=event.reason,
+        inputs=event.inputs,
+        since=event.at,
+    )
+    return _block(state, event, event.stage, blocker)
+
+
+@_apply.register
+def _(event: BlockerCleared, state: PipelineState) -> PipelineState:
+    return _unblock(state, event, event.stage, event.change_id, event.blocker)
+
+
+@_apply.register
+def _(event: BlockerOverridden, state: PipelineState) -> PipelineState:
+    current = state.changes.get(event.change_id)
+    override = Override(
+        stage=event.stage, blocker=event.blocker, by=event.by, why=event.why, at=event.at
+    )
+    extra: dict[str, Any] = {}
+    if current is not None:
+        extra["overrides"] = (*current.overrides, override)
+    return _unblock(state, event, event.stage, event.change_id, event.blocker, **extra)
+
+
+@_apply.register
+def _(event: EmergencyApproved, state: PipelineState) -> PipelineState:
+    emergency = Emergency(
+        approvers=event.approvers, reason=event.reason, bake_factor=event.bake_factor
+    )
+    changes, finished = _on_change(state, event.change_id, event, emergency=emergency)
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_apply.register
+def _(event: ChangePromoted, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state, event.change_id, event, status="promoting", stage=event.to_stage
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_apply.register
+def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    scopes = {
+        name: _with(scope, known_good=scope.deployed, activity="idle")
+        if scope.change_id == event.change_id
+        else scope
+        for name, scope in stage.scopes.items()
+    }
+    stage = _with(stage, scopes=scopes, last_succeeded=event.change_id)
+    current = state.changes.get(event.change_id)
+    passed = (*current.stages_passed, event.stage) if current is not None else ()
+    return _change_and_stage(
+        state, event, event.change_id, stage, status="promoting", stages_passed=passed
+    )
+
+
+@_apply.register
+def _(event: StageFailed, state: PipelineState) -> PipelineState:
+    current = state.changes.get(event.change_id)
+    rolled_back = current is not None and current.status in ("rolling-back", "rolled-back")
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        finish=True,
+        status="rolled-back" if rolled_back else "failed",
+        reason=event.reason,
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_apply.register
+def _(event: ChangeCompleted, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state, event.change_id, event, finish=True, status="completed", stage=None
+    )
+    return _moved(state, event, changes=changes, finished=finished)

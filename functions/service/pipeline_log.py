@@ -1,0 +1,113 @@
+"""The one way to read pipeline state and record transitions.
+
+Every writer (handler, CLI, demo, local runtime) records through `PipelineLog.record`: it
+folds the current state, lets a pure decision number the new events, appends them
+conditionally, and on a conflict reads what the other writer did and decides again. State is
+snapshot + tail, cached per process, and a snapshot is written every `snapshot_every` events.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.errors import ConcurrencyConflictError, PipelineNotFoundError
+from domain.events import Event, Stamper
+from domain.ports import EventStore
+from domain.state import PipelineState, evolve, project
+
+Decision = Callable[[PipelineState, Stamper], Iterable[Event]]
+
+DEFAULT_SNAPSHOT_EVERY = 1000
+
+
+@dataclass(frozen=True)
+class Recorded:
+    events: tuple[Event, ...]  # what the log holds for this decision
+    state: PipelineState  # the state after them
+    replayed: bool  # True when the log already held these events (a retry)
+
+
+class PipelineLog:
+    """Pipeline state and appends over an EventStore.
+
+    Raises PipelineNotFoundError for a pipeline with no events, ConcurrencyConflictError when
+    writers keep colliding beyond `max_attempts`, and whatever the store raises.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        max_attempts: int = 50,
+    ) -> None:
+        self.store = store
+        self.snapshot_every = snapshot_every
+        self.max_attempts = max_attempts
+        self._cache: dict[str, PipelineState] = {}
+        self._lock = threading.Lock()
+
+    def state(self, pipeline_id: str) -> PipelineState:
+        """The current state: latest snapshot (or cache) plus the events after it."""
+        state = self._current(pipeline_id)
+        if state.sequence == 0:
+            raise PipelineNotFoundError(f"pipeline {pipeline_id!r} has no events in the log")
+        return state
+
+    def state_at(self, pipeline_id: str, when: datetime) -> PipelineState:
+        """The state as it was at `when`: what was deployed where, and why."""
+        state = PipelineState(pipeline_id=pipeline_id)
+        for event in self.store.read(pipeline_id):
+            if event.at > when:
+                break
+            state = evolve(state, event)
+        if state.sequence == 0:
+            raise PipelineNotFoundError(
+                f"pipeline {pipeline_id!r} has no events at or before {when.isoformat()}"
+            )
+        return state
+
+    def events(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
+        if after == 0 and self.store.last_sequence(pipeline_id) == 0:
+            raise PipelineNotFoundError(f"pipeline {pipeline_id!r} has no events in the log")
+        return self.store.read(pipeline_id, after)
+
+    def record(self, pipeline_id: str, now: datetime, decide: Decision) -> Recorded:
+        """Decide on the current state and append the result, retrying on conflicts."""
+        for _ in range(self.max_attempts):
+            state = self._current(pipeline_id)
+            events = tuple(decide(state, Stamper(pipeline_id, state.sequence + 1, now)))
+            if not events:
+                return Recorded((), state, replayed=False)
+            try:
+                stored = self.store.append(events)
+            except ConcurrencyConflictError:
+                continue
+            if stored[0].sequence == state.sequence + 1 and stored == events:
+                after = project(stored, state)
+                self._remember(after)
+                if after.sequence // self.snapshot_every > state.sequence // self.snapshot_every:
+                    self.store.save_snapshot(after)
+                return Recorded(stored, after, replayed=False)
+            return Recorded(stored, self._current(pipeline_id), replayed=True)
+        raise ConcurrencyConflictError(pipeline_id, self._current(pipeline_id).sequence + 1)
+
+    def _current(self, pipeline_id: str) -> PipelineState:
+        with self._lock:
+            state = self._cache.get(pipeline_id)
+        if state is None:
+            state = self.store.latest_snapshot(pipeline_id) or PipelineState(
+                pipeline_id=pipeline_id
+            )
+        state = project(self.store.read(pipeline_id, after=state.sequence), state)
+        self._remember(state)
+        return state
+
+    def _remember(self, state: PipelineState) -> None:
+        with self._lock:
+            cached = self._cache.get(state.pipeline_id)
+            if cached is None or cached.sequence < state.sequence:
+                self._cache[state.pipeline_id] = state

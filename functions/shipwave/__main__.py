@@ -1,0 +1,3 @@
+from shipwave.cli import main
+
+main()

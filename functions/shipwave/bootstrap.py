@@ -1,0 +1,54 @@
+"""The composition root: the only place that builds real adapters from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from adapters.dynamodb import DynamoDBEventStore
+from adapters.sqlite import SQLiteEventStore
+from domain.errors import ShipwaveError
+from domain.ports import EventStore
+
+DEFAULT_EVENT_LOG = "sqlite:///.shipwave/events.db"
+
+
+class EventLogUrlError(ShipwaveError):
+    """An --event-log value shipwave cannot use."""
+
+
+def open_store(url: str, *, create: bool = False) -> EventStore:
+    """Open the event log named by a URL.
+
+    - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`
+    - `dynamodb://TABLE?region=REGION` (optionally `&endpoint=http://127.0.0.1:5000`)
+
+    With `create=False` a missing SQLite file is an error rather than a new empty log.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+            raise EventLogUrlError(
+                f"event log {url!r}: write sqlite:///relative/path.db or sqlite:////abs/path.db"
+            )
+        return SQLiteEventStore(Path(parts.path[1:]), create=create)
+    if parts.scheme == "dynamodb":
+        if not parts.netloc or parts.path not in ("", "/"):
+            raise EventLogUrlError(f"event log {url!r}: write dynamodb://TABLE?region=REGION")
+        query = parse_qs(parts.query)
+        unknown = set(query) - {"region", "endpoint"}
+        if unknown:
+            raise EventLogUrlError(
+                f"event log {url!r}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                "use region and endpoint"
+            )
+        region = query.get("region", [None])[0]
+        if region is None:
+            raise EventLogUrlError(f"event log {url!r}: add ?region=REGION")
+        return DynamoDBEventStore(
+            parts.netloc, region=region, endpoint_url=query.get("endpoint", [None])[0]
+        )
+    raise EventLogUrlError(
+        f"event log {url!r}: unknown kind {parts.scheme or '(none)'!r}; "
+        "use sqlite:///path.db or dynamodb://TABLE?region=REGION"
+    )

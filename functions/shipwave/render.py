@@ -1,0 +1,134 @@
+"""Rich views of pipeline state and history for people at a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from domain.describe import artifact_label, change_of, describe, stage_and_scope
+from domain.events import Artifact, Event
+from domain.state import ChangeState, PipelineState
+
+
+def short_checksum(artifact: Artifact | None) -> str:
+    return artifact.checksum[:19] + "…" if artifact else "-"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def status_view(state: PipelineState) -> Group:
+    """What version is where, what is in flight, what is blocked and why."""
+    title = Text.assemble(
+        ("Pipeline ", "bold"),
+        (state.pipeline_id, "bold cyan"),
+        f" · sequence {state.sequence} · updated {when(state.updated_at)}",
+    )
+    parts: list[Table | Text] = [title]
+
+    scopes = Table(title="Where each version runs", title_justify="left", expand=False)
+    for column in ("Stage", "Scope", "Deployed", "Checksum", "Traffic", "Known good",
+                   "Activity", "Health"):
+        scopes.add_column(column)
+    for stage in state.stages.values():
+        for scope in stage.scopes.values():
+            activity = scope.activity
+            if scope.bake_ends_at is not None:
+                activity += f" until {when(scope.bake_ends_at)}"
+            if scope.last_alarm:
+                activity += f" [red](alarm {scope.last_alarm})[/red]"
+            scopes.add_row(
+                stage.stage,
+                scope.scope,
+                scope.deployed.version if scope.deployed else "-",
+                short_checksum(scope.deployed),
+                f"{scope.traffic_percent:g}%",
+                scope.known_good.version if scope.known_good else "-",
+                activity,
+                scope.health,
+            )
+    parts.append(scopes)
+
+    leases = Table(title="Stages", title_justify="left")
+    for column in ("Stage", "Holding", "Waiting", "Last succeeded"):
+        leases.add_column(column)
+    for stage in state.stages.values():
+        leases.add_row(
+            stage.stage,
+            stage.lease_holder or "-",
+            ", ".join(w.change_id for w in stage.waiting) or "-",
+            stage.last_succeeded or "-",
+        )
+    parts.append(leases)
+
+    blocked = [(s.stage, b) for s in state.stages.values() for b in s.blocked]
+    if blocked:
+        table = Table(title="Blocked", title_justify="left", style="red")
+        for column in ("Stage", "Change", "Blocker", "Why", "Inputs", "Since"):
+            table.add_column(column)
+        for stage_name, blocker in blocked:
+            table.add_row(
+                stage_name,
+                blocker.change_id,
+                blocker.blocker,
+                blocker.reason,
+                ", ".join(f"{k}={v}" for k, v in blocker.inputs) or "-",
+                when(blocker.since),
+            )
+        parts.append(table)
+    else:
+        parts.append(Text("Nothing is blocked.", style="green"))
+
+    parts.append(_changes_table("In flight", state.changes.values()))
+    if state.finished:
+        parts.append(_changes_table("Recently finished", reversed(state.finished[-10:])))
+    return Group(*parts)
+
+
+def _changes_table(title: str, changes: Iterable[ChangeState]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("Change", "Status", "Stage", "Artifact", "Commits", "Notes"):
+        table.add_column(column)
+    for change in changes:
+        notes = []
+        if change.riding_along:
+            notes.append(f"carries {', '.join(change.riding_along)}")
+        if change.excluded:
+            notes.append(f"excluded {', '.join(c for c, _ in change.excluded)}")
+        if change.superseded_by:
+            notes.append(f"superseded by {change.superseded_by}")
+        if change.emergency:
+            notes.append(f"emergency (bake × {change.emergency.bake_factor:g})")
+        if change.reason:
+            notes.append(change.reason)
+        table.add_row(
+            change.change_id,
+            change.status,
+            change.stage or "-",
+            artifact_label(change.artifact) if change.artifact else "-",
+            str(len(change.commits)),
+            "; ".join(notes) or "-",
+        )
+    return table
+
+
+def history_view(pipeline_id: str, events: Iterable[Event]) -> Table:
+    table = Table(title=f"History of {pipeline_id}", title_justify="left")
+    for column in ("#", "Time (UTC)", "Change", "Stage · scope", "What happened"):
+        table.add_column(column)
+    for event in events:
+        line = describe(event)
+        style = "red" if ("FAILED" in line or "ALARM" in line or "rollback" in line) else None
+        table.add_row(
+            str(event.sequence),
+            event.at.strftime("%Y-%m-%d %H:%M"),
+            change_of(event) or "-",
+            stage_and_scope(event) or "-",
+            Text(line, style=style or ""),
+        )
+    return table

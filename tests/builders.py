@@ -1,0 +1,83 @@
+"""Builders for events in tests: realistic values, one line per event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain.events import (
+    Artifact,
+    ArtifactBuilt,
+    BakeCompleted,
+    BakeStarted,
+    BatchDeployed,
+    ChangeReceived,
+    Commit,
+    Event,
+    HealthCheckPassed,
+    OneBoxDeployed,
+    StageLeaseAcquired,
+    StageLeaseReleased,
+    StageSucceeded,
+)
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def artifact(version: str) -> Artifact:
+    return Artifact(version=version, checksum="sha256:" + version.encode().hex().ljust(64, "0"))
+
+
+def change_received(
+    pipeline: str, sequence: int, change: str, *, key: str | None = None, message: str = "fix"
+) -> ChangeReceived:
+    return ChangeReceived(
+        pipeline_id=pipeline,
+        sequence=sequence,
+        at=T0 + timedelta(seconds=sequence),
+        idempotency_key=key or f"{change}:received",
+        change_id=change,
+        source="github",
+        repository="orders-service",
+        branch="main",
+        commits=(Commit(commit_id=f"{change}-c1", author="ana", message=message,
+                        approved_by=("bo",)),),
+    )
+
+
+def rollout(pipeline: str, first: int, change: str, stage: str, scope: str) -> list[Event]:
+    """A change going through one stage and scope: lease, one-box, batch, bake, success."""
+    art = artifact(change)
+    common = {"pipeline_id": pipeline}
+    at = T0 + timedelta(minutes=first)
+    events: list[Event] = [
+        ArtifactBuilt(**common, sequence=first, at=at, idempotency_key=f"{change}:built",
+                      change_id=change, artifact=art),
+        StageLeaseAcquired(**common, sequence=first + 1, at=at,
+                           idempotency_key=f"{change}:{stage}:lease", stage=stage,
+                           change_id=change),
+        OneBoxDeployed(**common, sequence=first + 2, at=at,
+                       idempotency_key=f"{change}:{stage}:{scope}:onebox", stage=stage,
+                       scope=scope, change_id=change, artifact=art, traffic_percent=10.0),
+        BatchDeployed(**common, sequence=first + 3, at=at,
+                      idempotency_key=f"{change}:{stage}:{scope}:batch1", stage=stage,
+                      scope=scope, change_id=change, artifact=art, batch=1,
+                      boxes=("i-1", "i-2"), fleet_percent_on_new=100.0, healthy_percent=100.0),
+        HealthCheckPassed(**common, sequence=first + 4, at=at,
+                          idempotency_key=f"{change}:{stage}:{scope}:health", stage=stage,
+                          scope=scope, change_id=change, boxes=("i-1", "i-2")),
+        BakeStarted(**common, sequence=first + 5, at=at,
+                    idempotency_key=f"{change}:{stage}:{scope}:bake", stage=stage, scope=scope,
+                    change_id=change, phase="fleet", duration_seconds=3600,
+                    ends_at=at + timedelta(hours=1), metric="CreateOrder.Requests",
+                    min_datapoints=100),
+        BakeCompleted(**common, sequence=first + 6, at=at + timedelta(hours=1),
+                      idempotency_key=f"{change}:{stage}:{scope}:baked", stage=stage,
+                      scope=scope, change_id=change, phase="fleet"),
+        StageSucceeded(**common, sequence=first + 7, at=at + timedelta(hours=1),
+                       idempotency_key=f"{change}:{stage}:succeeded", stage=stage,
+                       change_id=change),
+        StageLeaseReleased(**common, sequence=first + 8, at=at + timedelta(hours=1),
+                           idempotency_key=f"{change}:{stage}:release", stage=stage,
+                           change_id=change),
+    ]
+    return events
