@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-
 from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,
@@ -174,7 +173,9 @@ class DynamoDBEventStore(EventStore):
             earlier = earlier_result(batch, [self._by_key(pipeline, e) for e in batch])
             if earlier is not None:
                 return earlier
-        event_failed = any(code == "ConditionalCheckFailed" for code in reasons[0 : 2 * len(batch) : 2])
+        event_failed = any(
+            code == "ConditionalCheckFailed" for code in reasons[0 : 2 * len(batch) : 2]
+        )
         if event_failed or "TransactionConflict" in reasons:
             raise ConcurrencyConflictError(pipeline, batch[0].sequence)
         if len(reasons) > 2 * len(batch) and reasons[-1] == "ConditionalCheckFailed":

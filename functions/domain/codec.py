@@ -12,7 +12,6 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
@@ -162,8 +161,25 @@ def _fields(cls: type) -> list[tuple[str, Any]]:
     return [(f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init]
 
 
-@cache
+_ENCODERS: dict[type, Encoder] = {}
+_DECODERS: dict[type, Decoder] = {}
+
+
 def _encoder_for(cls: type) -> Encoder:
+    found = _ENCODERS.get(cls)
+    if found is None:
+        found = _ENCODERS[cls] = _build_encoder(cls)
+    return found
+
+
+def _decoder_for(cls: type) -> Decoder:
+    found = _DECODERS.get(cls)
+    if found is None:
+        found = _DECODERS[cls] = _build_decoder(cls)
+    return found
+
+
+def _build_encoder(cls: type) -> Encoder:
     plan = [(name, _hint_encoder(hint)) for name, hint in _fields(cls)]
 
     def encode_object(obj: Any) -> dict[str, Any]:
@@ -172,15 +188,12 @@ def _encoder_for(cls: type) -> Encoder:
     return encode_object
 
 
-@cache
-def _decoder_for(cls: type) -> Decoder:
+def _build_decoder(cls: type) -> Decoder:
     plan = [(name, _hint_decoder(hint)) for name, hint in _fields(cls)]
     required = frozenset(
         f.name
         for f in dataclasses.fields(cls)
-        if f.init
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     )
     known = frozenset(name for name, _ in plan)
 

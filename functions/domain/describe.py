@@ -39,7 +39,7 @@ from domain.events import (
 
 
 def artifact_label(artifact: Artifact | None) -> str:
-    """"v42 (sha256:1a2b3c4d…)", or "nothing" for an empty scope."""
+    """ "v42 (sha256:1a2b3c4d…)", or "nothing" for an empty scope."""
     if artifact is None:
         return "nothing"
     digest = artifact.checksum.split(":", 1)[-1]
@@ -76,7 +76,9 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
         f"needs {e.min_datapoints} {e.metric}"
     ),
     BakeCompleted: lambda e: f"bake ({e.phase}) completed in {e.scope}",
-    DatapointsReached: lambda e: f"datapoints reached in {e.scope}: {e.seen}/{e.required} {e.metric}",
+    DatapointsReached: lambda e: (
+        f"datapoints reached in {e.scope}: {e.seen}/{e.required} {e.metric}"
+    ),
     DatapointsInsufficient: lambda e: (
         f"datapoints insufficient in {e.scope}: {e.seen}/{e.required} {e.metric} → {e.action}"
     ),
@@ -91,9 +93,7 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
     RollbackFailed: lambda e: f"rollback FAILED in {e.scope}: {e.reason}",
     BlockerHit: lambda e: f"blocked at {e.stage} by {e.blocker}: {e.reason}",
     BlockerCleared: lambda e: f"blocker {e.blocker} cleared at {e.stage}",
-    BlockerOverridden: lambda e: (
-        f"blocker {e.blocker} at {e.stage} overridden by {e.by}: {e.why}"
-    ),
+    BlockerOverridden: lambda e: f"blocker {e.blocker} at {e.stage} overridden by {e.by}: {e.why}",
     EmergencyApproved: lambda e: (
         f"emergency approved by {', '.join(e.approvers)}: bake × {e.bake_factor:g} ({e.reason})"
     ),
@@ -110,7 +110,7 @@ def describe(event: Event) -> str:
 
 
 def stage_and_scope(event: Event) -> str:
-    """"wave2 · eu-west-1/euw1-az1", "gamma", or "" for pipeline-wide events."""
+    """ "wave2 · eu-west-1/euw1-az1", "gamma", or "" for pipeline-wide events."""
     stage = getattr(event, "stage", "")
     scope = getattr(event, "scope", "")
     return f"{stage} · {scope}" if stage and scope else stage

@@ -435,4 +435,3 @@ def check_batch(events: tuple[Event, ...], max_events: int) -> None:
             raise InvalidAppendError(
                 f"pipeline {first.pipeline_id!r} sequence {event.sequence}: time has no zone"
             )
-

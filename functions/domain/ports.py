@@ -115,8 +115,7 @@ def decode_stored(
     event = parse(text, where=place)
     if event.pipeline_id != pipeline_id or event.sequence != sequence:
         raise MalformedEventError(
-            f"{place}: the item holds pipeline {event.pipeline_id!r} "
-            f"sequence {event.sequence}"
+            f"{place}: the item holds pipeline {event.pipeline_id!r} sequence {event.sequence}"
         )
     return event
 

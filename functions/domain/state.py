@@ -438,9 +438,7 @@ def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
             commits=(*carried, *newer.commits),
             updated_at=event.at,
         )
-    return _moved(
-        state, event, stages=_put_stage(state, stage), changes=changes, finished=finished
-    )
+    return _moved(state, event, stages=_put_stage(state, stage), changes=changes, finished=finished)
 
 
 @_apply.register
@@ -576,8 +574,12 @@ def _(event: DatapointsInsufficient, state: PipelineState) -> PipelineState:
         blocker="insufficient-datapoints",
         change_id=event.change_id,
         reason=f"{event.scope}: only {seen} datapoints",
-        inputs=(("metric", event.metric), ("required", str(event.required)),
-                ("seen", str(event.seen)), ("scope", event.scope)),
+        inputs=(
+            ("metric", event.metric),
+            ("required", str(event.required)),
+            ("seen", str(event.seen)),
+            ("scope", event.scope),
+        ),
         since=event.at,
     )
     return _block(state, event, event.stage, blocker)
@@ -654,13 +656,12 @@ def _(event: RollbackFailed, state: PipelineState) -> PipelineState:
 def _block(state: PipelineState, event: Event, stage_name: str, blocker: Blocker) -> PipelineState:
     stage = _stage(state, stage_name)
     others = tuple(
-        b
-        for b in stage.blocked
-        if (b.blocker, b.change_id) != (blocker.blocker, blocker.change_id)
+        b for b in stage.blocked if (b.blocker, b.change_id) != (blocker.blocker, blocker.change_id)
     )
     stage = _with(stage, blocked=(*others, blocker))
-    return _change_and_stage(state, event, blocker.change_id, stage, status="blocked",
-                             reason=blocker.reason)
+    return _change_and_stage(
+        state, event, blocker.change_id, stage, status="blocked", reason=blocker.reason
+    )
 
 
 def _unblock(
@@ -675,9 +676,7 @@ def _unblock(
     stage = _stage(state, stage_name)
     stage = _with(
         stage,
-        blocked=tuple(
-            b for b in stage.blocked if (b.blocker, b.change_id) != (blocker, change_id)
-        ),
+        blocked=tuple(b for b in stage.blocked if (b.blocker, b.change_id) != (blocker, change_id)),
     )
     current = state.changes.get(change_id)
     if current is not None and current.status == "blocked":

@@ -10,15 +10,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-
 from domain import codec
 from domain.describe import concerns_change
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.ports import EventStore
+from rich.console import Console
 from service.pipeline_log import PipelineLog
+
 from shipwave.bootstrap import DEFAULT_EVENT_LOG, open_store
+from shipwave.demo import run_demo
 from shipwave.render import history_view, status_view
 
 app = typer.Typer(
@@ -140,8 +141,6 @@ def demo(
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
 ) -> None:
     """Record a scripted pipeline history through the real append path and show it."""
-    from shipwave.demo import run_demo
-
     run_demo(open_store(event_log, create=True), event_log, console)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-
 from domain.describe import artifact_label, change_of, describe, stage_and_scope
 from domain.events import Artifact, Event
 from domain.state import ChangeState, PipelineState
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 
 
 def short_checksum(artifact: Artifact | None) -> str:
@@ -32,8 +31,16 @@ def status_view(state: PipelineState) -> Group:
     parts: list[Table | Text] = [title]
 
     scopes = Table(title="Where each version runs", title_justify="left", expand=False)
-    for column in ("Stage", "Scope", "Deployed", "Checksum", "Traffic", "Known good",
-                   "Activity", "Health"):
+    for column in (
+        "Stage",
+        "Scope",
+        "Deployed",
+        "Checksum",
+        "Traffic",
+        "Known good",
+        "Activity",
+        "Health",
+    ):
         scopes.add_column(column)
     for stage in state.stages.values():
         for scope in stage.scopes.values():

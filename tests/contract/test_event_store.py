@@ -11,9 +11,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
-from moto.server import ThreadedMotoServer
-
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
@@ -26,6 +23,9 @@ from domain.errors import (
 from domain.events import ChangeReceived, Event, to_json
 from domain.ports import MAX_EVENTS_PER_APPEND, EventStore
 from domain.state import project
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
 from statemachines.local.moto_patches import isolate_dynamodb
 from tests.builders import change_received, rollout
 
@@ -152,8 +152,9 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store: EventStore) -> Non
     read = list(store.read("orders-app"))
     assert [e.sequence for e in read] == list(range(1, writers * per_writer + 1))
     keys = [e.idempotency_key for e in read]
-    assert sorted(keys) == sorted(f"w{w}-{n}:received" for w in range(writers)
-                                  for n in range(per_writer))
+    assert sorted(keys) == sorted(
+        f"w{w}-{n}:received" for w in range(writers) for n in range(per_writer)
+    )
 
 
 # --- idempotency ---------------------------------------------------------------------------
@@ -246,15 +247,15 @@ def test_largest_batch_is_accepted_and_a_larger_one_refused(store: EventStore) -
         ),
         ([change_received("orders app!", 1, "c1")], "pipeline id"),
         (
-            [change_received("orders-app", 1, "c1", key="k"),
-             change_received("orders-app", 2, "c2", key="k")],
+            [
+                change_received("orders-app", 1, "c1", key="k"),
+                change_received("orders-app", 2, "c2", key="k"),
+            ],
             "twice",
         ),
     ],
 )
-def test_malformed_appends_are_refused(
-    store: EventStore, batch: list[Event], message: str
-) -> None:
+def test_malformed_appends_are_refused(store: EventStore, batch: list[Event], message: str) -> None:
     with pytest.raises(InvalidAppendError, match=message):
         store.append(batch)
     assert store.pipelines() == ()
@@ -304,8 +305,10 @@ def test_snapshot_plus_tail_equals_full_replay(store: EventStore) -> None:
     ("stored_text", "message"),
     [
         ("{not json", "not valid JSON"),
-        ('{"type": "ChangeTeleported", "pipeline_id": "orders-app", "sequence": 2}',
-         "unknown event type 'ChangeTeleported'"),
+        (
+            '{"type": "ChangeTeleported", "pipeline_id": "orders-app", "sequence": 2}',
+            "unknown event type 'ChangeTeleported'",
+        ),
         ('{"type": "ChangeReceived", "pipeline_id": "orders-app", "sequence": 2}', "missing"),
     ],
 )

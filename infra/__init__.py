@@ -1,0 +1,1 @@
+"""The CDK app: controller stack and per-region stacks (built by the pipelines-as-code issue)."""

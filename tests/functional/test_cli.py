@@ -1,0 +1,165 @@
+"""The shipwave CLI against real stores: SQLite files and DynamoDB on moto."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from adapters.dynamodb import DynamoDBEventStore
+from adapters.sqlite import SQLiteEventStore
+from moto.server import ThreadedMotoServer
+from shipwave.cli import app
+from typer.testing import CliRunner
+
+from statemachines.local.moto_patches import isolate_dynamodb
+from tests.builders import change_received, rollout
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def event_log(tmp_path: Path) -> str:
+    store = SQLiteEventStore(tmp_path / "events.db")
+    store.append([change_received("orders-app", 1, "c1")])
+    store.append(rollout("orders-app", 2, "c1", "gamma", "us-east-1"))
+    store.append([change_received("orders-app", 11, "c2")])
+    store.append([change_received("billing-app", 1, "b1")])
+    store.close()
+    return f"sqlite:///{tmp_path / 'events.db'}"
+
+
+def test_status_shows_what_is_where(event_log: str) -> None:
+    result = runner.invoke(app, ["status", "orders-app", "--event-log", event_log])
+
+    assert result.exit_code == 0, result.output
+    assert "gamma" in result.output
+    assert "us-east-1" in result.output
+    assert "c2" in result.output
+    assert "Nothing is blocked" in result.output
+
+
+def test_status_json_is_the_folded_state(event_log: str) -> None:
+    result = runner.invoke(app, ["status", "orders-app", "--json", "--event-log", event_log])
+
+    state = json.loads(result.stdout)
+    assert state["sequence"] == 11
+    assert state["stages"]["gamma"]["scopes"]["us-east-1"]["known_good"]["version"] == "c1"
+
+
+def test_status_of_every_pipeline(event_log: str) -> None:
+    result = runner.invoke(app, ["status", "--json", "--event-log", event_log])
+
+    assert [s["pipeline_id"] for s in json.loads(result.stdout)] == ["billing-app", "orders-app"]
+
+
+def test_history_filters_by_change_and_time(event_log: str) -> None:
+    result = runner.invoke(
+        app, ["history", "orders-app", "--change", "c2", "--json", "--event-log", event_log]
+    )
+    assert [e["sequence"] for e in json.loads(result.stdout)] == [11]
+
+    since = runner.invoke(
+        app,
+        [
+            "history",
+            "orders-app",
+            "--since",
+            "2026-11-23T10:00Z",
+            "--json",
+            "--event-log",
+            event_log,
+        ],
+    )
+    assert [e["sequence"] for e in json.loads(since.stdout)] == [8, 9, 10]
+
+    table = runner.invoke(app, ["history", "orders-app", "--event-log", event_log])
+    assert "one-box deployed in us-east-1" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status", "nope"], "pipeline 'nope' has no events"),
+        (["history", "nope"], "pipeline 'nope' has no events"),
+        (["status", "--event-log", "sqlite:///does/not/exist.db"], "no such event log file"),
+        (["status", "--event-log", "ftp://x"], "unknown kind 'ftp'"),
+        (["status", "--event-log", "dynamodb://t"], "add ?region=REGION"),
+        (["history", "--since", "last tuesday"], "write ISO-8601"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    event_log: str, args: list[str], message: str, tmp_path: Path
+) -> None:
+    if "--event-log" not in args:
+        args = [*args, "--event-log", event_log]
+    result = subprocess.run(
+        [sys.executable, "-m", "shipwave", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_unreadable_sqlite_file_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    bogus.write_text("this is not a database")
+    result = runner.invoke(app, ["status", "--event-log", f"sqlite:///{bogus}"])
+    assert result.exit_code != 0
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    isolate_dynamodb()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_status_and_history_read_dynamodb(moto_endpoint: str) -> None:
+    store = DynamoDBEventStore("shipwave-events", region="us-east-1", endpoint_url=moto_endpoint)
+    store.create_table()
+    store.append([change_received("orders-app", 1, "c1")])
+    store.append(rollout("orders-app", 2, "c1", "wave1", "eu-west-1/euw1-az1"))
+    url = f"dynamodb://shipwave-events?region=us-east-1&endpoint={moto_endpoint}"
+
+    status = runner.invoke(app, ["status", "orders-app", "--json", "--event-log", url])
+    history = runner.invoke(app, ["history", "orders-app", "--json", "--event-log", url])
+
+    assert json.loads(status.stdout)["stages"]["wave1"]["last_succeeded"] == "c1"
+    assert len(json.loads(history.stdout)) == 10
+    missing = runner.invoke(
+        app,
+        [
+            "status",
+            "--event-log",
+            f"dynamodb://no-such-table?region=us-east-1&endpoint={moto_endpoint}",
+        ],
+    )
+    assert missing.exit_code != 0
+    assert boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+
+
+def test_demo_records_once_and_replays_idempotently(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+
+    first = runner.invoke(app, ["demo", "--event-log", url])
+    second = runner.invoke(app, ["demo", "--event-log", url])
+
+    assert first.exit_code == 0, first.output
+    assert "Recorded 126 new events; 0 were" in first.output
+    assert "Recorded 0 new events; 126 were" in second.output
+    assert "rolled back" in first.output
+    store = SQLiteEventStore(tmp_path / "demo.db", create=False)
+    assert store.last_sequence("orders-service-app") == 126

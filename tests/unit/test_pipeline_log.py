@@ -1,0 +1,119 @@
+"""PipelineLog: the one append path, over the in-memory store (a fake, not a mock)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+from adapters.memory import InMemoryEventStore
+from domain.errors import ConcurrencyConflictError, PipelineNotFoundError
+from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
+from domain.state import PipelineState
+from service.pipeline_log import Decision, PipelineLog
+
+from tests.builders import T0, change_received
+
+PIPELINE = "orders-app"
+
+
+def receive(change: str) -> Decision:
+    def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
+        return [
+            stamp(
+                ChangeReceived,
+                f"{change}:received",
+                change_id=change,
+                source="github",
+                repository="orders",
+                branch="main",
+                commits=(Commit(commit_id=f"{change}-1", author="ana"),),
+            )
+        ]
+
+    return decide
+
+
+class RivalStore(InMemoryEventStore):
+    """Another writer slips one event in before each of our first `rivals` appends."""
+
+    def __init__(self, rivals: int) -> None:
+        super().__init__()
+        self.rivals = rivals
+
+    def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        if self.rivals:
+            self.rivals -= 1
+            rival = change_received(PIPELINE, self.last_sequence(PIPELINE) + 1, f"r{self.rivals}")
+            super().append([rival])
+        return super().append(events)
+
+
+def test_record_decides_again_after_a_conflict() -> None:
+    store = RivalStore(rivals=2)
+    log = PipelineLog(store)
+
+    result = log.record(PIPELINE, T0, receive("c1"))
+
+    assert [e.sequence for e in result.events] == [3]
+    assert result.state.sequence == 3
+    assert set(result.state.changes) == {"r0", "r1", "c1"}
+    assert not result.replayed
+
+
+def test_record_gives_up_when_writers_never_stop_colliding() -> None:
+    log = PipelineLog(RivalStore(rivals=100), max_attempts=3)
+    with pytest.raises(ConcurrencyConflictError):
+        log.record(PIPELINE, T0, receive("c1"))
+
+
+def test_a_retried_decision_is_recorded_once() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store)
+    first = log.record(PIPELINE, T0, receive("c1"))
+
+    # A second process (no cache) repeats the same work later, after another event
+    log.record(PIPELINE, T0, receive("c2"))
+    again = PipelineLog(store).record(PIPELINE, T0 + timedelta(minutes=5), receive("c1"))
+
+    assert again.replayed
+    assert again.events == first.events
+    assert store.last_sequence(PIPELINE) == 2
+
+
+def test_a_snapshot_is_written_every_n_events_and_state_equals_replay() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=10)
+    for n in range(25):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+
+    snapshot = store.latest_snapshot(PIPELINE)
+    assert snapshot is not None
+    assert snapshot.sequence == 20
+    fresh = PipelineLog(store).state(PIPELINE)
+    assert fresh == log.state(PIPELINE)
+    assert fresh.sequence == 25
+
+
+def test_state_at_a_time_shows_what_was_deployed_then() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store)
+    log.record(PIPELINE, T0, receive("c1"))
+    log.record(
+        PIPELINE,
+        T0 + timedelta(hours=2),
+        lambda _, stamp: [stamp(ChangeCompleted, "c1:done", change_id="c1")],
+    )
+
+    assert log.state_at(PIPELINE, T0 + timedelta(hours=1)).changes["c1"].status == "received"
+    assert log.state(PIPELINE).changes == {}
+    with pytest.raises(PipelineNotFoundError):
+        log.state_at(PIPELINE, T0 - timedelta(hours=1))
+
+
+def test_missing_pipeline_is_a_clear_error() -> None:
+    log = PipelineLog(InMemoryEventStore())
+    with pytest.raises(PipelineNotFoundError, match="'nope'"):
+        log.state("nope")
+    with pytest.raises(PipelineNotFoundError, match="'nope'"):
+        list(log.events("nope"))
