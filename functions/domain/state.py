@@ -9,10 +9,9 @@ state = snapshot + fold of the tail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import singledispatch
 from typing import Any, Literal, TypeVar
 
 from domain import codec
@@ -69,6 +68,7 @@ ChangeStatus = Literal[
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Event)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,12 +188,23 @@ class PipelineState:
         )
 
 
-def _with(obj: T, **changes: Any) -> T:
-    """A copy of a frozen dataclass with some fields changed (cheaper than dataclasses.replace)."""
-    new: T = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
-    new.__dict__.update(changes)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _replace(obj: T, changes: dict[str, Any]) -> T:
+    """A copy of a frozen dataclass with some fields changed.
+
+    The fold runs this several times per event; dataclasses.replace re-runs __init__ and
+    costs five times as much.
+    """
+    new: T = _new(type(obj))
+    _set(new, "__dict__", {**obj.__dict__, **changes})
     return new
+
+
+def _with(obj: T, **changes: Any) -> T:
+    return _replace(obj, changes)
 
 
 def evolve(state: PipelineState, event: Event) -> PipelineState:
@@ -203,16 +214,31 @@ def evolve(state: PipelineState, event: Event) -> PipelineState:
             f"pipeline {state.pipeline_id!r} at sequence {state.sequence} cannot take "
             f"event {event.sequence} of pipeline {event.pipeline_id!r}"
         )
-    return _apply(event, state)
+    fold = _FOLDS.get(type(event))
+    if fold is None:
+        raise UnknownEventTypeError(
+            f"pipeline {event.pipeline_id!r} sequence {event.sequence}: "
+            f"no fold for event type {type(event).__name__}"
+        )
+    return fold(event, state)
 
 
 def project(events: Iterable[Event], initial: PipelineState | None = None) -> PipelineState:
     """Fold events onto `initial` (or onto an empty state of the first event's pipeline)."""
     state = initial
+    folds = _FOLDS
     for event in events:
         if state is None:
             state = PipelineState(pipeline_id=event.pipeline_id)
-        state = evolve(state, event)
+        fold = folds.get(type(event))
+        if (
+            fold is None
+            or event.sequence != state.sequence + 1
+            or event.pipeline_id != state.pipeline_id
+        ):
+            state = evolve(state, event)  # raises the precise error
+            continue
+        state = fold(event, state)
     if state is None:
         raise ValueError("project() needs events or an initial state")
     return state
@@ -244,12 +270,18 @@ def snapshot_from_json(text: str | bytes, *, pipeline_id: str, sequence: int) ->
 # --- the fold ----------------------------------------------------------------------------------
 
 
-@singledispatch
-def _apply(event: Event, state: PipelineState) -> PipelineState:
-    raise UnknownEventTypeError(
-        f"pipeline {event.pipeline_id!r} sequence {event.sequence}: "
-        f"no fold for event type {type(event).__name__}"
-    )
+Fold = Callable[[Any, PipelineState], PipelineState]
+_FOLDS: dict[type[Event], Fold] = {}
+
+
+def _folds(event_type: type[E]) -> Callable[[Callable[[E, PipelineState], PipelineState]], Fold]:
+    """Register the fold of one event type (a dict lookup: cheaper than singledispatch)."""
+
+    def register(fold: Callable[[E, PipelineState], PipelineState]) -> Fold:
+        _FOLDS[event_type] = fold
+        return fold
+
+    return register
 
 
 def _moved(
@@ -260,14 +292,14 @@ def _moved(
     changes: Mapping[str, ChangeState] | None = None,
     finished: tuple[ChangeState, ...] | None = None,
 ) -> PipelineState:
-    return PipelineState(
-        pipeline_id=state.pipeline_id,
-        sequence=event.sequence,
-        updated_at=event.at,
-        stages=state.stages if stages is None else stages,
-        changes=state.changes if changes is None else changes,
-        finished=state.finished if finished is None else finished,
-    )
+    fields: dict[str, Any] = {"sequence": event.sequence, "updated_at": event.at}
+    if stages is not None:
+        fields["stages"] = stages
+    if changes is not None:
+        fields["changes"] = changes
+    if finished is not None:
+        fields["finished"] = finished
+    return _with(state, **fields)
 
 
 def _stage(state: PipelineState, name: str) -> StageState:
@@ -306,7 +338,15 @@ def _on_change(
     if current is None:
         # The change already finished (or predates the log): the stage/scope part still applies.
         return state.changes, state.finished
-    updated = _with(current, updated_at=event.at, **fields)
+    if not finish:
+        attributes = current.__dict__
+        for name, value in fields.items():
+            if attributes[name] != value:
+                break
+        else:
+            return state.changes, state.finished  # nothing about the change itself moved
+    fields["updated_at"] = event.at
+    updated = _replace(current, fields)
     changes = dict(state.changes)
     if finish:
         del changes[current.change_id]
@@ -339,12 +379,31 @@ def _scope_event(
     /,
     **change_fields: Any,
 ) -> PipelineState:
-    stage = _stage(state, stage_name)
-    scope = _with(_scope(stage, scope_name), updated_at=event.at, **scope_fields)
-    return _change_and_stage(state, event, change_id, _put_scope(stage, scope), **change_fields)
+    # The hot path of the fold (most events are about one scope), written out flat.
+    stage = state.stages.get(stage_name) or StageState(stage=stage_name)
+    scopes = dict(stage.scopes)
+    scope = scopes.get(scope_name) or ScopeState(scope=scope_name)
+    scope_fields["updated_at"] = event.at
+    scopes[scope_name] = _replace(scope, scope_fields)
+    stages = dict(state.stages)
+    stages[stage_name] = _replace(stage, {"scopes": scopes})
+    if change_fields:
+        changes, finished = _on_change(state, change_id, event, **change_fields)
+    else:
+        changes, finished = state.changes, state.finished
+    return _replace(
+        state,
+        {
+            "sequence": event.sequence,
+            "updated_at": event.at,
+            "stages": stages,
+            "changes": changes,
+            "finished": finished,
+        },
+    )
 
 
-@_apply.register
+@_folds(ChangeReceived)
 def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
     change = ChangeState(
         change_id=event.change_id,
@@ -360,7 +419,7 @@ def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes)
 
 
-@_apply.register
+@_folds(CommitExcluded)
 def _(event: CommitExcluded, state: PipelineState) -> PipelineState:
     current = state.changes.get(event.change_id)
     if current is None:
@@ -375,7 +434,7 @@ def _(event: CommitExcluded, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(ArtifactBuilt)
 def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
         state, event.change_id, event, artifact=event.artifact, status="built"
@@ -383,7 +442,7 @@ def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(StageLeaseAcquired)
 def _(event: StageLeaseAcquired, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     stage = _with(
@@ -396,7 +455,7 @@ def _(event: StageLeaseAcquired, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(StageLeaseWaiting)
 def _(event: StageLeaseWaiting, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     waiter = Waiter(change_id=event.change_id, callback_token=event.callback_token, since=event.at)
@@ -407,7 +466,7 @@ def _(event: StageLeaseWaiting, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(StageLeaseReleased)
 def _(event: StageLeaseReleased, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     if stage.lease_holder == event.change_id:
@@ -415,7 +474,7 @@ def _(event: StageLeaseReleased, state: PipelineState) -> PipelineState:
     return _moved(state, event, stages=_put_stage(state, stage))
 
 
-@_apply.register
+@_folds(ChangeSuperseded)
 def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     stage = _with(stage, waiting=tuple(w for w in stage.waiting if w.change_id != event.change_id))
@@ -441,7 +500,7 @@ def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
     return _moved(state, event, stages=_put_stage(state, stage), changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(OneBoxDeployed)
 def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     scope = _scope(stage, event.scope)
@@ -467,7 +526,7 @@ def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(BatchDeployed)
 def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     scope = _scope(stage, event.scope)
@@ -493,7 +552,7 @@ def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(HealthCheckPassed)
 def _(event: HealthCheckPassed, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -505,7 +564,7 @@ def _(event: HealthCheckPassed, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(HealthCheckFailed)
 def _(event: HealthCheckFailed, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -518,7 +577,7 @@ def _(event: HealthCheckFailed, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(BakeStarted)
 def _(event: BakeStarted, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -536,7 +595,7 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(BakeCompleted)
 def _(event: BakeCompleted, state: PipelineState) -> PipelineState:
     scope = _scope(_stage(state, event.stage), event.scope)
     fields: dict[str, Any] = {"activity": f"baked ({event.phase})", "bake_ends_at": None}
@@ -547,7 +606,7 @@ def _(event: BakeCompleted, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(DatapointsReached)
 def _(event: DatapointsReached, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -559,7 +618,7 @@ def _(event: DatapointsReached, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(DatapointsInsufficient)
 def _(event: DatapointsInsufficient, state: PipelineState) -> PipelineState:
     seen = f"{event.seen}/{event.required} {event.metric}"
     scope_fields: dict[str, Any] = {"datapoints": seen}
@@ -585,7 +644,7 @@ def _(event: DatapointsInsufficient, state: PipelineState) -> PipelineState:
     return _block(state, event, event.stage, blocker)
 
 
-@_apply.register
+@_folds(AlarmFired)
 def _(event: AlarmFired, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -598,7 +657,7 @@ def _(event: AlarmFired, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(RollbackStarted)
 def _(event: RollbackStarted, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -612,7 +671,7 @@ def _(event: RollbackStarted, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(RollbackCompleted)
 def _(event: RollbackCompleted, state: PipelineState) -> PipelineState:
     return _scope_event(
         state,
@@ -631,7 +690,7 @@ def _(event: RollbackCompleted, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(RollbackFailed)
 def _(event: RollbackFailed, state: PipelineState) -> PipelineState:
     state = _scope_event(
         state,
@@ -686,7 +745,7 @@ def _unblock(
     return _change_and_stage(state, event, change_id, stage, **change_fields)
 
 
-@_apply.register
+@_folds(BlockerHit)
 def _(event: BlockerHit, state: PipelineState) -> PipelineState:
     blocker = Blocker(
         blocker=event.blocker,
@@ -698,12 +757,12 @@ def _(event: BlockerHit, state: PipelineState) -> PipelineState:
     return _block(state, event, event.stage, blocker)
 
 
-@_apply.register
+@_folds(BlockerCleared)
 def _(event: BlockerCleared, state: PipelineState) -> PipelineState:
     return _unblock(state, event, event.stage, event.change_id, event.blocker)
 
 
-@_apply.register
+@_folds(BlockerOverridden)
 def _(event: BlockerOverridden, state: PipelineState) -> PipelineState:
     current = state.changes.get(event.change_id)
     override = Override(
@@ -715,7 +774,7 @@ def _(event: BlockerOverridden, state: PipelineState) -> PipelineState:
     return _unblock(state, event, event.stage, event.change_id, event.blocker, **extra)
 
 
-@_apply.register
+@_folds(EmergencyApproved)
 def _(event: EmergencyApproved, state: PipelineState) -> PipelineState:
     emergency = Emergency(
         approvers=event.approvers, reason=event.reason, bake_factor=event.bake_factor
@@ -724,7 +783,7 @@ def _(event: EmergencyApproved, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(ChangePromoted)
 def _(event: ChangePromoted, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
         state, event.change_id, event, status="promoting", stage=event.to_stage
@@ -732,7 +791,7 @@ def _(event: ChangePromoted, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(StageSucceeded)
 def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
     scopes = {
@@ -749,7 +808,7 @@ def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
     )
 
 
-@_apply.register
+@_folds(StageFailed)
 def _(event: StageFailed, state: PipelineState) -> PipelineState:
     current = state.changes.get(event.change_id)
     rolled_back = current is not None and current.status in ("rolling-back", "rolled-back")
@@ -764,7 +823,7 @@ def _(event: StageFailed, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
-@_apply.register
+@_folds(ChangeCompleted)
 def _(event: ChangeCompleted, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
         state, event.change_id, event, finish=True, status="completed", stage=None

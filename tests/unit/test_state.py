@@ -274,3 +274,12 @@ def test_the_core_never_reads_the_clock() -> None:
         and node.func.attr in banned
     ]
     assert calls == []
+
+
+def test_every_event_of_the_catalogue_has_a_fold_and_a_description() -> None:
+    from domain.describe import _LINES
+    from domain.events import EVENT_TYPES
+    from domain.state import _FOLDS
+
+    assert set(_FOLDS) == set(EVENT_TYPES.values())
+    assert set(_LINES) == set(EVENT_TYPES.values())
