@@ -47,6 +47,7 @@ class PipelineLog:
         self.store = store
         self.snapshot_every = snapshot_every
         self.max_attempts = max_attempts
+        self.conflicts = 0  # appends that lost a race and were decided again
         self._cache: dict[str, PipelineState] = {}
         self._lock = threading.Lock()
 
@@ -85,6 +86,7 @@ class PipelineLog:
             try:
                 stored = self.store.append(events)
             except ConcurrencyConflictError:
+                self.conflicts += 1
                 continue
             if stored[0].sequence == state.sequence + 1 and stored == events:
                 after = project(stored, state)
