@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from adapters.dynamodb import DynamoDBEventStore
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
 from domain.events import ChangeReceived, Commit, Event, Stamper
-from domain.ports import MAX_EVENTS_PER_APPEND, EventStore
+from domain.ports import MAX_EVENTS_PER_APPEND
 from domain.state import PipelineState, project
 from service.pipeline_log import DEFAULT_SNAPSHOT_EVERY, PipelineLog
 from workload import T0, stream
@@ -174,13 +175,10 @@ def bench_writers(writers: int, per_writer: int, dynamodb_per_writer: int) -> No
         )
     isolate_dynamodb()
     with mock_aws():
-        make: Callable[[], EventStore] = lambda: DynamoDBEventStore(  # noqa: E731
+        make: Callable[[], DynamoDBEventStore] = lambda: DynamoDBEventStore(  # noqa: E731
             "events", client=boto3.client("dynamodb", region_name="us-east-1")
         )
-        table = DynamoDBEventStore(
-            "events", client=boto3.client("dynamodb", region_name="us-east-1")
-        )
-        table.create_table()
+        make().create_table()
         _writers(
             "dynamodb (moto)", [PipelineLog(make()) for _ in range(writers)], dynamodb_per_writer
         )
@@ -198,8 +196,6 @@ def main() -> None:
     parser.add_argument("--dynamodb-appends", type=int, default=20, help="per writer (moto)")
     args = parser.parse_args()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        import os
-
         os.environ.setdefault(name, "testing")
     bench_fold(args.fold_events, 5)
     bench_time_to_state(args.events, args.rounds)

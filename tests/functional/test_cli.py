@@ -112,9 +112,16 @@ def test_bad_input_is_one_line_and_exit_1(
 
 def test_unreadable_sqlite_file_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.db"
-    bogus.write_text("this is not a database")
-    result = runner.invoke(app, ["status", "--event-log", f"sqlite:///{bogus}"])
-    assert result.exit_code != 0
+    bogus.write_text("this is not a database, " * 100)
+    result = subprocess.run(
+        [sys.executable, "-m", "shipwave", "status", "--event-log", f"sqlite:///{bogus}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot open" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="module")
