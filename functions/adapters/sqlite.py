@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 _READ_CHUNK = 2000
+# A bare MAX() over the primary key is a single index probe; wrapped in COALESCE it would not
+# be, and every append would scan the pipeline's whole log.
+_LAST_SEQUENCE = "SELECT MAX(sequence) FROM events WHERE pipeline_id = ?"
+
+
+def _last(row: tuple[int | None] | None) -> int:
+    return int(row[0]) if row is not None and row[0] is not None else 0
 
 
 class SQLiteEventStore(EventStore):
@@ -119,7 +126,9 @@ class SQLiteEventStore(EventStore):
         found = {
             key: (sequence, body)
             for key, sequence, body in connection.execute(
-                "SELECT idempotency_key, sequence, body FROM events "
+                # Without statistics the planner would walk the primary key (the whole
+                # pipeline); the key index makes the retry check one probe per key.
+                "SELECT idempotency_key, sequence, body FROM events INDEXED BY events_by_key "
                 f"WHERE pipeline_id = ? AND idempotency_key IN ({marks})",
                 (pipeline, *keys),
             )
@@ -133,9 +142,7 @@ class SQLiteEventStore(EventStore):
         earlier = earlier_result(batch, stored)
         if earlier is not None:
             return earlier
-        (last,) = connection.execute(
-            "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE pipeline_id = ?", (pipeline,)
-        ).fetchone()
+        last = _last(connection.execute(_LAST_SEQUENCE, (pipeline,)).fetchone())
         first = batch[0].sequence
         if first <= last:
             raise ConcurrencyConflictError(pipeline, first)
@@ -176,10 +183,7 @@ class SQLiteEventStore(EventStore):
                 return
 
     def last_sequence(self, pipeline_id: str) -> int:
-        rows = self._query(
-            "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE pipeline_id = ?", (pipeline_id,)
-        )
-        return int(rows[0][0])
+        return _last(self._query(_LAST_SEQUENCE, (pipeline_id,))[0])
 
     def save_snapshot(self, state: PipelineState) -> None:
         connection = self._connection()
