@@ -36,9 +36,8 @@ from domain.events import ChangeReceived, Commit, Event, Stamper
 from domain.ports import MAX_EVENTS_PER_APPEND
 from domain.state import PipelineState, project
 from service.pipeline_log import DEFAULT_SNAPSHOT_EVERY, PipelineLog
-from workload import T0, stream
-
 from statemachines.local.moto_patches import isolate_dynamodb
+from workload import T0, stream
 
 OUT = Path(__file__).resolve().parent / "out"
 PIPELINE = "orders-service-app"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
 from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,

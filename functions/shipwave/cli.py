@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+
 from domain import codec
 from domain.describe import concerns_change
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.ports import EventStore
-from rich.console import Console
 from service.pipeline_log import PipelineLog
-
 from shipwave.bootstrap import DEFAULT_EVENT_LOG, open_store
 from shipwave.demo import run_demo
 from shipwave.render import history_view, status_view

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rich.console import Console
+
 from domain.events import (
     AlarmFired,
     Artifact,
@@ -43,9 +45,7 @@ from domain.events import (
 )
 from domain.ports import EventStore
 from domain.state import PipelineState
-from rich.console import Console
 from service.pipeline_log import PipelineLog
-
 from shipwave.render import history_view, status_view
 
 PIPELINE = "orders-service-app"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from domain.describe import artifact_label, change_of, describe, stage_and_scope
-from domain.events import Artifact, Event
-from domain.state import ChangeState, PipelineState
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+
+from domain.describe import artifact_label, change_of, describe, stage_and_scope
+from domain.events import Artifact, Event
+from domain.state import ChangeState, PipelineState
 
 
 def short_checksum(artifact: Artifact | None) -> str:

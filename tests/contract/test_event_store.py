@@ -11,6 +11,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
@@ -23,9 +26,6 @@ from domain.errors import (
 from domain.events import ChangeReceived, Event, to_json
 from domain.ports import MAX_EVENTS_PER_APPEND, EventStore
 from domain.state import project
-from moto import mock_aws
-from moto.server import ThreadedMotoServer
-
 from statemachines.local.moto_patches import isolate_dynamodb
 from tests.builders import change_received, rollout
 

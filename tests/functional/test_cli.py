@@ -10,12 +10,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from adapters.dynamodb import DynamoDBEventStore
-from adapters.sqlite import SQLiteEventStore
 from moto.server import ThreadedMotoServer
-from shipwave.cli import app
 from typer.testing import CliRunner
 
+from adapters.dynamodb import DynamoDBEventStore
+from adapters.sqlite import SQLiteEventStore
+from shipwave.cli import app
 from statemachines.local.moto_patches import isolate_dynamodb
 from tests.builders import change_received, rollout
 

@@ -6,8 +6,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.events import EVENT_TYPES, Artifact, Event
 from hypothesis import strategies as st
+
+from domain.events import EVENT_TYPES, Artifact, Event
 
 STAGES = ("alpha", "beta", "gamma", "wave1", "wave2")
 SCOPES = ("us-east-1", "eu-west-1/euw1-az1", "eu-west-1/euw1-az2", "ap-southeast-3")

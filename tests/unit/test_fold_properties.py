@@ -6,12 +6,12 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
-from domain.errors import EventOutOfOrderError, MalformedEventError, UnknownEventTypeError
-from domain.events import EVENT_TYPES, Event, from_dict, from_json, to_dict, to_json
-from domain.state import PipelineState, evolve, project, snapshot_from_json, snapshot_to_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.errors import EventOutOfOrderError, MalformedEventError, UnknownEventTypeError
+from domain.events import EVENT_TYPES, Event, from_dict, from_json, to_dict, to_json
+from domain.state import PipelineState, evolve, project, snapshot_from_json, snapshot_to_json
 from tests.unit.strategies import any_event, streams
 
 

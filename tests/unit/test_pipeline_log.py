@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+
 from adapters.memory import InMemoryEventStore
 from domain.errors import ConcurrencyConflictError, PipelineNotFoundError
 from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
 from domain.state import PipelineState
 from service.pipeline_log import Decision, PipelineLog
-
 from tests.builders import T0, change_received
 
 PIPELINE = "orders-app"

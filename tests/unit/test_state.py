@@ -28,7 +28,6 @@ from domain.events import (
     Stamper,
 )
 from domain.state import FINISHED_KEPT, PipelineState, project
-
 from tests.builders import T0, artifact, change_received, rollout
 
 PIPELINE = "orders-app"
