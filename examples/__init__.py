@@ -1,0 +1,1 @@
+"""Reference pipelines: what a team's pipelines-as-code module looks like."""

@@ -1,0 +1,90 @@
+"""The reference pipelines, modelled on the seed article.
+
+The orders team's base class fixes five production waves over all 24 catalogue regions
+(76 AZs): one low-traffic region AZ by AZ, one high-traffic region AZ by AZ, then 3 regions,
+then 12, then every remaining region. Its two microservices subclass it and override only what
+differs; each service also gets a configuration pipeline with the same safety.
+"""
+
+from __future__ import annotations
+
+from domain.spec import (
+    ALL_REMAINING,
+    BakeTimes,
+    Datapoints,
+    EcsServiceTarget,
+    LambdaAliasTarget,
+    Pipeline,
+    TimeWindow,
+    Wave,
+)
+
+
+class OrdersTeamPipeline(Pipeline):
+    """The orders team's safety settings, shared by every pipeline of the team."""
+
+    team = "orders"
+    alpha = "us-east-1"
+    beta = "us-east-1"
+    gamma = ("us-east-1", "eu-west-1")
+    waves = (
+        Wave(regions=("af-south-1",)),  # 1: one low-traffic region, one AZ at a time
+        Wave(regions=("us-east-1",)),  # 2: one high-traffic region, one AZ at a time
+        Wave(regions=("eu-west-1", "ap-northeast-1", "us-west-2")),  # 3: three regions
+        Wave(  # 4: up to twelve
+            regions=(
+                "us-east-2",
+                "eu-central-1",
+                "eu-west-2",
+                "ap-southeast-1",
+                "ap-southeast-2",
+                "ap-northeast-2",
+                "ap-south-1",
+                "ca-central-1",
+                "sa-east-1",
+                "eu-north-1",
+                "eu-west-3",
+                "us-west-1",
+            )
+        ),
+        Wave(regions=ALL_REMAINING),  # 5: the rest
+    )
+    bake = BakeTimes()  # 1 h after one-box, 12 h after wave 1, 3 h after later waves
+    window = TimeWindow(days=(0, 1, 2, 3, 4), start_hour=9, end_hour=17, latest_start_hour=16)
+    blockers = ("company-large-scale-event", "company-deployment-freeze", "orders-aggregate")
+
+
+class CreateOrderApp(OrdersTeamPipeline):
+    service = "create-order"
+    repository = "acme/create-order"
+    target = LambdaAliasTarget(function_name="create-order", alias="live")
+    datapoints = Datapoints(
+        namespace="AWS/ApiGateway",
+        metric="Count",
+        dimensions=(("ApiName", "orders"), ("Resource", "/orders"), ("Method", "POST")),
+        minimum=100,
+    )
+
+
+class CreateOrderConfig(CreateOrderApp):
+    """Feature flags and configuration: the same waves, shorter one-box bake."""
+
+    kind = "configuration"
+    repository = "acme/create-order-config"
+    bake = BakeTimes(after_one_box=1800)
+
+
+class OrderHistoryApp(OrdersTeamPipeline):
+    service = "order-history"
+    repository = "acme/order-history"
+    target = EcsServiceTarget(
+        cluster="orders", service="order-history", one_box_service="order-history-one-box"
+    )
+    window = TimeWindow(no_fridays=True, latest_start_hour=15)  # a riskier, stateful service
+
+
+PIPELINES: tuple[type[Pipeline], ...] = (
+    CreateOrderApp,
+    CreateOrderConfig,
+    OrderHistoryApp,
+)

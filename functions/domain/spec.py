@@ -1,0 +1,676 @@
+"""Pipelines as code.
+
+A team writes a base class that fixes its waves, regions, bake times, windows and alarms;
+each microservice's pipeline subclasses it and overrides only what differs:
+
+    class OrdersTeam(Pipeline):
+        team = "orders"
+        waves = (Wave(regions=("af-south-1",)), Wave(regions=("us-east-1",)), ...,
+                 Wave(regions=ALL_REMAINING))
+
+    class CreateOrderApp(OrdersTeam):
+        service = "create-order"
+        repository = "acme/create-order"
+
+`CreateOrderApp.spec()` validates the class against the region catalogue and resolves it into
+a `PipelineSpec`: plain data, every stage split into steps of at most one AZ/cell per region,
+every production wave starting with a one-box step. All problems are reported at once, one
+line each, naming the pipeline and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
+from domain.errors import ShipwaveError
+
+SourceKind = Literal[
+    "application", "infrastructure", "configuration", "os-patching", "operator-tools"
+]
+StepPhase = Literal["one-box", "rolling", "bake"]
+DatapointPolicy = Literal["extend", "hold", "proceed"]
+Comparison = Literal[
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+]
+AnomalyComparison = Literal[
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "GreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+]
+
+ALL_REMAINING: Literal["all-remaining"] = "all-remaining"
+MAX_ONE_BOX_PERCENT = 10.0
+MAX_BATCH_PERCENT = 33.0
+MIN_HEALTHY_PERCENT = 66.0
+HOUR = 3600
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class PipelineSpecError(ShipwaveError):
+    """A pipeline class is invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("invalid pipeline spec:\n" + "\n".join(f"  - {p}" for p in problems))
+        self.problems = problems
+
+
+# --- what a team writes --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wave:
+    """A production wave: its regions (or all regions no earlier wave took)."""
+
+    regions: tuple[str, ...] | Literal["all-remaining"]
+    #: Order or subset of AZs/cells per region; default: the catalogue's AZs in order.
+    azs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The bake after the whole wave; default from BakeTimes (first wave vs later waves).
+    bake_seconds: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BakeTimes:
+    after_one_box: int = 1 * HOUR
+    after_pre_production: int = 1 * HOUR
+    after_first_wave: int = 12 * HOUR
+    after_later_waves: int = 3 * HOUR
+    after_each_az: int = HOUR // 2  # the extra watch per AZ/cell step inside a wave
+    floor: int = HOUR // 2  # no configured bake may be shorter
+
+
+@dataclass(frozen=True, kw_only=True)
+class Datapoints:
+    """A bake also needs enough traffic to mean anything (e.g. >= 100 Create requests)."""
+
+    namespace: str = "AWS/ApiGateway"
+    metric: str = "Count"
+    dimensions: tuple[tuple[str, str], ...] = ()
+    minimum: int = 100
+    policy: DatapointPolicy = "extend"
+    max_extensions: int = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rolling:
+    batch_percent: float = 33.0
+    min_healthy_percent: float = 66.0
+    fast_rollback: bool = False  # deploy `fast_forward_percent` at a time, roll back 33 %
+    fast_forward_percent: float = 5.0
+    rollback_percent: float = 33.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeWindow:
+    """When deployments may start, in each region's local time."""
+
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    start_hour: int = 9
+    end_hour: int = 17
+    latest_start_hour: int | None = None  # e.g. 15: no late-afternoon starts
+    no_fridays: bool = False
+    skip_holidays: bool = True
+
+    def open_hours(self) -> tuple[tuple[int, int], ...]:
+        """Every (weekday, hour) at which a deployment may start."""
+        last = (
+            self.end_hour
+            if self.latest_start_hour is None
+            else min(self.end_hour, self.latest_start_hour)
+        )
+        days = [d for d in self.days if not (self.no_fridays and d == 4)]
+        return tuple((day, hour) for day in days for hour in range(self.start_hour, last))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricAlarm:
+    name: str
+    namespace: str
+    metric: str
+    statistic: str  # "Average", "Sum", "Maximum", "p99", ...
+    threshold: float
+    comparison: Comparison = "GreaterThanThreshold"
+    period_seconds: int = 60
+    evaluation_periods: int = 3
+    datapoints_to_alarm: int = 3
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnomalyAlarm:
+    """Rolls back on abnormal standard metrics without any alarm the team wrote."""
+
+    name: str
+    namespace: str
+    metric: str
+    statistic: str
+    band_width: float = 3.0  # standard deviations
+    comparison: AnomalyComparison = "LessThanLowerOrGreaterThanUpperThreshold"
+    period_seconds: int = 300
+    evaluation_periods: int = 3
+    dimensions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alarms:
+    high_severity: tuple[MetricAlarm, ...]
+    one_box: tuple[MetricAlarm, ...]
+    anomaly: tuple[AnomalyAlarm, ...]
+    canaries: tuple[MetricAlarm, ...] = ()
+    #: Other alarms of the team (by name) the team's aggregate composite also watches.
+    aggregate_also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LambdaAliasTarget:
+    """One-box = weighted alias routing (<= 10 %), rolling = weight steps."""
+
+    function_name: str
+    alias: str = "live"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsServiceTarget:
+    """One-box = a one-task service on the same target group; rolling via the main service."""
+
+    cluster: str
+    service: str
+    one_box_service: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulatedFleetTarget:
+    """A simulated fleet for local runs (see the local runtime)."""
+
+    boxes_per_az: int = 6
+
+
+Target = LambdaAliasTarget | EcsServiceTarget | SimulatedFleetTarget
+
+
+# --- what the generator and the handlers read ----------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopeSpec:
+    region: str
+    scope: str  # "eu-west-1" or "eu-west-1/euw1-az2"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSpec:
+    name: str  # "OneBox", "AZ2", "Rolling", "Bake"
+    phase: StepPhase
+    scopes: tuple[ScopeSpec, ...]
+    bake_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageSpec:
+    name: str  # "alpha", "gamma", "wave2"
+    title: str  # "Alpha", "Wave2": how the console shows it
+    production: bool
+    regions: tuple[str, ...]
+    steps: tuple[StepSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmNames:
+    high_severity_composite: str
+    one_box_composite: str
+    team_aggregate: str
+    blockers: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSpec:
+    pipeline_id: str
+    team: str
+    service: str
+    kind: SourceKind
+    repository: str
+    branch: str
+    stages: tuple[StageSpec, ...]
+    one_box_percent: float
+    rolling: Rolling
+    datapoints: Datapoints
+    window: TimeWindow
+    bake: BakeTimes
+    alarms: Alarms
+    alarm_names: AlarmNames
+    target: Target
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the pipeline deploys to, in first-deployment order."""
+        seen: dict[str, None] = {}
+        for stage in self.stages:
+            for region in stage.regions:
+                seen.setdefault(region)
+        return tuple(seen)
+
+    def scopes(self) -> tuple[tuple[str, str], ...]:
+        """(stage, scope) for every scope the pipeline deploys to."""
+        return tuple(
+            dict.fromkeys(
+                (stage.name, scope.scope)
+                for stage in self.stages
+                for step in stage.steps
+                if step.phase != "bake"
+                for scope in step.scopes
+            )
+        )
+
+
+# --- the base class ------------------------------------------------------------------------
+
+
+def standard_alarms(service: str) -> Alarms:
+    """SPEC practice 12 and 13 for one microservice: the high-severity set, the one-box set and
+    anomaly detection on request count, latency and errors."""
+    ns = f"Shipwave/{service}"
+
+    def metric(name: str, metric_name: str, statistic: str, threshold: float) -> MetricAlarm:
+        return MetricAlarm(
+            name=f"{service}-{name}",
+            namespace=ns,
+            metric=metric_name,
+            statistic=statistic,
+            threshold=threshold,
+        )
+
+    high = (
+        metric("fault-rate", "FaultRate", "Average", 0.01),
+        metric("latency-p50", "Latency", "p50", 100),
+        metric("latency-p90", "Latency", "p90", 300),
+        metric("latency-p99", "Latency", "p99", 1000),
+        metric("cpu", "CPUUtilization", "Average", 80),
+        metric("memory", "MemoryUtilization", "Average", 85),
+        metric("disk", "DiskUtilization", "Maximum", 90),
+        metric("log-errors", "LogErrors", "Sum", 10),
+        metric("failing-health-checks", "UnhealthyHosts", "Maximum", 0),
+    )
+    one_box = tuple(
+        MetricAlarm(
+            name=f"{service}-one-box-{alarm.name.removeprefix(service + '-')}",
+            namespace=ns,
+            metric=alarm.metric,
+            statistic=alarm.statistic,
+            threshold=alarm.threshold,
+            dimensions=(("Fleet", "one-box"),),
+        )
+        for alarm in high
+    )
+    anomaly = (
+        AnomalyAlarm(
+            name=f"{service}-anomaly-requests",
+            namespace=ns,
+            metric="RequestCount",
+            statistic="Sum",
+            comparison="LessThanLowerThreshold",
+        ),
+        AnomalyAlarm(
+            name=f"{service}-anomaly-latency",
+            namespace=ns,
+            metric="Latency",
+            statistic="p99",
+            comparison="GreaterThanUpperThreshold",
+        ),
+        AnomalyAlarm(
+            name=f"{service}-anomaly-errors",
+            namespace=ns,
+            metric="Errors",
+            statistic="Sum",
+            comparison="GreaterThanUpperThreshold",
+        ),
+    )
+    canary = MetricAlarm(
+        name=f"{service}-canary",
+        namespace="CloudWatchSynthetics",
+        metric="SuccessPercent",
+        statistic="Average",
+        threshold=90,
+        comparison="LessThanThreshold",
+        dimensions=(("CanaryName", f"{service}-canary"),),
+    )
+    return Alarms(high_severity=high, one_box=one_box, anomaly=anomaly, canaries=(canary,))
+
+
+class Pipeline:
+    """Base of every pipeline class. Override class attributes; call `spec()` to resolve."""
+
+    team: ClassVar[str]
+    service: ClassVar[str]
+    kind: ClassVar[SourceKind] = "application"
+    repository: ClassVar[str]
+    branch: ClassVar[str] = "main"
+
+    alpha: ClassVar[str] = "us-east-1"
+    beta: ClassVar[str] = "us-east-1"
+    gamma: ClassVar[tuple[str, ...]] = ("us-east-1",)
+    zeta: ClassVar[str | None] = None
+    waves: ClassVar[tuple[Wave, ...]] = ()
+
+    one_box_percent: ClassVar[float] = 10.0
+    rolling: ClassVar[Rolling] = Rolling()
+    bake: ClassVar[BakeTimes] = BakeTimes()
+    datapoints: ClassVar[Datapoints] = Datapoints()
+    window: ClassVar[TimeWindow] = TimeWindow()
+    blockers: ClassVar[tuple[str, ...]] = ("company-large-scale-event",)
+    target: ClassVar[Target] = SimulatedFleetTarget()
+
+    @classmethod
+    def pipeline_id(cls) -> str:
+        return f"{getattr(cls, 'service', cls.__name__.lower())}-{cls.kind}"
+
+    @classmethod
+    def alarms(cls) -> Alarms:
+        """The standard set for the service; override to add or tune alarms."""
+        return standard_alarms(cls.service)
+
+    @classmethod
+    def spec(cls, catalogue: Catalogue = DEFAULT_CATALOGUE) -> PipelineSpec:
+        """Validate against the catalogue and resolve; raises PipelineSpecError."""
+        return _Resolver(cls, catalogue).resolve()
+
+
+class _Resolver:
+    def __init__(self, cls: type[Pipeline], catalogue: Catalogue) -> None:
+        self.cls = cls
+        self.catalogue = catalogue
+        self.problems: list[str] = []
+        self.pipeline = cls.pipeline_id() if hasattr(cls, "service") else cls.__name__
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"pipeline {self.pipeline}: {where}: {message}")
+
+    def resolve(self) -> PipelineSpec:
+        cls = self.cls
+        for attribute in ("team", "service", "repository"):
+            if not isinstance(getattr(cls, attribute, None), str) or not getattr(cls, attribute):
+                self.problem(attribute, "is required")
+        for attribute in ("team", "service"):
+            value = getattr(cls, attribute, "")
+            if isinstance(value, str) and value and not _NAME.match(value):
+                self.problem(attribute, f"{value!r} must be lowercase letters, digits and '-'")
+        self._check_percentages()
+        self._check_bakes()
+        self._check_window()
+        self._check_datapoints()
+        alarms = cls.alarms() if hasattr(cls, "service") else None
+        names = self._check_alarms(alarms) if alarms else None
+        stages = self._stages()
+        if self.problems or alarms is None or names is None:
+            raise PipelineSpecError(tuple(self.problems))
+        return PipelineSpec(
+            pipeline_id=cls.pipeline_id(),
+            team=cls.team,
+            service=cls.service,
+            kind=cls.kind,
+            repository=cls.repository,
+            branch=cls.branch,
+            stages=stages,
+            one_box_percent=cls.one_box_percent,
+            rolling=cls.rolling,
+            datapoints=cls.datapoints,
+            window=cls.window,
+            bake=cls.bake,
+            alarms=alarms,
+            alarm_names=names,
+            target=cls.target,
+        )
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def _check_percentages(self) -> None:
+        cls = self.cls
+        if not 0 < cls.one_box_percent <= MAX_ONE_BOX_PERCENT:
+            self.problem(
+                "one_box_percent",
+                f"{cls.one_box_percent:g} % is not in (0, {MAX_ONE_BOX_PERCENT:g}] %",
+            )
+        rolling = cls.rolling
+        if not 0 < rolling.batch_percent <= MAX_BATCH_PERCENT:
+            self.problem(
+                "rolling.batch_percent",
+                f"{rolling.batch_percent:g} % is not in (0, {MAX_BATCH_PERCENT:g}] %",
+            )
+        if not MIN_HEALTHY_PERCENT <= rolling.min_healthy_percent < 100:
+            self.problem(
+                "rolling.min_healthy_percent",
+                f"{rolling.min_healthy_percent:g} % is not in [{MIN_HEALTHY_PERCENT:g}, 100) %",
+            )
+        if rolling.batch_percent > 100 - rolling.min_healthy_percent + 1e-9:
+            self.problem(
+                "rolling",
+                f"batches of {rolling.batch_percent:g} % cannot keep "
+                f"{rolling.min_healthy_percent:g} % healthy",
+            )
+        if rolling.fast_rollback and not (
+            0 < rolling.fast_forward_percent <= rolling.batch_percent
+            and 0 < rolling.rollback_percent <= MAX_BATCH_PERCENT
+        ):
+            self.problem(
+                "rolling.fast_rollback",
+                f"forward {rolling.fast_forward_percent:g} % must be in (0, batch_percent] and "
+                f"rollback {rolling.rollback_percent:g} % in (0, {MAX_BATCH_PERCENT:g}]",
+            )
+
+    def _check_bakes(self) -> None:
+        bake = self.cls.bake
+        if bake.floor < 0:
+            self.problem("bake.floor", f"{bake.floor} s is negative")
+        for name in (
+            "after_one_box",
+            "after_pre_production",
+            "after_first_wave",
+            "after_later_waves",
+            "after_each_az",
+        ):
+            seconds = getattr(bake, name)
+            if seconds < bake.floor:
+                self.problem(
+                    f"bake.{name}", f"{seconds} s is below the configured floor of {bake.floor} s"
+                )
+        for index, wave in enumerate(self.cls.waves, start=1):
+            if wave.bake_seconds is not None and wave.bake_seconds < bake.floor:
+                self.problem(
+                    f"waves[{index}].bake_seconds",
+                    f"{wave.bake_seconds} s is below the configured floor of {bake.floor} s",
+                )
+
+    def _check_window(self) -> None:
+        window = self.cls.window
+        for day in window.days:
+            if not 0 <= day <= 6:
+                self.problem("window.days", f"{day} is not a weekday number (Monday=0..Sunday=6)")
+        if not (0 <= window.start_hour <= 23 and 1 <= window.end_hour <= 24):
+            self.problem("window", f"hours {window.start_hour}-{window.end_hour} are not 0-24")
+        elif not window.open_hours():
+            self.problem(
+                "window",
+                f"no open hour: days {list(window.days)}, {window.start_hour}:00-"
+                f"{window.end_hour}:00, latest start {window.latest_start_hour}, "
+                f"no Fridays {window.no_fridays}",
+            )
+
+    def _check_datapoints(self) -> None:
+        datapoints = self.cls.datapoints
+        if datapoints.minimum < 1:
+            self.problem("datapoints.minimum", f"{datapoints.minimum} must be at least 1")
+        if datapoints.max_extensions < 0:
+            self.problem("datapoints.max_extensions", "must not be negative")
+
+    def _check_alarms(self, alarms: Alarms) -> AlarmNames:
+        service, team = self.cls.service, getattr(self.cls, "team", "")
+        defined = [a.name for a in (*alarms.high_severity, *alarms.one_box, *alarms.canaries)]
+        defined += [a.name for a in alarms.anomaly]
+        for name in sorted({n for n in defined if defined.count(n) > 1}):
+            self.problem("alarms", f"alarm {name!r} is defined twice")
+        if not alarms.high_severity:
+            self.problem("alarms.high_severity", "needs at least one alarm")
+        if not alarms.one_box:
+            self.problem("alarms.one_box", "needs at least one alarm")
+        names = AlarmNames(
+            high_severity_composite=f"{service}-high-severity",
+            one_box_composite=f"{service}-one-box",
+            team_aggregate=f"{team}-aggregate",
+            blockers=self.cls.blockers,
+        )
+        for name in alarms.aggregate_also:
+            if name not in defined and not name.endswith("-high-severity"):
+                self.problem(
+                    "alarms.aggregate_also",
+                    f"alarm {name!r} is named but not defined (define it, or name a "
+                    "service's '<service>-high-severity' composite)",
+                )
+        for name in self.cls.blockers:
+            if name not in self.catalogue.company_alarms and name != names.team_aggregate:
+                self.problem(
+                    "blockers",
+                    f"alarm {name!r} is named but not defined; company-wide alarms are "
+                    f"{', '.join(self.catalogue.company_alarms)}",
+                )
+        return names
+
+    # --- stages ----------------------------------------------------------------------------
+
+    def _region(self, where: str, name: str) -> bool:
+        if self.catalogue.region(name) is None:
+            self.problem(where, f"unknown region {name!r}")
+            return False
+        return True
+
+    def _stages(self) -> tuple[StageSpec, ...]:
+        cls, bake = self.cls, self.cls.bake
+        stages: list[StageSpec] = []
+
+        def whole_region(name: str, title: str, regions: tuple[str, ...], one_box: bool) -> None:
+            valid = tuple(r for r in regions if self._region(name, r))
+            if not regions:
+                self.problem(name, "needs at least one region")
+            scopes = tuple(ScopeSpec(region=r, scope=r) for r in valid)
+            steps = []
+            if one_box:
+                steps.append(
+                    StepSpec(
+                        name="OneBox",
+                        phase="one-box",
+                        scopes=scopes,
+                        bake_seconds=bake.after_one_box,
+                    )
+                )
+            steps.append(
+                StepSpec(
+                    name="Rolling",
+                    phase="rolling",
+                    scopes=scopes,
+                    bake_seconds=bake.after_pre_production,
+                )
+            )
+            stages.append(
+                StageSpec(
+                    name=name, title=title, production=False, regions=valid, steps=tuple(steps)
+                )
+            )
+
+        whole_region("alpha", "Alpha", (cls.alpha,), one_box=False)
+        whole_region("beta", "Beta", (cls.beta,), one_box=False)
+        whole_region("gamma", "Gamma", tuple(cls.gamma), one_box=True)
+        if cls.zeta is not None:
+            whole_region("zeta", "Zeta", (cls.zeta,), one_box=False)
+
+        if not cls.waves:
+            self.problem("waves", "needs at least one production wave")
+        taken: dict[str, int] = {}
+        for index, wave in enumerate(cls.waves, start=1):
+            where = f"waves[{index}]"
+            if wave.regions == ALL_REMAINING:
+                explicit = {r for w in cls.waves if w.regions != ALL_REMAINING for r in w.regions}
+                if index != len(cls.waves):
+                    self.problem(
+                        f"{where}.regions", "'all remaining regions' must be the last wave"
+                    )
+                regions = tuple(r.name for r in self.catalogue.regions if r.name not in explicit)
+            else:
+                regions = tuple(wave.regions)
+            if not regions:
+                self.problem(f"{where}.regions", "the wave is empty")
+                continue
+            valid: list[str] = []
+            for region in regions:
+                if not self._region(f"{where}.regions", region):
+                    continue
+                if region in taken:
+                    self.problem(
+                        f"{where}.regions",
+                        f"region {region!r} is already in waves[{taken[region]}]",
+                    )
+                    continue
+                taken[region] = index
+                valid.append(region)
+            for region in wave.azs:
+                if region not in valid:
+                    self.problem(f"{where}.azs", f"region {region!r} is not in this wave")
+            stages.append(self._wave(index, where, tuple(valid), wave))
+        return tuple(stages)
+
+    def _wave(self, index: int, where: str, regions: tuple[str, ...], wave: Wave) -> StageSpec:
+        bake = self.cls.bake
+        azs: dict[str, tuple[str, ...]] = {}
+        for region in regions:
+            known = self.catalogue.by_name[region].azs
+            chosen = tuple(wave.azs.get(region, known))
+            for az in chosen:
+                if az not in known:
+                    self.problem(f"{where}.azs", f"unknown AZ {az!r} in region {region!r}")
+            azs[region] = tuple(az for az in chosen if az in known)
+            if not azs[region]:
+                self.problem(f"{where}.azs", f"region {region!r} has no AZ to deploy to")
+        steps = [
+            StepSpec(
+                name="OneBox",
+                phase="one-box",
+                scopes=tuple(
+                    ScopeSpec(region=r, scope=f"{r}/{azs[r][0]}") for r in regions if azs[r]
+                ),
+                bake_seconds=bake.after_one_box,
+            )
+        ]
+        for k in range(max((len(a) for a in azs.values()), default=0)):
+            steps.append(
+                StepSpec(
+                    name=f"AZ{k + 1}",
+                    phase="rolling",
+                    scopes=tuple(
+                        ScopeSpec(region=r, scope=f"{r}/{azs[r][k]}")
+                        for r in regions
+                        if len(azs[r]) > k
+                    ),
+                    bake_seconds=bake.after_each_az,
+                )
+            )
+        final = wave.bake_seconds
+        if final is None:
+            final = bake.after_first_wave if index == 1 else bake.after_later_waves
+        steps.append(
+            StepSpec(
+                name="Bake",
+                phase="bake",
+                scopes=tuple(ScopeSpec(region=r, scope=r) for r in regions),
+                bake_seconds=final,
+            )
+        )
+        return StageSpec(
+            name=f"wave{index}",
+            title=f"Wave{index}",
+            production=True,
+            regions=regions,
+            steps=tuple(steps),
+        )

@@ -1,0 +1,376 @@
+"""Pipeline spec → Amazon States Language: one state machine per pipeline.
+
+Pure: the same JSON is deployed by CDK (`DefinitionBody.from_string` with the `${...}`
+placeholders substituted by function ARNs) and executed by the local runtime.
+
+Shape of one execution (one merged change):
+
+    <Stage> · Enter           lease (callback: waits while the stage is busy; Superseded ends it)
+    <Wave>  · Blockers        alarms and time window; Blocked? → Wait → Blockers again
+    <Stage> · <Step> · Scopes the step's scopes (at most one AZ/cell per region)
+    <Stage> · <Step>          Map over those scopes:
+        · Deploy / More?      one-box, or rolling batches until done
+        · Bake                callback task, timeout = bake time; an alarm fails it at once
+        · Check / Verdict     datapoints and alarm history; extend, roll back or pass
+        · Roll back           the scope returns to its last known-good artifact
+    <Stage> · Succeeded       promotion (releases the lease to the newest waiting change)
+    <Stage> · Roll back → Failed   when any scope of the step failed
+
+No JSONata, no `Assign`, no nested executions: the local interpreter lacks them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.spec import PipelineSpec, StageSpec, StepSpec
+
+#: Placeholders CDK substitutes with the handler functions' ARNs.
+PLACEHOLDERS = (
+    "LeaseFunctionArn",
+    "BlockersFunctionArn",
+    "DeployFunctionArn",
+    "BakeFunctionArn",
+    "TransitionFunctionArn",
+)
+
+#: Errors that mean "the pipeline decided", never "try again".
+DOMAIN_ERRORS = ("Superseded", "AlarmFired", "HealthCheckFailed", "RollbackFailed", "Blocked")
+
+#: Lambda's own transient errors, retried with jittered backoff.
+LAMBDA_TRANSIENT = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+MAX_STATE_NAME = 80
+SEP = " · "
+
+Json = dict[str, Any]
+
+
+def definition(spec: PipelineSpec) -> Json:
+    """The ASL definition of a pipeline's state machine, with ${...} ARN placeholders."""
+    states: Json = {}
+    for index, stage in enumerate(spec.stages):
+        following = spec.stages[index + 1].title if index + 1 < len(spec.stages) else None
+        states.update(_stage(stage, f"{following}{SEP}Enter" if following else "Completed"))
+    states["Completed"] = _task(
+        "TransitionFunctionArn",
+        {"action": "change-completed"},
+        next_state="Deployed everywhere",
+        catch_to="Deployed everywhere",
+    )
+    states["Deployed everywhere"] = {"Type": "Succeed"}
+    return {
+        "Comment": (
+            f"shipwave pipeline {spec.pipeline_id} ({spec.kind} of {spec.service}, team "
+            f"{spec.team}): {len(spec.stages)} stages, {len(spec.regions)} regions"
+        ),
+        "StartAt": f"{spec.stages[0].title}{SEP}Enter",
+        "States": states,
+    }
+
+
+def to_json(spec: PipelineSpec) -> str:
+    """The definition as compact JSON text, as CDK deploys it."""
+    return json.dumps(definition(spec), separators=(",", ":"), ensure_ascii=False)
+
+
+def substitute(text: str, arns: dict[str, str]) -> str:
+    """What CDK's substitutions do: every ${Name} replaced by its ARN."""
+    for name in PLACEHOLDERS:
+        text = text.replace("${" + name + "}", arns[name])
+    return text
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def _name(*parts: str) -> str:
+    name = SEP.join(parts)
+    if len(name) > MAX_STATE_NAME:
+        raise ValueError(f"state name {name!r} is longer than {MAX_STATE_NAME} characters")
+    return name
+
+
+def _stage(stage: StageSpec, after: str) -> Json:
+    t = stage.title
+    first_step = _name(t, stage.steps[0].name, "Scopes")
+    states: Json = {}
+    states[_name(t, "Enter")] = _task(
+        "LeaseFunctionArn",
+        {"action": "acquire", "stage": stage.name},
+        next_state=_name(t, "Blockers") if stage.production else first_step,
+        callback=True,
+        result_path="$.lease",
+        catches=[
+            {"ErrorEquals": ["Superseded"], "Next": _name(t, "Superseded")},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _name(t, "Failed")},
+        ],
+    )
+    if stage.production:
+        states[_name(t, "Blockers")] = _task(
+            "BlockersFunctionArn",
+            {"action": "check", "stage": stage.name, "regions": list(stage.regions)},
+            next_state=_name(t, "Blocked?"),
+            result_path="$.blockers",
+            selector={"blocked.$": "$.Payload.blocked", "wait_seconds.$": "$.Payload.wait_seconds"},
+            catch_to=_name(t, "Failed"),
+        )
+        states[_name(t, "Blocked?")] = {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.blockers.blocked",
+                    "BooleanEquals": True,
+                    "Next": _name(t, "Wait for blockers"),
+                }
+            ],
+            "Default": first_step,
+        }
+        states[_name(t, "Wait for blockers")] = {
+            "Type": "Wait",
+            "SecondsPath": "$.blockers.wait_seconds",
+            "Next": _name(t, "Blockers"),
+        }
+    for index, step in enumerate(stage.steps):
+        following = (
+            _name(t, stage.steps[index + 1].name, "Scopes")
+            if index + 1 < len(stage.steps)
+            else _name(t, "Succeeded")
+        )
+        states.update(_step(stage, step, following))
+    states[_name(t, "Succeeded")] = _task(
+        "TransitionFunctionArn",
+        {"action": "stage-succeeded", "stage": stage.name},
+        next_state=after,
+        catch_to=_name(t, "Failed"),
+    )
+    states[_name(t, "Roll back")] = _task(
+        "DeployFunctionArn",
+        {"action": "rollback-stage", "stage": stage.name},
+        next_state=_name(t, "Failed"),
+        result_path="$.rollback",
+        catch_to=_name(t, "Rollback failed"),
+    )
+    states[_name(t, "Failed")] = _task(
+        "TransitionFunctionArn",
+        {"action": "stage-failed", "stage": stage.name},
+        next_state=_name(t, "Stopped"),
+        catch_to=_name(t, "Stopped"),
+    )
+    states[_name(t, "Rollback failed")] = _task(
+        "TransitionFunctionArn",
+        {"action": "rollback-failed", "stage": stage.name},
+        next_state=_name(t, "Blocked"),
+        catch_to=_name(t, "Blocked"),
+    )
+    states[_name(t, "Stopped")] = {
+        "Type": "Fail",
+        "Error": "StageFailed",
+        "Cause": f"{stage.name}: the change was rolled back or failed; see shipwave history",
+    }
+    states[_name(t, "Blocked")] = {
+        "Type": "Fail",
+        "Error": "RollbackFailed",
+        "Cause": f"{stage.name}: rollback failed; the stage stays blocked until a person acts",
+    }
+    states[_name(t, "Superseded")] = {
+        "Type": "Succeed",
+        "Comment": "A newer change took this stage; this change's commits ride along with it.",
+    }
+    return states
+
+
+def _step(stage: StageSpec, step: StepSpec, after: str) -> Json:
+    t = stage.title
+    map_name = _name(t, step.name)
+    return {
+        _name(t, step.name, "Scopes"): {
+            "Type": "Pass",
+            "Result": [{"region": s.region, "scope": s.scope} for s in step.scopes],
+            "ResultPath": "$.scopes",
+            "Next": map_name,
+        },
+        map_name: {
+            "Type": "Map",
+            "ItemsPath": "$.scopes",
+            "MaxConcurrency": 0,
+            "ItemSelector": {
+                "pipeline_id.$": "$.pipeline_id",
+                "change_id.$": "$.change_id",
+                "stage": stage.name,
+                "step": step.name,
+                "phase": step.phase,
+                "region.$": "$$.Map.Item.Value.region",
+                "scope.$": "$$.Map.Item.Value.scope",
+                "progress": {
+                    "batch": 0,
+                    "done": False,
+                    "bake_seconds": step.bake_seconds,
+                    "verdict": "pending",
+                },
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                **_scope_states(map_name, step),
+            },
+            "ResultPath": None,
+            "Next": after,
+            "Catch": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.error",
+                    "Next": _name(t, "Roll back"),
+                }
+            ],
+        },
+    }
+
+
+def _scope_states(prefix: str, step: StepSpec) -> Json:
+    p = prefix
+    progress = {
+        "batch.$": "$.Payload.batch",
+        "done.$": "$.Payload.done",
+        "bake_seconds.$": "$.Payload.bake_seconds",
+        "verdict.$": "$.Payload.verdict",
+    }
+    states: Json = {}
+    if step.phase == "bake":
+        start = _name(p, "Start")
+        states[start] = _task(
+            "BakeFunctionArn",
+            {"action": "plan"},
+            next_state=_name(p, "Bake"),
+            result_path="$.progress",
+            selector=progress,
+            catch_to=_name(p, "Roll back"),
+        )
+    else:
+        start = _name(p, "Deploy")
+        states[start] = _task(
+            "DeployFunctionArn",
+            {"action": step.phase},
+            next_state=_name(p, "More?"),
+            result_path="$.progress",
+            selector=progress,
+            catch_to=_name(p, "Roll back"),
+        )
+        states[_name(p, "More?")] = {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.progress.done", "BooleanEquals": False, "Next": start}],
+            "Default": _name(p, "Bake"),
+        }
+    states[_name(p, "Bake")] = _task(
+        "BakeFunctionArn",
+        {"action": "start"},
+        next_state=_name(p, "Check"),
+        callback=True,
+        timeout_path="$.progress.bake_seconds",
+        result_path="$.bake",
+        catches=[
+            {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.bake", "Next": _name(p, "Check")},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _name(p, "Roll back")},
+        ],
+    )
+    states[_name(p, "Check")] = _task(
+        "BakeFunctionArn",
+        {"action": "check"},
+        next_state=_name(p, "Verdict"),
+        result_path="$.progress",
+        selector=progress,
+        catch_to=_name(p, "Roll back"),
+    )
+    states[_name(p, "Verdict")] = {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.progress.verdict", "StringEquals": "extend", "Next": _name(p, "Bake")},
+            {
+                "Variable": "$.progress.verdict",
+                "StringEquals": "rollback",
+                "Next": _name(p, "Roll back"),
+            },
+        ],
+        "Default": _name(p, "Done"),
+    }
+    states[_name(p, "Roll back")] = _task(
+        "DeployFunctionArn",
+        {"action": "rollback"},
+        next_state=_name(p, "Rolled back"),
+        result_path="$.rollback",
+        catch_to=_name(p, "Rollback failed"),
+    )
+    states[_name(p, "Rolled back")] = {
+        "Type": "Fail",
+        "Error": "RolledBack",
+        "Cause": "the scope was returned to its last known-good artifact",
+    }
+    states[_name(p, "Rollback failed")] = {
+        "Type": "Fail",
+        "Error": "RollbackFailed",
+        "Cause": "the scope could not be returned to its last known-good artifact",
+    }
+    states[_name(p, "Done")] = {"Type": "Succeed"}
+    return {"StartAt": start, "States": states}
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+
+def _task(
+    function: str,
+    payload: Json,
+    *,
+    next_state: str,
+    callback: bool = False,
+    result_path: str | None = None,
+    selector: Json | None = None,
+    timeout_path: str | None = None,
+    catch_to: str | None = None,
+    catches: list[Json] | None = None,
+) -> Json:
+    """A Lambda step: the state's whole input travels as `input`, so handlers see the change,
+    stage and scope, and a person reading the console sees them in every step's input."""
+    body: Json = {**payload, "input.$": "$"}
+    if callback:
+        body["token.$"] = "$$.Task.Token"
+    task: Json = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke" + (".waitForTaskToken" if callback else ""),
+        "Parameters": {"FunctionName": "${" + function + "}", "Payload": body},
+    }
+    if timeout_path is not None:
+        task["TimeoutSecondsPath"] = timeout_path
+    if selector is not None:
+        task["ResultSelector"] = selector
+    task["ResultPath"] = result_path
+    task["Retry"] = _retries(callback)
+    if catches is None:
+        catches = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]
+    task["Catch"] = catches
+    task["Next"] = next_state
+    return task
+
+
+def _retries(callback: bool) -> list[Json]:
+    retries: list[Json] = [
+        {"ErrorEquals": list(DOMAIN_ERRORS), "MaxAttempts": 0},
+        {
+            "ErrorEquals": list(LAMBDA_TRANSIENT),
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "JitterStrategy": "FULL",
+        },
+    ]
+    if not callback:
+        # A crashed handler is retried: its appends are idempotent, so a retry records once.
+        # A callback task is not: its failure is a decision sent by another party.
+        retries.append(
+            {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "JitterStrategy": "FULL"}
+        )
+    return retries
