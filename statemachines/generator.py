@@ -106,7 +106,8 @@ def _stage(stage: StageSpec, after: str) -> Json:
         {"action": "acquire", "stage": stage.name},
         next_state=_name(t, "Blockers") if stage.production else first_step,
         callback=True,
-        result_path="$.lease",
+        result_path="$.stage",
+        selector={"name": stage.name, "lease.$": "$"},
         catches=[
             {"ErrorEquals": ["Superseded"], "Next": _name(t, "Superseded")},
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _name(t, "Failed")},

@@ -1,0 +1,156 @@
+"""The generated state machine: structure, names, retries and catches, and every path ends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from examples.reference import PIPELINES, CreateOrderApp
+from statemachines.generator import (
+    DOMAIN_ERRORS,
+    MAX_STATE_NAME,
+    PLACEHOLDERS,
+    definition,
+    substitute,
+    to_json,
+)
+
+Json = dict[str, Any]
+
+
+def blocks(machine: Json) -> Iterator[Json]:
+    """The top-level States block and every Map's ItemProcessor block."""
+    yield machine
+    for state in machine["States"].values():
+        if state["Type"] == "Map":
+            yield from blocks(state["ItemProcessor"])
+
+
+def all_states(machine: Json) -> Iterator[tuple[str, Json]]:
+    for block in blocks(machine):
+        yield from block["States"].items()
+
+
+@pytest.fixture(scope="module")
+def machine() -> Json:
+    return definition(CreateOrderApp.spec())
+
+
+def test_names_are_unique_readable_and_within_limits(machine: Json) -> None:
+    names = [name for name, _ in all_states(machine)]
+    assert len(names) == len(set(names))
+    assert all(len(name) <= MAX_STATE_NAME for name in names)
+    assert "Wave2 · AZ3 · Bake" in names
+    assert "Gamma · OneBox · Deploy" in names
+    assert "Wave1 · Blockers" in names
+
+
+def test_every_task_has_retry_and_catch_as_designed(machine: Json) -> None:
+    for name, state in all_states(machine):
+        if state["Type"] != "Task":
+            continue
+        retries = state["Retry"]
+        assert retries[0] == {"ErrorEquals": list(DOMAIN_ERRORS), "MaxAttempts": 0}, name
+        assert any("Lambda.ServiceException" in r["ErrorEquals"] for r in retries), name
+        callback = state["Resource"].endswith(".waitForTaskToken")
+        retries_crashes = any("States.TaskFailed" in r["ErrorEquals"] for r in retries)
+        assert retries_crashes is not callback, name
+        assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+
+
+def test_bakes_are_callbacks_timed_by_the_bake_and_caught_by_timeout(machine: Json) -> None:
+    bakes = [(n, s) for n, s in all_states(machine) if n.endswith("· Bake") and s["Type"] == "Task"]
+    assert bakes
+    for name, state in bakes:
+        assert state["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        assert state["TimeoutSecondsPath"] == "$.progress.bake_seconds"
+        assert state["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+        timeout, alarm = state["Catch"]
+        assert timeout["ErrorEquals"] == ["States.Timeout"]
+        assert timeout["Next"].endswith("· Check"), name
+        assert alarm["Next"].endswith("· Roll back"), name
+
+
+def test_every_path_ends_and_every_state_is_reachable(machine: Json) -> None:
+    for block in blocks(machine):
+        states = block["States"]
+        reachable, todo = set(), [block["StartAt"]]
+        while todo:
+            name = todo.pop()
+            if name in reachable:
+                continue
+            assert name in states, f"{name!r} is a target but not a state of its block"
+            reachable.add(name)
+            state = states[name]
+            targets = [state.get("Next"), state.get("Default")]
+            targets += [c["Next"] for c in state.get("Choices", [])]
+            targets += [c["Next"] for c in state.get("Catch", [])]
+            if state["Type"] in ("Succeed", "Fail"):
+                assert not any(targets), name
+            else:
+                assert any(targets) or state.get("End"), f"{name!r} leads nowhere"
+            todo += [t for t in targets if t]
+        assert reachable == set(states)
+
+
+def test_a_wave_fans_out_over_its_regions_with_a_map(machine: Json) -> None:
+    step = machine["States"]["Wave3 · AZ2"]
+    plan = machine["States"]["Wave3 · AZ2 · Scopes"]
+    assert step["Type"] == "Map"
+    assert step["ItemsPath"] == "$.scopes"
+    assert [item["region"] for item in plan["Result"]] == [
+        "eu-west-1",
+        "ap-northeast-1",
+        "us-west-2",
+    ]
+    assert step["ItemSelector"]["change_id.$"] == "$.change_id"
+    assert step["ItemSelector"]["stage"] == "wave3"
+
+
+def test_change_and_stage_travel_in_every_state(machine: Json) -> None:
+    for name, state in all_states(machine):
+        assert "OutputPath" not in state, name
+        assert state.get("ResultPath") != "$", name
+        if state["Type"] == "Task":
+            assert state["Parameters"]["Payload"]["input.$"] == "$", name
+    enter = machine["States"]["Wave2 · Enter"]
+    assert enter["ResultPath"] == "$.stage"
+    assert enter["ResultSelector"]["name"] == "wave2"
+
+
+def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
+    states = machine["States"]
+    assert machine["StartAt"] == "Alpha · Enter"
+    assert states["Alpha · Succeeded"]["Next"] == "Beta · Enter"
+    assert states["Gamma · Succeeded"]["Next"] == "Wave1 · Enter"
+    assert states["Wave5 · Succeeded"]["Next"] == "Completed"
+    assert states["Wave1 · Enter"]["Next"] == "Wave1 · Blockers"
+    assert states["Alpha · Enter"]["Next"] == "Alpha · Rolling · Scopes"
+    assert states["Wave1 · Enter"]["Catch"][0] == {
+        "ErrorEquals": ["Superseded"],
+        "Next": "Wave1 · Superseded",
+    }
+
+
+def test_no_features_the_local_interpreter_lacks() -> None:
+    for pipeline in PIPELINES:
+        text = to_json(pipeline.spec())
+        for feature in ("JSONata", "QueryLanguage", '"Assign"', "states:startExecution"):
+            assert feature not in text
+
+
+def test_placeholders_are_all_substituted() -> None:
+    text = to_json(CreateOrderApp.spec())
+    arns = {name: f"arn:aws:lambda:eu-west-1:111122223333:function:{name}" for name in PLACEHOLDERS}
+    deployed = json.loads(substitute(text, arns))
+    assert "${" not in json.dumps(deployed)
+    for name in PLACEHOLDERS:
+        assert "${" + name + "}" in text
+
+
+def test_definition_stays_within_the_quota() -> None:
+    for pipeline in PIPELINES:
+        assert len(to_json(pipeline.spec()).encode()) <= 256 * 1024
