@@ -43,6 +43,10 @@ unit: setup
 
 bench: setup
 	$(PY) bench/event_log.py
+	$(PY) bench/synth.py
+
+synth: setup
+	npx cdk synth -q
 
 clean:
 	rm -rf $(VENV) node_modules .shipwave cdk.out .pytest_cache .mypy_cache .ruff_cache

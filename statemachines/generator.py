@@ -56,8 +56,9 @@ def definition(spec: PipelineSpec) -> Json:
     """The ASL definition of a pipeline's state machine, with ${...} ARN placeholders."""
     states: Json = {}
     for index, stage in enumerate(spec.stages):
-        following = spec.stages[index + 1].title if index + 1 < len(spec.stages) else None
-        states.update(_stage(stage, f"{following}{SEP}Enter" if following else "Completed"))
+        following = spec.stages[index + 1] if index + 1 < len(spec.stages) else None
+        after = f"{following.title}{SEP}Enter" if following else "Completed"
+        states.update(_stage(stage, after, following.name if following else None))
     states["Completed"] = _task(
         "TransitionFunctionArn",
         {"action": "change-completed"},
@@ -97,7 +98,7 @@ def _name(*parts: str) -> str:
     return name
 
 
-def _stage(stage: StageSpec, after: str) -> Json:
+def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
     t = stage.title
     first_step = _name(t, stage.steps[0].name, "Scopes")
     states: Json = {}
@@ -147,7 +148,7 @@ def _stage(stage: StageSpec, after: str) -> Json:
         states.update(_step(stage, step, following))
     states[_name(t, "Succeeded")] = _task(
         "TransitionFunctionArn",
-        {"action": "stage-succeeded", "stage": stage.name},
+        {"action": "stage-succeeded", "stage": stage.name, "next": next_stage},
         next_state=after,
         catch_to=_name(t, "Failed"),
     )

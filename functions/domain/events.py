@@ -81,6 +81,7 @@ class ArtifactBuilt(Event):
 class StageLeaseAcquired(Event):
     stage: str
     change_id: str
+    callback_token: str = ""  # the waiting execution to resume, when there is one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +102,7 @@ class ChangeSuperseded(Event):
     stage: str
     change_id: str
     superseded_by: str
+    callback_token: str = ""  # the superseded execution to end
 
 
 # --- deploying ---------------------------------------------------------------------------

@@ -126,3 +126,15 @@ def check_contiguous(pipeline_id: str, expected: int, got: int, *, where: str) -
         raise MalformedEventError(
             f"{where}: pipeline {pipeline_id!r} has sequence {got} where {expected} was expected"
         )
+
+
+class Workflow(ABC):
+    """The running executions: resume or end a task that waits for a callback token."""
+
+    @abstractmethod
+    def resume(self, token: str, output: dict[str, object]) -> bool:
+        """Complete a waiting task; False when the task is already over (a retried hand-off)."""
+
+    @abstractmethod
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        """Fail a waiting task with a named error; False when the task is already over."""

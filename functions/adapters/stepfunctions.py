@@ -1,0 +1,54 @@
+"""Callbacks to Step Functions executions."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from domain.errors import ShipwaveError
+from domain.ports import Workflow
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions.client import SFNClient
+
+#: The task already finished or timed out: a retried hand-off finds nothing to do.
+_GONE = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken")
+
+
+class WorkflowUnavailableError(ShipwaveError):
+    """Step Functions could not be told about a hand-off."""
+
+
+class StepFunctionsWorkflow(Workflow):
+    """SendTaskSuccess/SendTaskFailure; raises WorkflowUnavailableError on other AWS errors."""
+
+    def __init__(self, *, client: SFNClient | None = None, region: str | None = None) -> None:
+        self._client: SFNClient = client or boto3.client("stepfunctions", region_name=region)
+
+    def resume(self, token: str, output: dict[str, object]) -> bool:
+        try:
+            self._client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as error:
+            return self._gone(error, "resume")
+        except BotoCoreError as error:
+            raise WorkflowUnavailableError(f"resume a waiting task failed ({error})") from None
+        return True
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        try:
+            self._client.send_task_failure(taskToken=token, error=error, cause=cause[:32768])
+        except ClientError as failure:
+            return self._gone(failure, "fail")
+        except BotoCoreError as failure:
+            raise WorkflowUnavailableError(f"fail a waiting task failed ({failure})") from None
+        return True
+
+    @staticmethod
+    def _gone(error: ClientError, what: str) -> bool:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _GONE:
+            return False
+        raise WorkflowUnavailableError(f"{what} a waiting task failed ({code}: {error})")

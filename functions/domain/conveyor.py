@@ -1,0 +1,109 @@
+"""Stage leases: the conveyor of SPEC practice 8, as pure decisions.
+
+A stage holds one change at a time. A change that finds it busy waits with its callback
+token; when the holder leaves, the newest waiting change takes the stage and every older
+waiting change is superseded (its commits ride along with the newer one). The decisions
+return events; what the caller must tell Step Functions afterwards (`handoffs`) is read back
+from the recorded events, so a retried handler repeats the same hand-offs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.events import (
+    ChangeSuperseded,
+    Event,
+    StageLeaseAcquired,
+    StageLeaseReleased,
+    StageLeaseWaiting,
+    Stamper,
+)
+from domain.state import PipelineState
+
+
+@dataclass(frozen=True)
+class Handoffs:
+    resume: tuple[tuple[str, str], ...]  # (change, token): the stage is yours, go on
+    supersede: tuple[tuple[str, str], ...]  # (change, token): end, a newer change took over
+
+
+def acquire(
+    state: PipelineState, stamp: Stamper, *, stage: str, change_id: str, token: str
+) -> list[Event]:
+    """Take the stage if it is free; otherwise wait behind it."""
+    current = state.stages.get(stage)
+    holder = current.lease_holder if current else None
+    if holder == change_id:
+        return []  # already ours: a retry after the lease was recorded
+    if current is not None and any(w.change_id == change_id for w in current.waiting):
+        return []  # already waiting
+    if holder is None:
+        return [
+            stamp(
+                StageLeaseAcquired,
+                f"{change_id}:{stage}:lease",
+                stage=stage,
+                change_id=change_id,
+                callback_token=token,
+            )
+        ]
+    return [
+        stamp(
+            StageLeaseWaiting,
+            f"{change_id}:{stage}:wait",
+            stage=stage,
+            change_id=change_id,
+            callback_token=token,
+        )
+    ]
+
+
+def release(state: PipelineState, stamp: Stamper, *, stage: str, change_id: str) -> list[Event]:
+    """Leave the stage; the newest waiting change takes it, older waiting ones are superseded."""
+    current = state.stages.get(stage)
+    if current is None or current.lease_holder != change_id:
+        return []  # not ours (already released by an earlier attempt)
+    events: list[Event] = [
+        stamp(StageLeaseReleased, f"{change_id}:{stage}:release", stage=stage, change_id=change_id)
+    ]
+    if not current.waiting:
+        return events
+    *older, newest = current.waiting
+    for waiter in older:
+        events.append(
+            stamp(
+                ChangeSuperseded,
+                f"{waiter.change_id}:{stage}:superseded",
+                stage=stage,
+                change_id=waiter.change_id,
+                superseded_by=newest.change_id,
+                callback_token=waiter.callback_token,
+            )
+        )
+    events.append(
+        stamp(
+            StageLeaseAcquired,
+            f"{newest.change_id}:{stage}:lease",
+            stage=stage,
+            change_id=newest.change_id,
+            callback_token=newest.callback_token,
+        )
+    )
+    return events
+
+
+def handoffs(recorded: tuple[Event, ...]) -> Handoffs:
+    """What Step Functions must be told after these events were recorded."""
+    return Handoffs(
+        resume=tuple(
+            (e.change_id, e.callback_token)
+            for e in recorded
+            if isinstance(e, StageLeaseAcquired) and e.callback_token
+        ),
+        supersede=tuple(
+            (e.change_id, e.callback_token)
+            for e in recorded
+            if isinstance(e, ChangeSuperseded) and e.callback_token
+        ),
+    )

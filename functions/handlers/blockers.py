@@ -1,0 +1,17 @@
+"""Blockers before a production stage: aggregate and company alarms, time windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.observability import logger, metrics, tracer
+from handlers.pending import not_available
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return not_available("blockers", event)

@@ -1,0 +1,120 @@
+"""The pipeline steps the state machine calls, over the event log and the workflow.
+
+Each method records its transition through `PipelineLog` (idempotent: a retried Lambda
+records once) and then performs the hand-offs the recorded events call for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from domain import conveyor
+from domain.events import (
+    ChangeCompleted,
+    ChangePromoted,
+    Event,
+    StageFailed,
+    StageSucceeded,
+    Stamper,
+)
+from domain.ports import Workflow
+from domain.state import PipelineState
+from service.pipeline_log import PipelineLog
+
+Clock = Callable[[], datetime]
+
+
+class PipelineSteps:
+    def __init__(self, log: PipelineLog, workflow: Workflow, clock: Clock) -> None:
+        self.log = log
+        self.workflow = workflow
+        self.clock = clock
+
+    def acquire(self, pipeline_id: str, change_id: str, stage: str, token: str) -> None:
+        """Enter a stage, or wait behind it; the execution resumes when it holds the lease."""
+        result = self.log.record(
+            pipeline_id,
+            self.clock(),
+            lambda state, stamp: conveyor.acquire(
+                state, stamp, stage=stage, change_id=change_id, token=token
+            ),
+        )
+        self._hand_off(result.events)
+        current = result.state.stages.get(stage)
+        if not result.events and current is not None and current.lease_holder == change_id:
+            self.workflow.resume(token, {"stage": stage, "holder": change_id})
+
+    def stage_succeeded(
+        self, pipeline_id: str, change_id: str, stage: str, next_stage: str | None
+    ) -> None:
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            events: list[Event] = [
+                stamp(
+                    StageSucceeded,
+                    f"{change_id}:{stage}:succeeded",
+                    stage=stage,
+                    change_id=change_id,
+                )
+            ]
+            events += conveyor.release(state, stamp, stage=stage, change_id=change_id)
+            if next_stage is not None:
+                events.append(
+                    stamp(
+                        ChangePromoted,
+                        f"{change_id}:{stage}:promoted",
+                        change_id=change_id,
+                        from_stage=stage,
+                        to_stage=next_stage,
+                    )
+                )
+            return events
+
+        self._hand_off(self.log.record(pipeline_id, self.clock(), decide).events)
+
+    def stage_failed(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> None:
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            events: list[Event] = [
+                stamp(
+                    StageFailed,
+                    f"{change_id}:{stage}:failed",
+                    stage=stage,
+                    change_id=change_id,
+                    reason=reason,
+                )
+            ]
+            return events + conveyor.release(state, stamp, stage=stage, change_id=change_id)
+
+        self._hand_off(self.log.record(pipeline_id, self.clock(), decide).events)
+
+    def rollback_failed(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> None:
+        """The stage stays leased and blocked: nobody else deploys over a half-rolled-back scope."""
+        self.log.record(
+            pipeline_id,
+            self.clock(),
+            lambda state, stamp: [
+                stamp(
+                    StageFailed,
+                    f"{change_id}:{stage}:failed",
+                    stage=stage,
+                    change_id=change_id,
+                    reason=f"rollback failed: {reason}",
+                )
+            ],
+        )
+
+    def change_completed(self, pipeline_id: str, change_id: str) -> None:
+        self.log.record(
+            pipeline_id,
+            self.clock(),
+            lambda state, stamp: [
+                stamp(ChangeCompleted, f"{change_id}:completed", change_id=change_id)
+            ],
+        )
+
+    def _hand_off(self, recorded: tuple[Event, ...]) -> None:
+        hand = conveyor.handoffs(recorded)
+        for change, token in hand.supersede:
+            self.workflow.fail(token, "Superseded", f"a newer change took the stage from {change}")
+        for change, token in hand.resume:
+            self.workflow.resume(token, {"holder": change})

@@ -1,0 +1,46 @@
+"""What the CDK app reads from `cdk.json` context (or `-c key=value`)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from domain.spec import Pipeline, PipelineSpec, PipelineSpecError
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    pipelines_module: str  # "examples.reference:PIPELINES"
+    home_region: str
+    powertools_layer_version: int
+    account: str | None
+
+
+def read_config(context: dict[str, Any], account: str | None) -> AppConfig:
+    return AppConfig(
+        pipelines_module=str(context.get("shipwave:pipelines", "examples.reference:PIPELINES")),
+        home_region=str(context.get("shipwave:homeRegion", "us-east-1")),
+        powertools_layer_version=int(context.get("shipwave:powertoolsLayerVersion", 18)),
+        account=account,
+    )
+
+
+def load_specs(reference: str) -> tuple[PipelineSpec, ...]:
+    """Import the team's pipelines and validate them all; every problem is reported at once."""
+    module_name, _, attribute = reference.partition(":")
+    module = importlib.import_module(module_name)
+    pipelines: tuple[type[Pipeline], ...] = tuple(getattr(module, attribute or "PIPELINES"))
+    specs: list[PipelineSpec] = []
+    problems: list[str] = []
+    for pipeline in pipelines:
+        try:
+            specs.append(pipeline.spec())
+        except PipelineSpecError as error:
+            problems.extend(error.problems)
+    ids = [spec.pipeline_id for spec in specs]
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"pipeline {duplicate}: defined twice in {reference}")
+    if problems:
+        raise PipelineSpecError(tuple(problems))
+    return tuple(specs)

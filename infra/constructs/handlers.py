@@ -1,0 +1,160 @@
+"""The Lambda functions of the controller: one per step kind, thin entry points over one asset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.event_log import EventLogTable
+from infra.constructs.nag import acknowledge, partition
+
+FUNCTIONS_ROOT = Path(__file__).resolve().parents[2] / "functions"
+
+
+@dataclass(frozen=True)
+class HandlerDef:
+    name: str
+    entry: str  # module.function inside functions/
+    placeholder: str | None  # the ${...} it fills in the state machine definition
+    timeout_seconds: int
+    callbacks: bool  # sends task success/failure to waiting executions
+    assumes_deploy_roles: bool
+
+
+HANDLERS = (
+    HandlerDef("lease", "handlers.lease.handler", "LeaseFunctionArn", 30, True, False),
+    HandlerDef("blockers", "handlers.blockers.handler", "BlockersFunctionArn", 60, False, True),
+    HandlerDef("deploy", "handlers.deploy.handler", "DeployFunctionArn", 300, False, True),
+    HandlerDef("bake", "handlers.bake.handler", "BakeFunctionArn", 120, False, True),
+    HandlerDef(
+        "transition", "handlers.transition.handler", "TransitionFunctionArn", 30, True, False
+    ),
+    HandlerDef("alarm", "handlers.alarm.handler", None, 60, True, True),
+    HandlerDef("intake", "handlers.intake.handler", None, 30, False, False),
+)
+
+#: Powertools' public layer (account 017000801446); the version is a stack parameter.
+POWERTOOLS_LAYER = (
+    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64"
+)
+
+
+def handler_role_name(name: str, home_region: str) -> str:
+    """Fixed names, so each region's deploy role can trust exactly these roles."""
+    return f"shipwave-{name}-handler-{home_region}"
+
+
+class Handlers(Construct):
+    """Every handler function, its own role (least privilege), log group and X-Ray tracing."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        event_log: EventLogTable,
+        powertools_layer_arn: str,
+        home_region: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        code = lambda_.Code.from_asset(
+            str(FUNCTIONS_ROOT),
+            exclude=["**/__pycache__", "**/*.pyc", "shipwave", "*.egg-info"],
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", powertools_layer_arn
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        self.by_placeholder: dict[str, lambda_.Function] = {}
+        for handler in HANDLERS:
+            log_group = logs.LogGroup(
+                self,
+                f"{handler.name}-logs",
+                retention=logs.RetentionDays.ONE_YEAR,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            role = iam.Role(
+                self,
+                f"{handler.name}-role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                role_name=handler_role_name(handler.name, home_region),
+                description=f"shipwave {handler.name} handler",
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                )
+            )
+            function = lambda_.Function(
+                self,
+                handler.name,
+                runtime=lambda_.Runtime.PYTHON_3_13,
+                architecture=lambda_.Architecture.X86_64,
+                code=code,
+                handler=handler.entry,
+                role=role,
+                log_group=log_group,
+                layers=[layer],
+                memory_size=512,
+                timeout=Duration.seconds(handler.timeout_seconds),
+                tracing=lambda_.Tracing.ACTIVE,
+                environment={
+                    "EVENT_LOG_TABLE": event_log.table.table_name,
+                    "HOME_REGION": home_region,
+                    "POWERTOOLS_SERVICE_NAME": f"shipwave-{handler.name}",
+                    "POWERTOOLS_METRICS_NAMESPACE": "Shipwave",
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                },
+                description=f"shipwave {handler.name} step",
+            )
+            event_log.grant_append_and_read(function)
+            if handler.callbacks:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=[
+                            "states:SendTaskSuccess",
+                            "states:SendTaskFailure",
+                            "states:SendTaskHeartbeat",
+                        ],
+                        # Step Functions' task-token calls support no resource-level scoping.
+                        resources=["*"],
+                    )
+                )
+            if handler.assumes_deploy_roles:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["sts:AssumeRole"],
+                        resources=[
+                            f"arn:{stack.partition}:iam::{stack.account}:role/shipwave-deploy-*"
+                        ],
+                    )
+                )
+            self.functions[handler.name] = function
+            if handler.placeholder:
+                self.by_placeholder[handler.placeholder] = function
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "python3.13 is the newest runtime the Powertools public layer is published for.",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only actions without resource-level permissions use '*': X-Ray trace writes and "
+            "Step Functions task-token callbacks (SendTaskSuccess/Failure/Heartbeat).",
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:iam::<AWS::AccountId>:role/"
+            "shipwave-deploy-*]",
+            "The controller assumes the shipwave deploy role of each target region; the roles "
+            "are named shipwave-deploy-<region> by the region stacks.",
+        )

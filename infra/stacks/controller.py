@@ -1,0 +1,124 @@
+"""The controller: event log, handlers, one state machine per pipeline, triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, CfnParameter, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from domain.spec import PipelineSpec
+from infra.constructs.event_log import EventLogTable
+from infra.constructs.handlers import POWERTOOLS_LAYER, Handlers
+from infra.constructs.pipeline_machine import PipelineStateMachine
+
+
+class ControllerStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: tuple[PipelineSpec, ...],
+        powertools_layer_version: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        layer_version = CfnParameter(
+            self,
+            "PowertoolsLayerVersion",
+            type="Number",
+            default=powertools_layer_version,
+            description="Version of the public AWSLambdaPowertoolsPythonV3 python3.13 layer",
+        )
+        self.event_log = EventLogTable(self, "EventLog")
+        self.handlers = Handlers(
+            self,
+            "Handlers",
+            event_log=self.event_log,
+            powertools_layer_arn=POWERTOOLS_LAYER.format(region=self.region)
+            + f":{layer_version.value_as_string}",
+            home_region=self.region,
+        )
+        self.machines = {
+            spec.pipeline_id: PipelineStateMachine(
+                self,
+                f"Pipeline-{spec.pipeline_id}",
+                spec=spec,
+                functions=self.handlers.by_placeholder,
+            ).machine
+            for spec in specs
+        }
+        self._intake(specs)
+        self._alarm_changes(specs)
+        self._acknowledge()
+        CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
+
+    def _intake(self, specs: tuple[PipelineSpec, ...]) -> None:
+        intake = self.handlers.functions["intake"]
+        for machine in self.machines.values():
+            machine.grant_start_execution(intake)
+        intake.add_environment(
+            "STATE_MACHINES",
+            ",".join(f"{pid}={m.state_machine_arn}" for pid, m in self.machines.items()),
+        )
+        repositories = sorted({spec.repository.rsplit("/", 1)[-1] for spec in specs})
+        branches = sorted({spec.branch for spec in specs})
+        events.Rule(
+            self,
+            "CodeCommitMerges",
+            description="a merge to a pipeline's branch starts that pipeline",
+            event_pattern=events.EventPattern(
+                source=["aws.codecommit"],
+                detail_type=["CodeCommit Repository State Change"],
+                detail={
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": branches,
+                    "repositoryName": repositories,
+                },
+            ),
+            targets=[targets.LambdaFunction(intake, retry_attempts=20)],
+        )
+        secret = secretsmanager.Secret(
+            self,
+            "GitHubWebhookSecret",
+            description="shared secret of the GitHub webhook (HMAC-SHA256 signatures)",
+        )
+        secret.grant_read(intake)
+        intake.add_environment("GITHUB_WEBHOOK_SECRET_ARN", secret.secret_arn)
+        url = intake.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        CfnOutput(self, "GitHubWebhookUrl", value=url.url)
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="A webhook secret is shared with GitHub by hand; rotating it here alone "
+                "would break every webhook, so it is rotated together with GitHub's side.",
+            )
+        )
+
+    def _alarm_changes(self, specs: tuple[PipelineSpec, ...]) -> None:
+        names = sorted(
+            {spec.alarm_names.high_severity_composite for spec in specs}
+            | {spec.alarm_names.one_box_composite for spec in specs}
+            | {spec.alarm_names.team_aggregate for spec in specs}
+            | {name for spec in specs for name in spec.alarm_names.blockers}
+        )
+        events.Rule(
+            self,
+            "AlarmStateChanges",
+            description="alarm changes (local and forwarded from every region) to the controller",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={"alarmName": names, "state": {"value": ["ALARM"]}},
+            ),
+            targets=[targets.LambdaFunction(self.handlers.functions["alarm"], retry_attempts=20)],
+        )
+
+    def _acknowledge(self) -> None:
+        pass

@@ -1,0 +1,136 @@
+"""A target region: its alarms, the deploy role the controller assumes, alarm forwarding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
+from infra.constructs.alarms import RegionAlarms
+from infra.constructs.handlers import HANDLERS, handler_role_name
+from infra.constructs.nag import acknowledge, partition
+
+
+class RegionStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        specs: tuple[PipelineSpec, ...],
+        home_region: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.alarms = RegionAlarms(self, "Alarms", specs=specs)
+        self.deploy_role = self._deploy_role(specs, home_region)
+        if self.region != home_region:
+            home_bus = events.EventBus.from_event_bus_arn(
+                self,
+                "HomeBus",
+                f"arn:{self.partition}:events:{home_region}:{self.account}:event-bus/default",
+            )
+            events.Rule(
+                self,
+                "ForwardAlarmChanges",
+                description=f"pipeline alarm changes to the controller in {home_region}",
+                event_pattern=events.EventPattern(
+                    source=["aws.cloudwatch"],
+                    detail_type=["CloudWatch Alarm State Change"],
+                    detail={"alarmName": sorted(self.alarms.names)},
+                ),
+                targets=[targets.EventBus(home_bus)],
+            )
+
+    def _deploy_role(self, specs: tuple[PipelineSpec, ...], home_region: str) -> iam.Role:
+        role = iam.Role(
+            self,
+            "DeployRole",
+            role_name=f"shipwave-deploy-{self.region}",
+            description="assumed by the shipwave controller to deploy and watch in this region",
+            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
+                {
+                    "ArnLike": {
+                        "aws:PrincipalArn": [
+                            f"arn:{self.partition}:iam::{self.account}:role/"
+                            + handler_role_name(handler.name, home_region)
+                            for handler in HANDLERS
+                            if handler.assumes_deploy_roles
+                        ]
+                    }
+                }
+            ),
+        )
+        functions = sorted(
+            {s.target.function_name for s in specs if isinstance(s.target, LambdaAliasTarget)}
+        )
+        if functions:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "lambda:GetAlias",
+                        "lambda:UpdateAlias",
+                        "lambda:PublishVersion",
+                        "lambda:GetFunction",
+                        "lambda:UpdateFunctionCode",
+                    ],
+                    resources=[
+                        arn
+                        for name in functions
+                        for arn in (
+                            f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}",
+                            f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}:*",
+                        )
+                    ],
+                )
+            )
+        services = sorted(
+            {
+                (s.target.cluster, svc)
+                for s in specs
+                if isinstance(s.target, EcsServiceTarget)
+                for svc in (s.target.service, s.target.one_box_service)
+            }
+        )
+        if services:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["ecs:DescribeServices", "ecs:UpdateService"],
+                    resources=[
+                        f"arn:{self.partition}:ecs:{self.region}:{self.account}:service/{c}/{s}"
+                        for c, s in services
+                    ],
+                )
+            )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+                resources=[
+                    f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{name}"
+                    for name in sorted(self.alarms.names)
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:GetMetricData (datapoint counts at bake end) supports no resource-level "
+            "permissions.",
+        )
+        for name in functions:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:lambda:{self.region}:"
+                f"<AWS::AccountId>:function:{name}:*]",
+                "Deploying a Lambda target publishes versions and moves its alias: the role "
+                "needs that one function's versions and aliases.",
+            )
+        return role

@@ -1,0 +1,93 @@
+"""Stage leases: one change per stage; the newest waiting change takes it when it frees."""
+
+from __future__ import annotations
+
+from domain import conveyor
+from domain.events import Event, Stamper
+from domain.state import PipelineState, project
+from tests.builders import T0, change_received
+
+PIPELINE = "orders-app"
+
+
+class Log:
+    def __init__(self, *changes: str) -> None:
+        self.events: list[Event] = [
+            change_received(PIPELINE, n, change) for n, change in enumerate(changes, start=1)
+        ]
+
+    @property
+    def state(self) -> PipelineState:
+        return project(self.events)
+
+    def stamp(self) -> Stamper:
+        return Stamper(PIPELINE, len(self.events) + 1, T0)
+
+    def acquire(self, change: str, token: str) -> list[Event]:
+        new = conveyor.acquire(
+            self.state, self.stamp(), stage="beta", change_id=change, token=token
+        )
+        self.events += new
+        return new
+
+    def release(self, change: str) -> list[Event]:
+        new = conveyor.release(self.state, self.stamp(), stage="beta", change_id=change)
+        self.events += new
+        return new
+
+
+def test_a_free_stage_is_taken_at_once_and_the_caller_resumes() -> None:
+    log = Log("c1")
+    recorded = log.acquire("c1", "t1")
+    assert log.state.stages["beta"].lease_holder == "c1"
+    assert conveyor.handoffs(tuple(recorded)).resume == (("c1", "t1"),)
+
+
+def test_a_busy_stage_makes_the_change_wait_without_resuming_it() -> None:
+    log = Log("c1", "c2")
+    log.acquire("c1", "t1")
+    recorded = log.acquire("c2", "t2")
+    assert log.state.stages["beta"].waiting[0].callback_token == "t2"
+    assert conveyor.handoffs(tuple(recorded)) == conveyor.Handoffs(resume=(), supersede=())
+
+
+def test_release_hands_the_stage_to_the_newest_and_supersedes_the_rest() -> None:
+    log = Log("c1", "c2", "c3", "c4")
+    log.acquire("c1", "t1")
+    for change in ("c2", "c3", "c4"):
+        log.acquire(change, f"t-{change}")
+
+    recorded = log.release("c1")
+
+    state = log.state
+    assert state.stages["beta"].lease_holder == "c4"
+    assert state.stages["beta"].waiting == ()
+    assert state.changes["c4"].riding_along == ("c2", "c3")
+    hand = conveyor.handoffs(tuple(recorded))
+    assert hand.resume == (("c4", "t-c4"),)
+    assert hand.supersede == (("c2", "t-c2"), ("c3", "t-c3"))
+
+
+def test_retries_decide_nothing_new() -> None:
+    log = Log("c1", "c2")
+    log.acquire("c1", "t1")
+    log.acquire("c2", "t2")
+    assert log.acquire("c1", "t1") == []
+    assert log.acquire("c2", "t2") == []
+    log.release("c1")
+    assert log.release("c1") == []
+
+
+def test_two_changes_never_hold_one_stage() -> None:
+    log = Log("c1", "c2", "c3")
+    log.acquire("c1", "t1")
+    log.acquire("c2", "t2")
+    log.release("c1")
+    log.acquire("c3", "t3")
+    holders: list[str | None] = []
+    state = PipelineState(pipeline_id=PIPELINE)
+    for event in log.events:
+        state = project([event], state)
+        holders.append(state.stages["beta"].lease_holder if "beta" in state.stages else None)
+    assert holders[-1] == "c2"
+    assert log.state.stages["beta"].waiting[0].change_id == "c3"
