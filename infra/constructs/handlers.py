@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.event_log import EventLogTable
-from infra.constructs.nag import acknowledge, partition
+from infra.constructs.nag import account, acknowledge, partition
 
 FUNCTIONS_ROOT = Path(__file__).resolve().parents[2] / "functions"
 
@@ -153,7 +153,7 @@ class Handlers(Construct):
         )
         acknowledge(
             self,
-            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:iam::<AWS::AccountId>:role/"
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:iam::{account(stack)}:role/"
             "shipwave-deploy-*]",
             "The controller assumes the shipwave deploy role of each target region; the roles "
             "are named shipwave-deploy-<region> by the region stacks.",

@@ -30,3 +30,8 @@ def logical_id(construct: IConstruct) -> str:
 def partition(stack: Stack) -> str:
     """The partition as cdk-nag prints it: a literal with `enablePartitionLiterals`, else a ref."""
     return "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
+
+
+def account(stack: Stack) -> str:
+    """The account as cdk-nag prints it: the literal of a pinned environment, else a ref."""
+    return "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account

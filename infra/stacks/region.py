@@ -13,7 +13,7 @@ from constructs import Construct
 from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
 from infra.constructs.alarms import RegionAlarms
 from infra.constructs.handlers import HANDLERS, handler_role_name
-from infra.constructs.nag import acknowledge, partition
+from infra.constructs.nag import account, acknowledge, partition
 
 
 class RegionStack(Stack):
@@ -129,7 +129,7 @@ class RegionStack(Stack):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:lambda:{self.region}:"
-                f"<AWS::AccountId>:function:{name}:*]",
+                f"{account(self)}:function:{name}:*]",
                 "Deploying a Lambda target publishes versions and moves its alias: the role "
                 "needs that one function's versions and aliases.",
             )

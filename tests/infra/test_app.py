@@ -1,0 +1,297 @@
+"""The CDK app, synthesized offline with cdk.json's context: resources, least privilege, nag,
+cfn-lint, and the deployed ASL being exactly the generator's output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from domain.spec import PipelineSpecError
+from examples.reference import PIPELINES
+from infra.app import build
+from infra.config import load_specs, read_config
+from statemachines.generator import PLACEHOLDERS, to_json
+
+ROOT = Path(__file__).parents[2]
+HOME = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def assembly(tmp_path_factory: pytest.TempPathFactory) -> cdk.cx_api.CloudAssembly:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(context=context, outdir=str(outdir))
+    config = read_config(context, account="111122223333")
+    build(app, config, load_specs(config.pipelines_module))
+    return app.synth()  # cdk-nag runs here: any unacknowledged finding raises
+
+
+def template(assembly: cdk.cx_api.CloudAssembly, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = assembly.get_stack_by_name(name).template
+    return result
+
+
+def resources(body: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in body["Resources"].items() if v["Type"] == kind}
+
+
+# --- controller ----------------------------------------------------------------------------
+
+
+def test_event_log_table_is_durable_and_encrypted(assembly: cdk.cx_api.CloudAssembly) -> None:
+    Template.from_json(template(assembly, "shipwave-controller")).has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "DeletionProtectionEnabled": True,
+                "SSESpecification": {"SSEEnabled": True},
+                "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "GlobalSecondaryIndexes": [Match.object_like({"IndexName": "pipelines"})],
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_handlers_are_traced_python_functions_with_the_powertools_layer(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-controller")
+    functions = resources(body, "AWS::Lambda::Function")
+    handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
+    assert handlers == sorted(
+        f"handlers.{n}.handler"
+        for n in ("lease", "blockers", "deploy", "bake", "transition", "alarm", "intake")
+    )
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13"
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert "EVENT_LOG_TABLE" in properties["Environment"]["Variables"]
+        layer = json.dumps(properties["Layers"])
+        assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in layer
+        assert "PowertoolsLayerVersion" in layer
+    assert "PowertoolsLayerVersion" in body["Parameters"]
+
+
+def test_no_handler_may_update_or_delete_events(assembly: cdk.cx_api.CloudAssembly) -> None:
+    body = template(assembly, "shipwave-controller")
+    dynamodb_actions = {
+        action
+        for policy in resources(body, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in _list(statement["Action"])
+        if action.startswith("dynamodb:")
+    }
+    assert dynamodb_actions == {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:DescribeTable",
+    }
+
+
+def test_every_star_resource_is_one_of_the_reasoned_exceptions(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    allowed = {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+        "cloudwatch:GetMetricData",
+    }
+    for stack in assembly.stacks:
+        for policy in resources(stack.template, "AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if statement.get("Resource") == "*":
+                    assert set(_list(statement["Action"])) <= allowed, (stack.stack_name, statement)
+
+
+def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.CloudAssembly) -> None:
+    body = template(assembly, "shipwave-controller")
+    machines = resources(body, "AWS::StepFunctions::StateMachine")
+    functions = {
+        logical: f["Properties"]["Handler"].split(".")[1]
+        for logical, f in resources(body, "AWS::Lambda::Function").items()
+    }
+    expected_function = {
+        "LeaseFunctionArn": "lease",
+        "BlockersFunctionArn": "blockers",
+        "DeployFunctionArn": "deploy",
+        "BakeFunctionArn": "bake",
+        "TransitionFunctionArn": "transition",
+    }
+    by_name = {m["Properties"]["StateMachineName"]: m["Properties"] for m in machines.values()}
+    assert set(by_name) == {f"shipwave-{p.pipeline_id()}" for p in PIPELINES}
+    for pipeline in PIPELINES:
+        properties = by_name[f"shipwave-{pipeline.pipeline_id()}"]
+        assert properties["DefinitionString"] == to_json(pipeline.spec())
+        substitutions = properties["DefinitionSubstitutions"]
+        assert set(substitutions) == set(PLACEHOLDERS)
+        for placeholder, ref in substitutions.items():
+            logical, attribute = ref["Fn::GetAtt"]
+            assert attribute == "Arn"
+            assert functions[logical] == expected_function[placeholder]
+        assert properties["LoggingConfiguration"]["Level"] == "ALL"
+        assert properties["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.CloudAssembly) -> None:
+    body = template(assembly, "shipwave-controller")
+    rules = {
+        r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
+        for r in resources(body, "AWS::Events::Rule").values()
+    }
+    merge = rules["aws.codecommit"]["EventPattern"]["detail"]
+    assert merge["referenceName"] == ["main"]
+    assert set(merge["repositoryName"]) == {"create-order", "create-order-config", "order-history"}
+    alarm = rules["aws.cloudwatch"]["EventPattern"]["detail"]
+    assert "orders-aggregate" in alarm["alarmName"]
+    assert "create-order-one-box" in alarm["alarmName"]
+    url = resources(body, "AWS::Lambda::Url")
+    assert [u["Properties"]["AuthType"] for u in url.values()] == ["NONE"]
+    assert resources(body, "AWS::SecretsManager::Secret")
+
+
+# --- regions -------------------------------------------------------------------------------
+
+
+def test_one_stack_per_target_region(assembly: cdk.cx_api.CloudAssembly) -> None:
+    regions = {s.stack_name for s in assembly.stacks} - {"shipwave-controller"}
+    assert len(regions) == 24
+    for stack in assembly.stacks:
+        assert len(stack.template["Resources"]) < 500
+
+
+def test_region_alarms_composites_and_anomaly_detection(assembly: cdk.cx_api.CloudAssembly) -> None:
+    body = template(assembly, "shipwave-region-eu-west-1")
+    composites = {
+        c["Properties"]["AlarmName"]: c["Properties"]["AlarmRule"]
+        for c in resources(body, "AWS::CloudWatch::CompositeAlarm").values()
+    }
+    assert set(composites) == {
+        "create-order-high-severity",
+        "create-order-one-box",
+        "order-history-high-severity",
+        "order-history-one-box",
+        "orders-aggregate",
+    }
+    aggregate = json.dumps(composites["orders-aggregate"])
+    assert "create-order-high-severity" in aggregate or "HighSeverity" in aggregate
+    alarms = resources(body, "AWS::CloudWatch::Alarm")
+    names = {a["Properties"]["AlarmName"] for a in alarms.values()}
+    assert {
+        "create-order-fault-rate",
+        "create-order-latency-p99",
+        "create-order-one-box-fault-rate",
+        "create-order-canary",
+    } <= names
+    anomaly = [a for a in alarms.values() if "ThresholdMetricId" in a["Properties"]]
+    assert len(anomaly) == 6  # request count, latency, errors for each of 2 services
+
+
+def test_deploy_role_trusts_only_the_controller_handlers(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-region-ap-southeast-2")
+    (role,) = [
+        r["Properties"]
+        for r in resources(body, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == "shipwave-deploy-ap-southeast-2"
+    ]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    trusted = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert {arn.rsplit("/", 1)[-1] for arn in trusted} == {
+        f"shipwave-{n}-handler-{HOME}" for n in ("blockers", "deploy", "bake", "alarm")
+    }
+
+
+def test_alarm_changes_are_forwarded_home_from_other_regions_only(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    remote = resources(template(assembly, "shipwave-region-af-south-1"), "AWS::Events::Rule")
+    (rule,) = remote.values()
+    assert f"events:{HOME}:" in json.dumps(rule["Properties"]["Targets"])
+    assert not resources(template(assembly, f"shipwave-region-{HOME}"), "AWS::Events::Rule")
+
+
+# --- linting and validation ----------------------------------------------------------------
+
+
+def test_cfn_lint_is_clean(assembly: cdk.cx_api.CloudAssembly) -> None:
+    templates = sorted(str(p) for p in Path(assembly.directory).glob("*.template.json"))
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_invalid_pipelines_fail_the_build_with_every_message() -> None:
+    with pytest.raises(PipelineSpecError) as raised:
+        load_specs("tests.infra.invalid_pipelines:PIPELINES")
+    assert raised.value.problems == (
+        "pipeline broken-application: one_box_percent: 25 % is not in (0, 10] %",
+        "pipeline broken-application: waves[1].regions: unknown region 'atlantis-1'",
+        "pipeline create-order-application: defined twice in "
+        "tests.infra.invalid_pipelines:PIPELINES",
+    )
+
+
+@pytest.mark.slow
+def test_make_synth_works_offline(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    result = subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "-q", "-o", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert len(list((tmp_path / "out").glob("*.template.json"))) == 25
+
+
+def _list(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
