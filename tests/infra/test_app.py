@@ -22,6 +22,7 @@ from statemachines.generator import PLACEHOLDERS, to_json
 
 ROOT = Path(__file__).parents[2]
 HOME = "us-east-1"
+CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
 
 
 @pytest.fixture(scope="module")
