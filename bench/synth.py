@@ -1,0 +1,79 @@
+"""CDK synth benchmark for the reference app; prints its figures.
+
+    .venv/bin/python bench/synth.py [--runs 2]
+
+- synth wall time of `npx cdk synth -q` (what `make synth` runs; target <= 20 s)
+- resources per stack (target < 500), largest template (target < 1 MB)
+- ASL definition size per pipeline (target <= 256 KB)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions"))
+sys.path.insert(0, str(ROOT))
+
+from examples.reference import PIPELINES  # noqa: E402
+from statemachines.generator import to_json  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    environment = {
+        **os.environ,
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    timings = []
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "cdk.out"
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run(
+                ["npx", "--no-install", "cdk", "synth", "-q", "-o", str(out)],
+                cwd=ROOT,
+                env=environment,
+                check=True,
+                capture_output=True,
+            )
+            timings.append(time.perf_counter() - start)
+        templates = sorted(out.glob("*.template.json"))
+        counts = {
+            path.name.removesuffix(".template.json"): len(json.loads(path.read_text())["Resources"])
+            for path in templates
+        }
+        sizes = {path.name: path.stat().st_size for path in templates}
+    print(
+        f"[synth] npx cdk synth -q, {len(templates)} stacks: median "
+        f"{statistics.median(timings):.1f} s, runs {', '.join(f'{t:.1f}' for t in timings)} s "
+        "(target <= 20 s)"
+    )
+    controller = counts.pop("shipwave-controller")
+    print(
+        f"[synth] resources per stack: controller {controller}, regions "
+        f"{min(counts.values())}-{max(counts.values())} (target < 500)"
+    )
+    largest = max(sizes, key=lambda name: sizes[name])
+    print(f"[synth] largest template: {largest} {sizes[largest] / 1024:.0f} KB (target < 1 MB)")
+    for pipeline in PIPELINES:
+        size = len(to_json(pipeline.spec()).encode())
+        print(
+            f"[synth] ASL definition {pipeline.pipeline_id()}: {size / 1024:.1f} KB "
+            f"({size:,} bytes; target <= 256 KB)"
+        )
+
+
+if __name__ == "__main__":
+    main()
