@@ -4,6 +4,13 @@ moto is a test double of AWS, not AWS: where its behaviour differs from the serv
 that matters to shipwave, the difference is corrected here and nowhere else, so a moto
 upgrade that moves these places fails `self_test()` loudly instead of changing behaviour.
 
+- Step Functions time: the interpreter's threads, events and sleeps are swapped for the
+  virtual clock's (`statemachines/local/clock.py`), so Wait, Retry, task timeouts and bakes
+  run on virtual time. `patch_interpreter()` lists each module and name it replaces.
+- Lambda tasks: without Docker moto never runs function code; `route_lambda()` makes
+  `LambdaSimpleBackend.invoke` call an in-process handler and report its exceptions as
+  Lambda function errors (`x-amz-function-error: Unhandled`).
+
 - DynamoDB transactions: moto applies TransactWriteItems item by item with no lock and, on
   failure, restores a deep copy of the whole table, so under concurrent writers a reader sees
   half a transaction and a cancelled one can erase another writer's committed items. DynamoDB
@@ -14,11 +21,18 @@ upgrade that moves these places fails `self_test()` loudly instead of changing b
 from __future__ import annotations
 
 import functools
+import importlib
+import json
 import threading
+import time
+import types
 from collections.abc import Callable
 from typing import Any
 
+from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
+
+from statemachines.local import clock
 
 _DYNAMODB_TABLE_OPERATIONS = (
     "create_table",
@@ -68,3 +82,117 @@ def self_test() -> None:
     for name in _DYNAMODB_TABLE_OPERATIONS:
         if not getattr(getattr(DynamoDBBackend, name), _PATCHED_FLAG, False):
             raise MotoPatchError(f"DynamoDBBackend.{name} is not isolated")
+    patch_interpreter()
+    for module_name, names in _INTERPRETER_PATCHES.items():
+        module = importlib.import_module(module_name)
+        for name, replacement in names.items():
+            if getattr(module, name) is not replacement:
+                raise MotoPatchError(f"{module_name}.{name} is not on virtual time")
+    if not callable(getattr(LambdaSimpleBackend, "invoke", None)):
+        raise MotoPatchError("LambdaSimpleBackend.invoke is gone")
+
+
+# --- Step Functions on virtual time -----------------------------------------------------------
+
+_PARSER = "moto.stepfunctions.parser"
+
+
+class _ThreadingShim(types.ModuleType):
+    """`threading` as the interpreter sees it: Event and Thread run on the virtual clock."""
+
+    Event = clock.VirtualEvent
+    Thread = clock.VirtualThread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+class _TimeShim(types.ModuleType):
+    sleep = staticmethod(clock.sleep)
+
+    @staticmethod
+    def time() -> float:
+        current = clock.active()
+        return current.now().timestamp() if current is not None else time.time()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+_THREADING = _ThreadingShim("threading")
+_TIME = _TimeShim("time")
+
+#: module → {name in that module: replacement}
+_INTERPRETER_PATCHES: dict[str, dict[str, Any]] = {
+    f"{_PARSER}.asl.component.state.exec.execute_state": {
+        "threading": _THREADING,
+        "Thread": clock.VirtualThread,
+    },
+    f"{_PARSER}.asl.eval.callback.callback": {"Event": clock.VirtualEvent},
+    f"{_PARSER}.asl.eval.environment": {"threading": _THREADING},
+    f"{_PARSER}.asl.component.common.retry.retrier_decl": {"time": _TIME},
+    f"{_PARSER}.asl.component.state.wait.wait_function.wait_function": {"time": _TIME},
+    f"{_PARSER}.asl.component.program.program": {"threading": _THREADING},
+    f"{_PARSER}.asl.component.state.exec.state_map.iteration.inline_iteration_component": {
+        "threading": _THREADING
+    },
+    f"{_PARSER}.asl.component.state.exec.state_map.iteration.job": {"threading": _THREADING},
+    f"{_PARSER}.asl.component.state.exec.state_map.iteration.itemprocessor.map_run_record": {
+        "threading": _THREADING
+    },
+    f"{_PARSER}.asl.component.state.exec.state_task.service.state_task_service_callback": {
+        "threading": _THREADING,
+        "time": _TIME,
+    },
+    f"{_PARSER}.asl.component.state.exec.state_parallel.branch_worker": {"threading": _THREADING},
+    f"{_PARSER}.asl.component.state.exec.state_parallel.branches_decl": {"threading": _THREADING},
+    f"{_PARSER}.backend.execution_worker": {"Thread": clock.VirtualThread},
+}
+
+
+def patch_interpreter() -> None:
+    """Swap the interpreter's threading and time for the virtual clock's (idempotent)."""
+    for module_name, names in _INTERPRETER_PATCHES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise MotoPatchError(f"moto has no module {module_name} any more ({error})") from None
+        for name, replacement in names.items():
+            if not hasattr(module, name):
+                raise MotoPatchError(f"{module_name} has no {name} any more")
+            setattr(module, name, replacement)
+
+
+# --- Lambda tasks to in-process handlers --------------------------------------------------
+
+LambdaRouter = Callable[[str, dict[str, Any]], Any]
+_ROUTER: list[LambdaRouter] = []
+_ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
+
+
+def route_lambda(router: LambdaRouter | None) -> None:
+    """Send every Lambda invocation to `router(function_name, payload)` (None: moto's own)."""
+    _ROUTER.clear()
+    if router is None:
+        LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
+        return
+    _ROUTER.append(router)
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+
+
+def _invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> bytes:
+    name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+    payload = json.loads(body) if body else {}
+    try:
+        result = _ROUTER[0](name, payload)
+    except Exception as error:  # the handler's failure is the task's failure, by type name
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+    return json.dumps(result).encode()
