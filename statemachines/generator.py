@@ -6,9 +6,10 @@ placeholders substituted by function ARNs) and executed by the local runtime.
 Shape of one execution (one merged change):
 
     <Stage> · Enter           lease (callback: waits while the stage is busy; Superseded ends it)
-    <Wave>  · Blockers        alarms and time window; Blocked? → Wait → Blockers again
+    <Wave>  · Blockers        team aggregate and company alarms; Blocked? → Wait → again
     <Stage> · <Step> · Scopes the step's scopes (at most one AZ/cell per region)
     <Stage> · <Step>          Map over those scopes:
+        · Window              (a wave's one-box) the region's deployment window, else Wait
         · Deploy / More?      one-box, or rolling batches until done
         · Bake                callback task, timeout = bake time; an alarm fails it at once
         · Check / Verdict     datapoints and alarm history; extend, roll back or pass
@@ -36,7 +37,14 @@ PLACEHOLDERS = (
 )
 
 #: Errors that mean "the pipeline decided", never "try again".
-DOMAIN_ERRORS = ("Superseded", "AlarmFired", "HealthCheckFailed", "RollbackFailed", "Blocked")
+DOMAIN_ERRORS = (
+    "Superseded",
+    "AlarmFired",
+    "AlarmFiredError",
+    "HealthCheckFailedError",
+    "RollbackFailedError",
+    "ChecksumMismatchError",
+)
 
 #: Lambda's own transient errors, retried with jittered backoff.
 LAMBDA_TRANSIENT = (
@@ -145,7 +153,7 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
             if index + 1 < len(stage.steps)
             else _name(t, "Succeeded")
         )
-        states.update(_step(stage, step, following))
+        states.update(_step(stage, step, following, windowed=stage.production and index == 0))
     states[_name(t, "Succeeded")] = _task(
         "TransitionFunctionArn",
         {"action": "stage-succeeded", "stage": stage.name, "next": next_stage},
@@ -188,7 +196,7 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
     return states
 
 
-def _step(stage: StageSpec, step: StepSpec, after: str) -> Json:
+def _step(stage: StageSpec, step: StepSpec, after: str, *, windowed: bool) -> Json:
     t = stage.title
     map_name = _name(t, step.name)
     return {
@@ -214,12 +222,13 @@ def _step(stage: StageSpec, step: StepSpec, after: str) -> Json:
                     "batch": 0,
                     "done": False,
                     "bake_seconds": step.bake_seconds,
+                    "extensions": 0,
                     "verdict": "pending",
                 },
             },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
-                **_scope_states(map_name, step),
+                **_scope_states(map_name, step, windowed=windowed),
             },
             "ResultPath": None,
             "Next": after,
@@ -234,12 +243,13 @@ def _step(stage: StageSpec, step: StepSpec, after: str) -> Json:
     }
 
 
-def _scope_states(prefix: str, step: StepSpec) -> Json:
+def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
     p = prefix
     progress = {
         "batch.$": "$.Payload.batch",
         "done.$": "$.Payload.done",
         "bake_seconds.$": "$.Payload.bake_seconds",
+        "extensions.$": "$.Payload.extensions",
         "verdict.$": "$.Payload.verdict",
     }
     states: Json = {}
@@ -268,6 +278,36 @@ def _scope_states(prefix: str, step: StepSpec) -> Json:
             "Choices": [{"Variable": "$.progress.done", "BooleanEquals": False, "Next": start}],
             "Default": _name(p, "Bake"),
         }
+        if windowed:
+            # A wave starts in each region only inside that region's deployment window.
+            deploy, start = start, _name(p, "Window")
+            states[start] = _task(
+                "BlockersFunctionArn",
+                {"action": "window"},
+                next_state=_name(p, "Window open?"),
+                result_path="$.window",
+                selector={
+                    "open.$": "$.Payload.open",
+                    "wait_seconds.$": "$.Payload.wait_seconds",
+                },
+                catch_to=_name(p, "Roll back"),
+            )
+            states[_name(p, "Window open?")] = {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Variable": "$.window.open",
+                        "BooleanEquals": False,
+                        "Next": _name(p, "Wait for window"),
+                    }
+                ],
+                "Default": deploy,
+            }
+            states[_name(p, "Wait for window")] = {
+                "Type": "Wait",
+                "SecondsPath": "$.window.wait_seconds",
+                "Next": start,
+            }
     states[_name(p, "Bake")] = _task(
         "BakeFunctionArn",
         {"action": "start"},
@@ -292,6 +332,7 @@ def _scope_states(prefix: str, step: StepSpec) -> Json:
         "Type": "Choice",
         "Choices": [
             {"Variable": "$.progress.verdict", "StringEquals": "extend", "Next": _name(p, "Bake")},
+            {"Variable": "$.progress.verdict", "StringEquals": "hold", "Next": _name(p, "Bake")},
             {
                 "Variable": "$.progress.verdict",
                 "StringEquals": "rollback",

@@ -46,5 +46,9 @@ class EventStoreUnavailableError(ShipwaveError):
     """The event store cannot be reached or read."""
 
 
+class DeployTargetError(ShipwaveError):
+    """A deploy target could not do what it was asked."""
+
+
 class SnapshotError(ShipwaveError):
     """A stored snapshot cannot be decoded or does not match its pipeline."""

@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar
 from domain import codec
 from domain.errors import InvalidAppendError, MalformedEventError, UnknownEventTypeError
 
-BakePhase = Literal["one-box", "fleet"]
+BakePhase = Literal["one-box", "fleet", "wave"]
 DatapointPolicy = Literal["extend", "hold", "proceed"]
 
 
@@ -159,6 +159,7 @@ class BakeStarted(Event):
     ends_at: datetime
     metric: str
     min_datapoints: int
+    callback_token: str = ""  # how an alarm ends this bake at once
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from domain.errors import (
     IdempotencyKeyConflictError,
     InvalidAppendError,
     MalformedEventError,
 )
-from domain.events import Event, check_batch, payload
+from domain.events import Artifact, Event, check_batch, payload
+from domain.spec import Datapoints, Rolling
 from domain.state import PipelineState
 
 #: One append is all-or-nothing. In DynamoDB each event takes two items of a transaction (the
@@ -138,3 +141,73 @@ class Workflow(ABC):
     @abstractmethod
     def fail(self, token: str, error: str, cause: str) -> bool:
         """Fail a waiting task with a named error; False when the task is already over."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deployment step did to a scope's fleet."""
+
+    boxes: tuple[str, ...]  # the boxes this step changed
+    fleet_percent_on_new: float
+    healthy_percent: float
+    done: bool  # every box runs the target artifact
+    unhealthy: tuple[str, ...] = ()
+    reason: str = ""
+
+
+class DeployTarget(ABC):
+    """Where a pipeline's artifact runs: a Lambda alias, an ECS service, a simulated fleet.
+
+    Implementations raise DeployTargetError (ours) for anything that fails to deploy.
+    """
+
+    @abstractmethod
+    def one_box(self, scope: str, artifact: Artifact, traffic_percent: float) -> DeployResult:
+        """Put the artifact on the smallest unit beside the old fleet."""
+
+    @abstractmethod
+    def next_batch(
+        self, scope: str, artifact: Artifact, rolling: Rolling, batch: int
+    ) -> DeployResult:
+        """Make batches 1..`batch` run the artifact (idempotent: a retried batch changes
+        nothing more); `done` when the whole scope runs it."""
+
+    @abstractmethod
+    def roll_back(self, scope: str, artifact: Artifact | None, rolling: Rolling) -> DeployResult:
+        """Return every box of the scope to `artifact` (None: remove the new code)."""
+
+
+class AlarmReader(ABC):
+    """CloudWatch as the pipeline reads it."""
+
+    @abstractmethod
+    def in_alarm(self, region: str, names: Sequence[str]) -> tuple[str, ...]:
+        """The named alarms currently in ALARM in the region."""
+
+    @abstractmethod
+    def breached(
+        self, region: str, names: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[str, ...]:
+        """The named alarms that were in ALARM at any time in [start, end]."""
+
+    @abstractmethod
+    def datapoints(
+        self, region: str, datapoints: Datapoints, scope: str, start: datetime, end: datetime
+    ) -> int:
+        """How many datapoints of the bake metric the scope produced in [start, end]."""
+
+
+class ArtifactStore(ABC):
+    """Immutable, checksummed build outputs."""
+
+    @abstractmethod
+    def verify(self, artifact: Artifact) -> bool:
+        """True when the stored bytes still hash to the artifact's sha256 checksum."""
+
+
+class Executions(ABC):
+    """Starts one execution of a pipeline's state machine per change."""
+
+    @abstractmethod
+    def start(self, pipeline_id: str, change_id: str, execution_input: dict[str, object]) -> str:
+        """Start the change's execution; returns its id."""

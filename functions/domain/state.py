@@ -83,6 +83,8 @@ class ScopeState:
     activity: str = "idle"
     health: str = "unknown"
     bake_ends_at: datetime | None = None
+    bake_started_at: datetime | None = None
+    bake_token: str = ""  # the running bake's callback token, while it runs
     datapoints: str = ""
     last_alarm: str | None = None
     updated_at: datetime | None = None
@@ -588,6 +590,8 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
         {
             "activity": "baking one-box" if event.phase == "one-box" else "baking",
             "bake_ends_at": event.ends_at,
+            "bake_started_at": event.at,
+            "bake_token": event.callback_token,
             "datapoints": f"0/{event.min_datapoints} {event.metric}",
         },
         status="baking",
@@ -598,7 +602,11 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
 @_folds(BakeCompleted)
 def _(event: BakeCompleted, state: PipelineState) -> PipelineState:
     scope = _scope(_stage(state, event.stage), event.scope)
-    fields: dict[str, Any] = {"activity": f"baked ({event.phase})", "bake_ends_at": None}
+    fields: dict[str, Any] = {
+        "activity": f"baked ({event.phase})",
+        "bake_ends_at": None,
+        "bake_token": "",
+    }
     if event.phase == "fleet":
         fields["known_good"] = scope.deployed
     return _scope_event(
@@ -665,7 +673,7 @@ def _(event: RollbackStarted, state: PipelineState) -> PipelineState:
         event.stage,
         event.scope,
         event.change_id,
-        {"activity": "rolling back", "bake_ends_at": None},
+        {"activity": "rolling back", "bake_ends_at": None, "bake_token": ""},
         status="rolling-back",
         reason=event.reason,
     )

@@ -13,6 +13,7 @@ class StepProgress(BaseModel):
     batch: int = 0
     done: bool = False
     bake_seconds: int = Field(ge=0)
+    extensions: int = 0
     verdict: str = "pending"
 
 

@@ -1,0 +1,691 @@
+"""The deployment engine: what each step of a pipeline's state machine does.
+
+Every method records its transitions through `PipelineLog` before it returns (so the state
+machine never moves on past an unrecorded transition) and uses keys that make a retried
+invocation record nothing twice. Decisions come from the pure core (`domain.rollout`,
+`domain.conveyor`); this layer reads the world through ports and writes the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
+from domain.errors import DeployTargetError, ShipwaveError
+from domain.events import (
+    AlarmFired,
+    Artifact,
+    ArtifactBuilt,
+    BakeCompleted,
+    BakePhase,
+    BakeStarted,
+    BatchDeployed,
+    BlockerCleared,
+    BlockerHit,
+    ChangeReceived,
+    Commit,
+    CommitExcluded,
+    DatapointsInsufficient,
+    DatapointsReached,
+    Event,
+    HealthCheckFailed,
+    HealthCheckPassed,
+    OneBoxDeployed,
+    RollbackCompleted,
+    RollbackFailed,
+    RollbackStarted,
+    Stamper,
+)
+from domain.ports import AlarmReader, ArtifactStore, DeployTarget, Executions, Workflow
+from domain.rollout import (
+    BlockerCheck,
+    bake_seconds,
+    bake_verdict,
+    check_alarm_blockers,
+    check_window,
+)
+from domain.spec import PipelineSpec, StepSpec
+from domain.state import ChangeState, PipelineState
+from service.pipeline_log import PipelineLog
+
+Clock = Callable[[], datetime]
+Progress = dict[str, Any]
+
+
+class AlarmFiredError(ShipwaveError):
+    """A watched alarm is in ALARM: the scope rolls back."""
+
+
+class HealthCheckFailedError(ShipwaveError):
+    """New boxes failed their health checks: the scope rolls back."""
+
+
+class RollbackFailedError(ShipwaveError):
+    """The scope could not be returned to its last known-good artifact."""
+
+
+class ChecksumMismatchError(RollbackFailedError):
+    """The known-good artifact's bytes no longer match its checksum."""
+
+
+class UnknownPipelineError(ShipwaveError):
+    """A step names a pipeline this controller does not run."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """One scope of one step of one change."""
+
+    pipeline_id: str
+    change_id: str
+    stage: str
+    step: str
+    region: str
+    scope: str
+
+    def key(self, what: str) -> str:
+        return f"{self.change_id}:{self.stage}:{self.scope}:{what}"
+
+    def fields(self) -> dict[str, str]:
+        return {"stage": self.stage, "scope": self.scope, "change_id": self.change_id}
+
+
+_BAKE_PHASE: dict[str, BakePhase] = {"one-box": "one-box", "rolling": "fleet", "bake": "wave"}
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        log: PipelineLog,
+        specs: Mapping[str, PipelineSpec],
+        targets: Callable[[PipelineSpec], DeployTarget],
+        alarms: AlarmReader,
+        artifacts: ArtifactStore,
+        workflow: Workflow,
+        executions: Executions,
+        clock: Clock,
+        catalogue: Catalogue = DEFAULT_CATALOGUE,
+    ) -> None:
+        self.log = log
+        self.specs = specs
+        self.targets = targets
+        self.alarms = alarms
+        self.artifacts = artifacts
+        self.workflow = workflow
+        self.executions = executions
+        self.clock = clock
+        self.catalogue = catalogue
+
+    # --- intake -----------------------------------------------------------------------------
+
+    def receive(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        *,
+        source: str,
+        commits: tuple[Commit, ...],
+        artifact: Artifact,
+    ) -> str | None:
+        """Record a merged change (unreviewed commits excluded) and start its execution.
+
+        Returns the execution id, or None when no reviewed commit is left to deploy."""
+        spec = self._spec(pipeline_id)
+        reviewed = tuple(c for c in commits if c.approved_by)
+
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            if change_id in state.changes or state.change(change_id) is not None:
+                return []
+            events: list[Event] = [
+                stamp(
+                    ChangeReceived,
+                    f"{change_id}:received",
+                    change_id=change_id,
+                    source=source,
+                    repository=spec.repository,
+                    branch=spec.branch,
+                    commits=commits,
+                )
+            ]
+            events += [
+                stamp(
+                    CommitExcluded,
+                    f"{change_id}:exclude:{c.commit_id}",
+                    change_id=change_id,
+                    commit_id=c.commit_id,
+                    reason="no approved code review",
+                )
+                for c in commits
+                if not c.approved_by
+            ]
+            if reviewed:
+                events.append(
+                    stamp(
+                        ArtifactBuilt, f"{change_id}:built", change_id=change_id, artifact=artifact
+                    )
+                )
+            return events
+
+        self.log.record(pipeline_id, self.clock(), decide)
+        if not reviewed:
+            return None
+        return self.executions.start(
+            pipeline_id, change_id, {"pipeline_id": pipeline_id, "change_id": change_id}
+        )
+
+    # --- deploying ---------------------------------------------------------------------------
+
+    def deploy(self, where: Where, phase: str, progress: Progress) -> Progress:
+        spec = self._spec(where.pipeline_id)
+        state = self.log.state(where.pipeline_id)
+        change = self._change(state, where.change_id)
+        artifact = self._artifact(change)
+        self._stop_if_alarming(spec, where, one_box=phase == "one-box")
+        target = self.targets(spec)
+        try:
+            if phase == "one-box":
+                result = target.one_box(where.scope, artifact, spec.one_box_percent)
+                batch = 0
+                deployed: Event | None = None
+            else:
+                batch = int(progress.get("batch", 0)) + 1
+                result = target.next_batch(where.scope, artifact, spec.rolling, batch)
+                deployed = None
+        except DeployTargetError as error:
+            raise HealthCheckFailedError(f"{where.scope}: deployment failed: {error}") from None
+
+        def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
+            events: list[Event] = []
+            if phase == "one-box":
+                events.append(
+                    stamp(
+                        OneBoxDeployed,
+                        where.key("onebox"),
+                        **where.fields(),
+                        artifact=artifact,
+                        traffic_percent=result.fleet_percent_on_new,
+                    )
+                )
+            else:
+                events.append(
+                    stamp(
+                        BatchDeployed,
+                        where.key(f"batch{batch}"),
+                        **where.fields(),
+                        artifact=artifact,
+                        batch=batch,
+                        boxes=result.boxes,
+                        fleet_percent_on_new=result.fleet_percent_on_new,
+                        healthy_percent=result.healthy_percent,
+                    )
+                )
+            if result.unhealthy:
+                events.append(
+                    stamp(
+                        HealthCheckFailed,
+                        where.key(f"health{batch}"),
+                        **where.fields(),
+                        boxes=result.unhealthy,
+                        reason=result.reason or "health check failed",
+                    )
+                )
+            else:
+                events.append(
+                    stamp(
+                        HealthCheckPassed,
+                        where.key(f"health{batch}"),
+                        **where.fields(),
+                        boxes=result.boxes,
+                    )
+                )
+            return events
+
+        del deployed
+        self.log.record(where.pipeline_id, self.clock(), decide)
+        if result.unhealthy:
+            raise HealthCheckFailedError(
+                f"{where.scope}: {len(result.unhealthy)} new box(es) unhealthy: {result.reason}"
+            )
+        return self._progress(
+            spec,
+            where,
+            change,
+            batch=batch,
+            done=result.done or phase == "one-box",
+            extensions=0,
+            verdict="pending",
+        )
+
+    def rollback(self, where: Where, reason: str) -> Progress:
+        """Return one scope to its last known-good artifact, checksum verified first."""
+        spec = self._spec(where.pipeline_id)
+        self._rollback_scope(spec, where, reason)
+        return {"rolled_back": where.scope}
+
+    def rollback_stage(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> Progress:
+        """Roll back every scope of the stage where this change is deployed."""
+        spec = self._spec(pipeline_id)
+        state = self.log.state(pipeline_id)
+        stage_state = state.stages.get(stage)
+        scopes = [
+            scope
+            for scope in (stage_state.scopes.values() if stage_state else ())
+            if scope.change_id == change_id and scope.deployed is not None
+        ]
+        failures = []
+        for scope in scopes:
+            where = Where(pipeline_id, change_id, stage, "", scope.scope.split("/")[0], scope.scope)
+            try:
+                self._rollback_scope(spec, where, reason)
+            except RollbackFailedError as error:
+                failures.append(str(error))
+        if failures:
+            raise RollbackFailedError("; ".join(failures))
+        return {"rolled_back": [scope.scope for scope in scopes]}
+
+    def _rollback_scope(self, spec: PipelineSpec, where: Where, reason: str) -> None:
+        state = self.log.state(where.pipeline_id)
+        stage_state = state.stages.get(where.stage)
+        scope_state = stage_state.scopes.get(where.scope) if stage_state else None
+        if scope_state is None or scope_state.change_id != where.change_id:
+            return  # nothing of this change runs there (never deployed, or already rolled back)
+        to_artifact = scope_state.known_good
+        from_artifact = scope_state.deployed
+        self.log.record(
+            where.pipeline_id,
+            self.clock(),
+            lambda _, stamp: [
+                stamp(
+                    RollbackStarted,
+                    where.key("rollback"),
+                    **where.fields(),
+                    from_artifact=from_artifact,
+                    to_artifact=to_artifact,
+                    reason=reason,
+                )
+            ],
+        )
+        failure = ""
+        if to_artifact is not None and not self.artifacts.verify(to_artifact):
+            failure = f"checksum of {to_artifact.version} does not match {to_artifact.checksum}"
+        else:
+            try:
+                self.targets(spec).roll_back(where.scope, to_artifact, spec.rolling)
+            except DeployTargetError as error:
+                failure = str(error)
+        if failure:
+            self.log.record(
+                where.pipeline_id,
+                self.clock(),
+                lambda _, stamp: [
+                    stamp(
+                        RollbackFailed,
+                        where.key("rollback-failed"),
+                        **where.fields(),
+                        reason=failure,
+                    )
+                ],
+            )
+            raise (ChecksumMismatchError if "checksum" in failure else RollbackFailedError)(
+                f"{where.scope}: {failure}"
+            )
+        self.log.record(
+            where.pipeline_id,
+            self.clock(),
+            lambda _, stamp: [
+                stamp(
+                    RollbackCompleted,
+                    where.key("rolled-back"),
+                    **where.fields(),
+                    artifact=to_artifact,
+                )
+            ],
+        )
+
+    # --- baking ------------------------------------------------------------------------------
+
+    def bake_plan(self, where: Where) -> Progress:
+        spec = self._spec(where.pipeline_id)
+        change = self._change(self.log.state(where.pipeline_id), where.change_id)
+        return self._progress(
+            spec, where, change, batch=0, done=True, extensions=0, verdict="pending"
+        )
+
+    def bake_start(self, where: Where, phase: str, progress: Progress, token: str) -> Progress:
+        spec = self._spec(where.pipeline_id)
+        now = self.clock()
+        seconds = int(progress.get("bake_seconds", 0))
+        extensions = int(progress.get("extensions", 0))
+        self.log.record(
+            where.pipeline_id,
+            now,
+            lambda _, stamp: [
+                stamp(
+                    BakeStarted,
+                    where.key(f"bake-{phase}-{extensions}"),
+                    **where.fields(),
+                    phase=_BAKE_PHASE[phase],
+                    duration_seconds=seconds,
+                    ends_at=now + timedelta(seconds=seconds),
+                    metric=f"{spec.datapoints.namespace}/{spec.datapoints.metric}",
+                    min_datapoints=spec.datapoints.minimum,
+                    callback_token=token,
+                )
+            ],
+        )
+        alarming = self.alarms.in_alarm(where.region, self._watched(spec, phase == "one-box"))
+        if alarming:
+            self._alarm_fired(where, alarming[0], "already in ALARM when the bake started")
+            self.workflow.fail(token, "AlarmFired", f"alarm {alarming[0]} in {where.region}")
+        return {"baking": where.scope}
+
+    def bake_check(self, where: Where, phase: str, progress: Progress) -> Progress:
+        """At bake end: the alarm history backstop and the datapoint requirement."""
+        spec = self._spec(where.pipeline_id)
+        state = self.log.state(where.pipeline_id)
+        change = self._change(state, where.change_id)
+        stage_state = state.stages.get(where.stage)
+        scope_state = stage_state.scopes.get(where.scope) if stage_state else None
+        now = self.clock()
+        start = (scope_state.bake_started_at if scope_state else None) or now
+        extensions = int(progress.get("extensions", 0))
+        watched = self._watched(spec, phase == "one-box")
+        breached = self.alarms.breached(where.region, watched, start, now)
+        seen = self.alarms.datapoints(where.region, spec.datapoints, where.scope, start, now)
+        verdict = bake_verdict(
+            seen=seen,
+            datapoints=spec.datapoints,
+            extensions=extensions,
+            alarm_breached=bool(breached),
+        )
+        metric = f"{spec.datapoints.namespace}/{spec.datapoints.metric}"
+
+        def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
+            tag = f"{phase}-{extensions}"
+            if breached:
+                return [
+                    stamp(
+                        AlarmFired,
+                        where.key(f"alarm-history-{tag}"),
+                        **where.fields(),
+                        alarm_name=breached[0],
+                        region=where.region,
+                        reason="in ALARM during the bake (alarm history backstop)",
+                    )
+                ]
+            if verdict == "pass" and seen >= spec.datapoints.minimum:
+                events: list[Event] = [
+                    stamp(
+                        DatapointsReached,
+                        where.key(f"datapoints-{tag}"),
+                        **where.fields(),
+                        metric=metric,
+                        required=spec.datapoints.minimum,
+                        seen=seen,
+                    )
+                ]
+            else:
+                action = (
+                    "proceed"
+                    if verdict == "pass"
+                    else ("extend" if verdict == "extend" else "hold")
+                )
+                events = [
+                    stamp(
+                        DatapointsInsufficient,
+                        where.key(f"datapoints-{tag}"),
+                        **where.fields(),
+                        metric=metric,
+                        required=spec.datapoints.minimum,
+                        seen=seen,
+                        action=action,
+                    )
+                ]
+            if verdict == "pass":
+                events.append(
+                    stamp(
+                        BakeCompleted,
+                        where.key(f"baked-{phase}"),
+                        **where.fields(),
+                        phase=_BAKE_PHASE[phase],
+                    )
+                )
+            return events
+
+        self.log.record(where.pipeline_id, now, decide)
+        if verdict == "rollback":
+            return {
+                **self._progress(
+                    spec,
+                    where,
+                    change,
+                    batch=0,
+                    done=True,
+                    extensions=extensions,
+                    verdict="rollback",
+                )
+            }
+        next_extensions = extensions + (1 if verdict in ("extend", "hold") else 0)
+        progress_out = self._progress(
+            spec, where, change, batch=0, done=True, extensions=next_extensions, verdict=verdict
+        )
+        if verdict in ("extend", "hold"):
+            progress_out["bake_seconds"] = max(3600, progress_out["bake_seconds"] // 2)
+        return progress_out
+
+    # --- blockers ----------------------------------------------------------------------------
+
+    def stage_blockers(
+        self, pipeline_id: str, change_id: str, stage: str, regions: tuple[str, ...]
+    ) -> Progress:
+        spec = self._spec(pipeline_id)
+        names = (spec.alarm_names.team_aggregate, *spec.alarm_names.blockers)
+        in_alarm = tuple(
+            (name, region) for region in regions for name in self.alarms.in_alarm(region, names)
+        )
+        check = check_alarm_blockers(
+            alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
+            team_aggregate=spec.alarm_names.team_aggregate,
+        )
+        self._record_blockers(
+            pipeline_id, change_id, stage, check, kinds=("aggregate-alarm", "company-alarm")
+        )
+        return {"blocked": check.is_blocked, "wait_seconds": check.wait_seconds}
+
+    def window(self, where: Where) -> Progress:
+        spec = self._spec(where.pipeline_id)
+        region = self.catalogue.region(where.region)
+        if region is None:
+            raise UnknownPipelineError(f"region {where.region!r} is not in the catalogue")
+        check = check_window(self.clock(), region, spec.window)
+        self._record_blockers(
+            where.pipeline_id,
+            where.change_id,
+            where.stage,
+            check,
+            kinds=("time-window",),
+            suffix=f":{where.region}",
+        )
+        return {"open": not check.is_blocked, "wait_seconds": check.wait_seconds}
+
+    def _record_blockers(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        stage: str,
+        check: BlockerCheck,
+        *,
+        kinds: tuple[str, ...],
+        suffix: str = "",
+    ) -> None:
+        now = self.clock()
+
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            stage_state = state.stages.get(stage)
+            current = {
+                b.blocker
+                for b in (stage_state.blocked if stage_state else ())
+                if b.change_id == change_id
+            }
+            wanted = {f"{b.blocker}{suffix}": b for b in check.blocked}
+            events: list[Event] = []
+            for name, blocked in wanted.items():
+                if name not in current:
+                    events.append(
+                        stamp(
+                            BlockerHit,
+                            f"{change_id}:{stage}:{name}:{now.isoformat()}",
+                            stage=stage,
+                            change_id=change_id,
+                            blocker=name,
+                            reason=blocked.reason,
+                            inputs=blocked.inputs,
+                        )
+                    )
+            for name in sorted(current):
+                if (
+                    name not in wanted
+                    and name.removesuffix(suffix) in kinds
+                    and (not suffix or name.endswith(suffix))
+                ):
+                    events.append(
+                        stamp(
+                            BlockerCleared,
+                            f"{change_id}:{stage}:{name}:cleared:{now.isoformat()}",
+                            stage=stage,
+                            change_id=change_id,
+                            blocker=name,
+                        )
+                    )
+            return events
+
+        self.log.record(pipeline_id, now, decide)
+
+    # --- alarms --------------------------------------------------------------------------------
+
+    def alarm_changed(self, alarm_name: str, region: str, reason: str) -> list[str]:
+        """An alarm went to ALARM: every affected bake in the region fails at once (and every
+        affected deployment stops at its next batch). Returns the scopes told."""
+        told: list[str] = []
+        for spec in self.specs.values():
+            names = spec.alarm_names
+            team_wide = alarm_name == names.team_aggregate
+            service_wide = alarm_name == names.high_severity_composite
+            one_box_only = alarm_name == names.one_box_composite
+            if not (team_wide or service_wide or one_box_only):
+                continue
+            try:
+                state = self.log.state(spec.pipeline_id)
+            except ShipwaveError:
+                continue
+            for stage_state in state.stages.values():
+                for scope in stage_state.scopes.values():
+                    in_region = scope.scope == region or scope.scope.startswith(region + "/")
+                    busy = scope.activity.startswith(("one-box", "rolling", "baking", "bake"))
+                    if not (in_region and busy and scope.change_id):
+                        continue
+                    if one_box_only and "one-box" not in scope.activity:
+                        continue
+                    where = Where(
+                        spec.pipeline_id,
+                        scope.change_id,
+                        stage_state.stage,
+                        "",
+                        region,
+                        scope.scope,
+                    )
+                    self._alarm_fired(where, alarm_name, reason)
+                    if scope.bake_token:
+                        self.workflow.fail(
+                            scope.bake_token,
+                            "AlarmFired",
+                            f"alarm {alarm_name} in {region}: {reason}",
+                        )
+                    told.append(f"{spec.pipeline_id}:{stage_state.stage}:{scope.scope}")
+        return told
+
+    def _alarm_fired(self, where: Where, alarm_name: str, reason: str) -> None:
+        now = self.clock()
+        self.log.record(
+            where.pipeline_id,
+            now,
+            lambda _, stamp: [
+                stamp(
+                    AlarmFired,
+                    where.key(f"alarm:{alarm_name}:{now.isoformat()}"),
+                    **where.fields(),
+                    alarm_name=alarm_name,
+                    region=where.region,
+                    reason=reason,
+                )
+            ],
+        )
+
+    def _stop_if_alarming(self, spec: PipelineSpec, where: Where, *, one_box: bool) -> None:
+        alarming = self.alarms.in_alarm(where.region, self._watched(spec, one_box))
+        if alarming:
+            self._alarm_fired(where, alarming[0], "in ALARM during deployment")
+            raise AlarmFiredError(f"alarm {alarming[0]} is in ALARM in {where.region}")
+
+    @staticmethod
+    def _watched(spec: PipelineSpec, one_box: bool) -> tuple[str, ...]:
+        names = spec.alarm_names
+        watched = (names.high_severity_composite, names.team_aggregate)
+        return (*watched, names.one_box_composite) if one_box else watched
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _spec(self, pipeline_id: str) -> PipelineSpec:
+        spec = self.specs.get(pipeline_id)
+        if spec is None:
+            raise UnknownPipelineError(f"pipeline {pipeline_id!r} is not run by this controller")
+        return spec
+
+    @staticmethod
+    def _change(state: PipelineState, change_id: str) -> ChangeState:
+        change = state.changes.get(change_id)
+        if change is None:
+            raise UnknownPipelineError(
+                f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
+            )
+        return change
+
+    @staticmethod
+    def _artifact(change: ChangeState) -> Artifact:
+        if change.artifact is None:
+            raise UnknownPipelineError(f"change {change.change_id!r} has no built artifact")
+        return change.artifact
+
+    def _step(self, spec: PipelineSpec, where: Where) -> StepSpec:
+        for stage in spec.stages:
+            if stage.name == where.stage:
+                for step in stage.steps:
+                    if step.name == where.step:
+                        return step
+        raise UnknownPipelineError(
+            f"pipeline {spec.pipeline_id!r} has no step {where.stage}/{where.step}"
+        )
+
+    def _progress(
+        self,
+        spec: PipelineSpec,
+        where: Where,
+        change: ChangeState,
+        *,
+        batch: int,
+        done: bool,
+        extensions: int,
+        verdict: str,
+    ) -> Progress:
+        factor = change.emergency.bake_factor if change.emergency else None
+        return {
+            "batch": batch,
+            "done": done,
+            "bake_seconds": bake_seconds(self._step(spec, where).bake_seconds, factor),
+            "extensions": extensions,
+            "verdict": verdict,
+        }
