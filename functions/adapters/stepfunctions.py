@@ -9,7 +9,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.errors import ShipwaveError
-from domain.ports import Workflow
+from domain.ports import Executions, Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -52,3 +52,38 @@ class StepFunctionsWorkflow(Workflow):
         if code in _GONE:
             return False
         raise WorkflowUnavailableError(f"{what} a waiting task failed ({code}: {error})")
+
+
+class StepFunctionsExecutions(Executions):
+    """One execution per change, named after it (a retried intake starts nothing twice)."""
+
+    def __init__(
+        self,
+        state_machines: dict[str, str],
+        *,
+        client: SFNClient | None = None,
+        region: str | None = None,
+    ) -> None:
+        self._machines = state_machines
+        self._client: SFNClient = client or boto3.client("stepfunctions", region_name=region)
+
+    def start(self, pipeline_id: str, change_id: str, execution_input: dict[str, object]) -> str:
+        machine = self._machines.get(pipeline_id)
+        if machine is None:
+            raise WorkflowUnavailableError(f"no state machine for pipeline {pipeline_id!r}")
+        name = f"{change_id}"[:80]
+        try:
+            response = self._client.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps(execution_input)
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+                return f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+            raise WorkflowUnavailableError(
+                f"start pipeline {pipeline_id!r} for {change_id!r} failed ({error})"
+            ) from None
+        except BotoCoreError as error:
+            raise WorkflowUnavailableError(
+                f"start pipeline {pipeline_id!r} failed ({error})"
+            ) from None
+        return response["executionArn"]

@@ -74,6 +74,15 @@ class ArtifactBuilt(Event):
     artifact: Artifact
 
 
+@dataclass(frozen=True, kw_only=True)
+class ScopeAdopted(Event):
+    """The scope already ran this artifact when shipwave took it over (it is known good)."""
+
+    stage: str
+    scope: str
+    artifact: Artifact
+
+
 # --- stage leases: the conveyor --------------------------------------------------------
 
 
@@ -300,6 +309,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChangeReceived,
         CommitExcluded,
         ArtifactBuilt,
+        ScopeAdopted,
         StageLeaseAcquired,
         StageLeaseWaiting,
         StageLeaseReleased,

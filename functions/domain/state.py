@@ -41,6 +41,7 @@ from domain.events import (
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
+    ScopeAdopted,
     StageFailed,
     StageLeaseAcquired,
     StageLeaseReleased,
@@ -442,6 +443,24 @@ def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
         state, event.change_id, event, artifact=event.artifact, status="built"
     )
     return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(ScopeAdopted)
+def _(event: ScopeAdopted, state: PipelineState) -> PipelineState:
+    return _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        None,
+        {
+            "deployed": event.artifact,
+            "known_good": event.artifact,
+            "traffic_percent": 100.0,
+            "change_id": None,
+            "activity": "idle",
+        },
+    )
 
 
 @_folds(StageLeaseAcquired)

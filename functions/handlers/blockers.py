@@ -1,4 +1,4 @@
-"""Blockers before a production stage: aggregate and company alarms, time windows."""
+"""Blockers: the team aggregate and company alarms before a stage; each region's window."""
 
 from __future__ import annotations
 
@@ -6,12 +6,27 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers.models import ChangeInput, ScopeInput, StepRequest, where
 from handlers.observability import logger, metrics, tracer
-from handlers.pending import not_available
+from handlers.runtime import engine
+
+
+class BlockersRequestError(ValueError):
+    """The state machine sent a blockers action this handler does not know."""
 
 
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return not_available("blockers", event)
+    request = StepRequest.model_validate(event)
+    if request.action == "check":
+        change = ChangeInput.model_validate(request.input)
+        if not request.stage or request.regions is None:
+            raise BlockersRequestError("blockers: check needs the stage and its regions")
+        return engine().stage_blockers(
+            change.pipeline_id, change.change_id, request.stage, tuple(request.regions)
+        )
+    if request.action == "window":
+        return engine().window(where(ScopeInput.model_validate(request.input)))
+    raise BlockersRequestError(f"blockers: unknown action {request.action!r}")

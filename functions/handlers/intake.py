@@ -1,17 +1,67 @@
-"""Merges: CodeCommit branch updates (EventBridge) and GitHub webhooks start a pipeline."""
+"""Intake: a built, checksummed change from the build step starts its pipeline.
+
+The build system sends `{"pipeline_id", "change_id", "source", "commits": [...],
+"artifact": {"version", "checksum", "uri"}}` after building and checksumming; commits without
+an approval are excluded from the deployment and the exclusion is recorded.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
 
+from domain.events import Artifact, Commit
 from handlers.observability import logger, metrics, tracer
-from handlers.pending import not_available
+from handlers.runtime import engine
+
+
+class CommitIn(BaseModel):
+    commit_id: str = Field(min_length=1)
+    author: str = Field(min_length=1)
+    message: str = ""
+    approved_by: list[str] = []
+
+
+class ArtifactIn(BaseModel):
+    version: str = Field(min_length=1)
+    checksum: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    uri: str = ""
+
+
+class ChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline_id: str = Field(min_length=1, max_length=128)
+    change_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+    source: str = "build"
+    commits: list[CommitIn] = Field(min_length=1)
+    artifact: ArtifactIn
 
 
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return not_available("intake", event)
+    change = ChangeIn.model_validate(event)
+    execution = engine().receive(
+        change.pipeline_id,
+        change.change_id,
+        source=change.source,
+        commits=tuple(
+            Commit(
+                commit_id=c.commit_id,
+                author=c.author,
+                message=c.message,
+                approved_by=tuple(c.approved_by),
+            )
+            for c in change.commits
+        ),
+        artifact=Artifact(**change.artifact.model_dump()),
+    )
+    return {
+        "pipeline_id": change.pipeline_id,
+        "change_id": change.change_id,
+        "execution": execution,
+    }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.engine import Where
 
 
 class StepProgress(BaseModel):
@@ -35,6 +39,31 @@ class ScopeInput(ChangeInput):
     region: str
     scope: str
     progress: StepProgress
+
+
+def where(scope: ScopeInput) -> Where:
+    return Where(
+        pipeline_id=scope.pipeline_id,
+        change_id=scope.change_id,
+        stage=scope.stage,
+        step=scope.step,
+        region=scope.region,
+        scope=scope.scope,
+    )
+
+
+def failure_reason(state_input: dict[str, Any]) -> str:
+    """Why a step failed, from the `$.error` a Catch stored (or the bake verdict)."""
+    error = state_input.get("error")
+    if isinstance(error, dict):
+        cause = str(error.get("Cause", ""))
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            cause = json.loads(cause).get("errorMessage", cause)
+        return f"{error.get('Error', 'Error')}: {cause}"[:1000]
+    progress = state_input.get("progress")
+    if isinstance(progress, dict) and progress.get("verdict") == "rollback":
+        return "alarm in ALARM during the bake (alarm history)"
+    return "the step failed"
 
 
 class StepRequest(BaseModel):

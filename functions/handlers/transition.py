@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.models import ChangeInput, StepRequest
+from handlers.models import ChangeInput, StepRequest, failure_reason
 from handlers.observability import logger, metrics, tracer
 from handlers.runtime import pipeline_steps
 
 
 class TransitionRequestError(ValueError):
     """The state machine sent a transition this handler does not know."""
-
-
-def _reason(state_input: dict[str, Any]) -> str:
-    error = state_input.get("error")
-    if not isinstance(error, dict):
-        return "the stage failed"
-    cause = error.get("Cause", "")
-    with contextlib.suppress(ValueError, AttributeError):
-        cause = json.loads(cause).get("errorMessage", cause)
-    return f"{error.get('Error', 'Error')}: {cause}"[:1000]
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -38,9 +26,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if request.action == "stage-succeeded" and stage:
         steps.stage_succeeded(pipeline, change_id, stage, request.next)
     elif request.action == "stage-failed" and stage:
-        steps.stage_failed(pipeline, change_id, stage, _reason(request.input))
+        steps.stage_failed(pipeline, change_id, stage, failure_reason(request.input))
     elif request.action == "rollback-failed" and stage:
-        steps.rollback_failed(pipeline, change_id, stage, _reason(request.input))
+        steps.rollback_failed(pipeline, change_id, stage, failure_reason(request.input))
     elif request.action == "change-completed":
         steps.change_completed(pipeline, change_id)
     else:

@@ -37,9 +37,17 @@ from domain.events import (
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
+    ScopeAdopted,
     Stamper,
 )
-from domain.ports import AlarmReader, ArtifactStore, DeployTarget, Executions, Workflow
+from domain.ports import (
+    MAX_EVENTS_PER_APPEND,
+    AlarmReader,
+    ArtifactStore,
+    DeployTarget,
+    Executions,
+    Workflow,
+)
 from domain.rollout import (
     BlockerCheck,
     bake_seconds,
@@ -177,6 +185,31 @@ class Engine:
             pipeline_id, change_id, {"pipeline_id": pipeline_id, "change_id": change_id}
         )
 
+    def adopt(self, pipeline_id: str, artifact: Artifact) -> int:
+        """Record that every scope of the pipeline already runs `artifact` (onboarding an
+        existing service): it becomes each scope's known-good artifact. Returns the count."""
+        spec = self._spec(pipeline_id)
+        scopes = spec.scopes()
+        for start in range(0, len(scopes), MAX_EVENTS_PER_APPEND):
+            chunk = scopes[start : start + MAX_EVENTS_PER_APPEND]
+
+            def decide(
+                _: PipelineState, stamp: Stamper, chunk: tuple[tuple[str, str], ...] = chunk
+            ) -> list[Event]:
+                return [
+                    stamp(
+                        ScopeAdopted,
+                        f"adopt:{artifact.version}:{stage}:{scope}",
+                        stage=stage,
+                        scope=scope,
+                        artifact=artifact,
+                    )
+                    for stage, scope in chunk
+                ]
+
+            self.log.record(pipeline_id, self.clock(), decide)
+        return len(scopes)
+
     # --- deploying ---------------------------------------------------------------------------
 
     def deploy(self, where: Where, phase: str, progress: Progress) -> Progress:
@@ -190,11 +223,9 @@ class Engine:
             if phase == "one-box":
                 result = target.one_box(where.scope, artifact, spec.one_box_percent)
                 batch = 0
-                deployed: Event | None = None
             else:
                 batch = int(progress.get("batch", 0)) + 1
                 result = target.next_batch(where.scope, artifact, spec.rolling, batch)
-                deployed = None
         except DeployTargetError as error:
             raise HealthCheckFailedError(f"{where.scope}: deployment failed: {error}") from None
 
@@ -244,7 +275,6 @@ class Engine:
                 )
             return events
 
-        del deployed
         self.log.record(where.pipeline_id, self.clock(), decide)
         if result.unhealthy:
             raise HealthCheckFailedError(

@@ -1,0 +1,386 @@
+"""Simulations for local runs: a fleet of boxes and a CloudWatch that watches it.
+
+They stand in for AWS only on the local runtime, behind the same ports the real adapters
+implement (`DeployTarget`, `AlarmReader`, `ArtifactStore`). They are deterministic: traffic
+and faults are expected values per minute, so a scenario gives the same result every run.
+
+- `SimulatedFleet`: boxes per AZ/cell (or per region for pre-production), each running a
+  version. One-box puts the artifact on one box beside the old ones; rolling batches replace
+  the rest; rollback returns every box to the known-good artifact. It records the most boxes
+  each version ever ran on, per scope, so tests can prove a bad version never left its one-box.
+- `SimulatedCloudWatch`: every virtual minute each scope serves requests (by the region's
+  traffic class) and fails the share its versions' fault rates say. Per service and region it
+  evaluates the fault-rate alarm (from the pipeline's high-severity set: threshold, periods,
+  datapoints to alarm) on the whole fleet and on one-box boxes alone, derives the composites
+  (service high-severity, service one-box, team aggregate), keeps the alarm history and
+  delivers each OK→ALARM change to a listener, as EventBridge delivers it to the controller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
+from domain.errors import DeployTargetError
+from domain.events import Artifact
+from domain.ports import AlarmReader, ArtifactStore, DeployResult, DeployTarget
+from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
+from domain.spec import Datapoints, PipelineSpec, Rolling
+
+REQUESTS_PER_MINUTE = {"high": 600.0, "low": 30.0}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a version behaves once deployed."""
+
+    fault_rate: float = 0.001
+    #: a slow burn: after this many hours on a box, the box fails at `burn_fault_rate`
+    burns_after_hours: float | None = None
+    burn_fault_rate: float = 0.05
+    healthy: bool = True  # False: new boxes fail their health checks
+
+    def faults(self, age: timedelta) -> float:
+        if self.burns_after_hours is not None and age >= timedelta(hours=self.burns_after_hours):
+            return self.burn_fault_rate
+        return self.fault_rate
+
+
+@dataclass
+class Box:
+    name: str
+    version: str | None
+    one_box: bool = False
+    since: datetime | None = None
+
+
+class SimulatedArtifactStore(ArtifactStore):
+    """Build outputs by version: bytes and their sha256, verifiable at rollback time."""
+
+    def __init__(self) -> None:
+        self._bytes: dict[str, bytes] = {}
+
+    def build(self, service: str, version: str) -> Artifact:
+        content = f"{service} {version}\n".encode() * 64
+        self._bytes[version] = content
+        digest = hashlib.sha256(content).hexdigest()
+        return Artifact(
+            version=version,
+            checksum=f"sha256:{digest}",
+            uri=f"sim://artifacts/{service}/{version}.zip",
+        )
+
+    def corrupt(self, version: str) -> None:
+        """Damage stored bytes, so a rollback to this version fails its checksum check."""
+        self._bytes[version] = b"corrupted"
+
+    def verify(self, artifact: Artifact) -> bool:
+        content = self._bytes.get(artifact.version)
+        if content is None:
+            return False
+        return f"sha256:{hashlib.sha256(content).hexdigest()}" == artifact.checksum
+
+
+class SimulatedFleet:
+    """Every service's boxes, by scope. `target(spec)` gives the DeployTarget of a pipeline."""
+
+    def __init__(self, clock: Callable[[], datetime], *, boxes_per_scope: int = 12) -> None:
+        self.clock = clock
+        self.boxes_per_scope = boxes_per_scope
+        self.behaviours: dict[str, Behaviour] = {}
+        self._lock = threading.RLock()
+        self._boxes: dict[tuple[str, str], list[Box]] = {}
+        self.peak_boxes: dict[tuple[str, str, str], int] = defaultdict(int)  # (svc, scope, ver)
+        self.broken_targets: set[str] = set()  # services whose rollbacks fail
+
+    def seed(self, service: str, scopes: Sequence[str], version: str | None) -> None:
+        """Boxes that already run `version` (None: a new service with nothing deployed)."""
+        with self._lock:
+            for scope in scopes:
+                self._boxes[(service, scope)] = [
+                    Box(name=f"{scope}/box-{n:02d}", version=version, since=self.clock())
+                    for n in range(1, self.boxes_per_scope + 1)
+                ]
+
+    def boxes(self, service: str, scope: str) -> list[Box]:
+        with self._lock:
+            key = (service, scope)
+            if key not in self._boxes:
+                self._boxes[key] = [
+                    Box(name=f"{scope}/box-{n:02d}", version=None)
+                    for n in range(1, self.boxes_per_scope + 1)
+                ]
+            return self._boxes[key]
+
+    def target(self, spec: PipelineSpec) -> DeployTarget:
+        return _FleetTarget(self, spec.service)
+
+    def _set(
+        self, service: str, scope: str, boxes: list[Box], version: str | None, *, one_box: bool
+    ) -> None:
+        now = self.clock()
+        for box in boxes:
+            if box.version != version:
+                box.version, box.since = version, now
+            box.one_box = one_box
+        counts: dict[str | None, int] = defaultdict(int)
+        for box in self.boxes(service, scope):
+            counts[box.version] += 1
+        for ver, count in counts.items():
+            if ver is not None:
+                key = (service, scope, ver)
+                self.peak_boxes[key] = max(self.peak_boxes[key], count)
+
+
+class _FleetTarget(DeployTarget):
+    def __init__(self, fleet: SimulatedFleet, service: str) -> None:
+        self.fleet = fleet
+        self.service = service
+
+    def _result(self, scope: str, version: str | None, changed: list[Box]) -> DeployResult:
+        boxes = self.fleet.boxes(self.service, scope)
+        on_new = sum(1 for b in boxes if b.version == version)
+        behaviour = self.fleet.behaviours.get(version or "", Behaviour())
+        unhealthy = tuple(b.name for b in changed if not behaviour.healthy)
+        return DeployResult(
+            boxes=tuple(b.name for b in changed),
+            fleet_percent_on_new=round(100.0 * on_new / len(boxes), 2),
+            healthy_percent=healthy_percent(len(boxes), len(unhealthy)),
+            done=on_new == len(boxes),
+            unhealthy=unhealthy,
+            reason="new boxes fail their health checks" if unhealthy else "",
+        )
+
+    def one_box(self, scope: str, artifact: Artifact, traffic_percent: float) -> DeployResult:
+        with self.fleet._lock:
+            boxes = self.fleet.boxes(self.service, scope)
+            share = one_box_traffic_percent(len(boxes), traffic_percent)
+            first = boxes[:1]
+            self.fleet._set(self.service, scope, first, artifact.version, one_box=True)
+            result = self._result(scope, artifact.version, first)
+            return DeployResult(
+                boxes=result.boxes,
+                fleet_percent_on_new=share,
+                healthy_percent=result.healthy_percent,
+                done=False,
+                unhealthy=result.unhealthy,
+                reason=result.reason,
+            )
+
+    def next_batch(
+        self, scope: str, artifact: Artifact, rolling: Rolling, batch: int
+    ) -> DeployResult:
+        with self.fleet._lock:
+            boxes = self.fleet.boxes(self.service, scope)
+            size = batch_size(len(boxes), rolling)
+            wanted = min(len(boxes), 1 + size * batch)  # the one-box, then `batch` batches
+            changed = [b for b in boxes[:wanted] if b.version != artifact.version or b.one_box]
+            self.fleet._set(self.service, scope, changed, artifact.version, one_box=False)
+            return self._result(scope, artifact.version, changed)
+
+    def roll_back(self, scope: str, artifact: Artifact | None, rolling: Rolling) -> DeployResult:
+        if self.service in self.fleet.broken_targets:
+            raise DeployTargetError(f"{self.service} in {scope}: the deploy API refused the call")
+        with self.fleet._lock:
+            boxes = self.fleet.boxes(self.service, scope)
+            version = artifact.version if artifact else None
+            changed = [b for b in boxes if b.version != version or b.one_box]
+            self.fleet._set(self.service, scope, changed, version, one_box=False)
+            return self._result(scope, version, changed)
+
+
+@dataclass
+class _AlarmTrack:
+    state: str = "OK"
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=10))
+    history: list[tuple[datetime, str]] = field(default_factory=list)
+
+
+AlarmListener = Callable[[str, str, str], None]  # (alarm name, region, reason)
+
+
+class SimulatedCloudWatch(AlarmReader):
+    """Metrics from the simulated fleet and alarms evaluated from the pipelines' rules."""
+
+    def __init__(
+        self,
+        fleet: SimulatedFleet,
+        specs: Mapping[str, PipelineSpec],
+        *,
+        catalogue: Catalogue = DEFAULT_CATALOGUE,
+    ) -> None:
+        self.fleet = fleet
+        self.catalogue = catalogue
+        self._lock = threading.RLock()
+        self._services: dict[str, PipelineSpec] = {}
+        for spec in specs.values():
+            self._services.setdefault(spec.service, spec)
+        self._alarms: dict[tuple[str, str], _AlarmTrack] = defaultdict(_AlarmTrack)
+        self._requests: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+        self.listeners: list[AlarmListener] = []
+        self.forced: dict[tuple[str, str], str] = {}  # (alarm, region) → forced state
+
+    # --- the simulation step (a clock tick hook) -------------------------------------------
+
+    def tick(self, previous: datetime, now: datetime) -> None:
+        minutes = (now - previous).total_seconds() / 60
+        if minutes <= 0:
+            return
+        changes: list[tuple[str, str, str]] = []
+        with self._lock:
+            by_region: dict[tuple[str, str], dict[str, list[float]]] = {}
+            for (service, scope), boxes in list(self.fleet._boxes.items()):
+                spec = self._services.get(service)
+                if spec is None:
+                    continue
+                region = scope.split("/")[0]
+                info = self.catalogue.region(region)
+                rate = REQUESTS_PER_MINUTE[info.traffic if info else "low"]
+                requests = rate * minutes
+                self._requests[(service, scope)].append((now, requests))
+                totals = by_region.setdefault(
+                    (service, region), {"all": [0.0, 0.0], "one-box": [0.0, 0.0]}
+                )
+                live = [b for b in boxes if b.version is not None]
+                if not live:
+                    continue
+                share = {}
+                one_box = [b for b in live if b.one_box]
+                if one_box:
+                    box_share = min(spec.one_box_percent, 100.0 / len(live)) / 100
+                    for box in one_box:
+                        share[box.name] = box_share / len(one_box)
+                    rest = [b for b in live if not b.one_box]
+                    for box in rest:
+                        share[box.name] = (1 - box_share) / max(1, len(rest))
+                else:
+                    for box in live:
+                        share[box.name] = 1 / len(live)
+                for box in live:
+                    behaviour = self.fleet.behaviours.get(box.version or "", Behaviour())
+                    age = now - (box.since or now)
+                    served = requests * share[box.name]
+                    failed = served * behaviour.faults(age)
+                    totals["all"][0] += served
+                    totals["all"][1] += failed
+                    if box.one_box:
+                        totals["one-box"][0] += served
+                        totals["one-box"][1] += failed
+            team_breach: dict[tuple[str, str], bool] = defaultdict(bool)
+            for (service, region), totals in by_region.items():
+                spec = self._services[service]
+                rule = next(a for a in spec.alarms.high_severity if a.metric == "FaultRate")
+                names = spec.alarm_names
+                fleet_rate = totals["all"][1] / totals["all"][0] if totals["all"][0] else 0.0
+                one_rate = (
+                    totals["one-box"][1] / totals["one-box"][0] if totals["one-box"][0] else 0.0
+                )
+                high = self._evaluate(
+                    names.high_severity_composite,
+                    region,
+                    fleet_rate > rule.threshold,
+                    rule.datapoints_to_alarm,
+                    now,
+                    changes,
+                    f"fleet fault rate {fleet_rate:.2%}",
+                )
+                team_breach[(spec.team, region)] |= high
+                self._evaluate(
+                    names.one_box_composite,
+                    region,
+                    one_rate > rule.threshold,
+                    rule.datapoints_to_alarm,
+                    now,
+                    changes,
+                    f"one-box fault rate {one_rate:.2%}",
+                )
+            for (team, region), breached in team_breach.items():
+                self._evaluate(
+                    f"{team}-aggregate",
+                    region,
+                    breached,
+                    1,
+                    now,
+                    changes,
+                    "a service's high-severity alarm",
+                )
+        for name, region, reason in changes:
+            for listener in self.listeners:
+                listener(name, region, reason)
+
+    def _evaluate(
+        self,
+        name: str,
+        region: str,
+        breaching: bool,
+        needed: int,
+        now: datetime,
+        changes: list[tuple[str, str, str]],
+        reason: str,
+    ) -> bool:
+        track = self._alarms[(name, region)]
+        forced = self.forced.get((name, region))
+        track.recent.append(breaching)
+        state = forced or ("ALARM" if sum(list(track.recent)[-needed:]) >= needed else "OK")
+        if state != track.state:
+            track.state = state
+            track.history.append((now, state))
+            if state == "ALARM":
+                changes.append((name, region, reason if not forced else "set by hand"))
+        return state == "ALARM"
+
+    def set_state(self, name: str, region: str, state: str | None) -> None:
+        """Force an alarm (e.g. a company-wide one) to a state; None returns it to its rule."""
+        with self._lock:
+            if state is None:
+                self.forced.pop((name, region), None)
+            else:
+                self.forced[(name, region)] = state
+
+    # --- AlarmReader ---------------------------------------------------------------------
+
+    def in_alarm(self, region: str, names: Sequence[str]) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(
+                name
+                for name in names
+                if (self.forced.get((name, region)) or self._alarms[(name, region)].state)
+                == "ALARM"
+            )
+
+    def breached(
+        self, region: str, names: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[str, ...]:
+        with self._lock:
+            found = []
+            for name in names:
+                track = self._alarms[(name, region)]
+                state_at_start = "OK"
+                for when, state in track.history:
+                    if when <= start:
+                        state_at_start = state
+                if state_at_start == "ALARM" or any(
+                    start <= when <= end and state == "ALARM" for when, state in track.history
+                ):
+                    found.append(name)
+            return tuple(found)
+
+    def datapoints(
+        self, region: str, datapoints: Datapoints, scope: str, start: datetime, end: datetime
+    ) -> int:
+        services = {name for name, spec in self._services.items() if spec.datapoints == datapoints}
+        with self._lock:
+            total = sum(
+                requests
+                for (service, sc), samples in self._requests.items()
+                if service in services
+                and (sc == scope or (scope == region and sc.startswith(region + "/")))
+                for when, requests in samples
+                if start < when <= end
+            )
+        return int(total)
