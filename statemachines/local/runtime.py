@@ -1,0 +1,306 @@
+"""The embedded local runtime: the very ASL CDK deploys, run on moto's interpreter.
+
+    with LocalRuntime(specs, event_log=SQLiteEventStore(path), start=monday_9am) as runtime:
+        runtime.adopt("create-order-application", "v1.0.0")
+        runtime.merge("create-order-application", "v1.1.0")
+        runtime.run()
+
+Lambda tasks reach the real handlers (`functions/handlers/`) in process; time is virtual
+(`clock.py`); the fleet and CloudWatch are simulated (`simulation.py`); the event log is the
+store you pass (SQLite by default, or DynamoDB on moto through the AWS adapter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from adapters.dynamodb import DynamoDBEventStore
+from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
+from domain.ports import EventStore
+from domain.spec import PipelineSpec
+from handlers import runtime as handler_runtime
+from service.engine import Engine
+from service.pipeline_log import PipelineLog
+from service.steps import PipelineSteps
+from statemachines.generator import PLACEHOLDERS, substitute, to_json
+from statemachines.local import clock as virtual
+from statemachines.local import moto_patches
+from statemachines.local.simulation import (
+    Behaviour,
+    SimulatedArtifactStore,
+    SimulatedCloudWatch,
+    SimulatedFleet,
+)
+
+HOME_REGION = "us-east-1"
+ACCOUNT = "123456789012"
+HANDLER_MODULES = ("lease", "blockers", "deploy", "bake", "transition", "alarm", "intake")
+_PLACEHOLDER_FUNCTION = {
+    "LeaseFunctionArn": "lease",
+    "BlockersFunctionArn": "blockers",
+    "DeployFunctionArn": "deploy",
+    "BakeFunctionArn": "bake",
+    "TransitionFunctionArn": "transition",
+}
+
+
+@dataclass
+class LambdaContextStandIn:
+    """What Powertools reads from a Lambda context object."""
+
+    function_name: str
+    aws_request_id: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{HOME_REGION}:{ACCOUNT}:function:{self.function_name}"
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    pipeline_id: str
+    change_id: str
+    status: str
+    arn: str
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        specs: Sequence[PipelineSpec],
+        *,
+        event_log: EventStore | Callable[[], EventStore],
+        start: datetime,
+        boxes_per_scope: int = 12,
+        tick_seconds: float = 60.0,
+    ) -> None:
+        self.specs: dict[str, PipelineSpec] = {spec.pipeline_id: spec for spec in specs}
+        self._event_log = event_log
+        self.clock = virtual.VirtualClock(start, tick_seconds=tick_seconds)
+        self.boxes_per_scope = boxes_per_scope
+        self.invocations: dict[str, int] = {}
+        self.executions: dict[str, ExecutionResult] = {}
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "lambda": {"use_docker": False},
+            }
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalRuntime:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": HOME_REGION,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_METRICS_DISABLED": "1",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+        }.items():
+            os.environ.setdefault(name, value)
+        moto_patches.patch_interpreter()
+        moto_patches.isolate_dynamodb()
+        virtual.install(self.clock)
+        self._mock.start()
+        self.store = self._event_log() if callable(self._event_log) else self._event_log
+        if isinstance(self.store, DynamoDBEventStore):
+            self.store.create_table()
+        self.sfn = boto3.client("stepfunctions", region_name=HOME_REGION)
+        self._create_functions_and_machines()
+        self.log = PipelineLog(self.store)
+        self.fleet = SimulatedFleet(self.clock.now, boxes_per_scope=self.boxes_per_scope)
+        self.cloudwatch = SimulatedCloudWatch(self.fleet, self.specs)
+        self.artifacts = SimulatedArtifactStore()
+        workflow = StepFunctionsWorkflow(client=self.sfn)
+        self.engine = Engine(
+            log=self.log,
+            specs=self.specs,
+            targets=self.fleet.target,
+            alarms=self.cloudwatch,
+            artifacts=self.artifacts,
+            workflow=workflow,
+            executions=StepFunctionsExecutions(self.machines, client=self.sfn),
+            clock=self.clock.now,
+        )
+        handler_runtime.use(
+            handler_runtime.Services(
+                steps=PipelineSteps(self.log, workflow, self.clock.now), engine=self.engine
+            )
+        )
+        moto_patches.route_lambda(self._invoke)
+        self.clock.on_tick(self.cloudwatch.tick)
+        self.cloudwatch.listeners.append(self._deliver_alarm)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        moto_patches.route_lambda(None)
+        handler_runtime.use(None)
+        virtual.install(None)
+        self._mock.stop()
+
+    def _create_functions_and_machines(self) -> None:
+        iam = boto3.client("iam", region_name=HOME_REGION)
+        role = iam.create_role(RoleName="shipwave-local", AssumeRolePolicyDocument="{}")["Role"]
+        functions = boto3.client("lambda", region_name=HOME_REGION)
+        arns: dict[str, str] = {}
+        for name in HANDLER_MODULES:
+            arns[name] = functions.create_function(
+                FunctionName=f"shipwave-{name}",
+                Runtime="python3.13",
+                Role=role["Arn"],
+                Handler=f"handlers.{name}.handler",
+                Code={"ZipFile": b"runs in process"},
+            )["FunctionArn"]
+        substitutions = {p: arns[_PLACEHOLDER_FUNCTION[p]] for p in PLACEHOLDERS}
+        self.machines: dict[str, str] = {}
+        for pipeline_id, spec in self.specs.items():
+            self.machines[pipeline_id] = self.sfn.create_state_machine(
+                name=f"shipwave-{pipeline_id}",
+                definition=substitute(to_json(spec), substitutions),
+                roleArn=role["Arn"],
+            )["stateMachineArn"]
+
+    # --- Lambda and EventBridge, in process -----------------------------------------------
+
+    def _invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
+        module_name = function_name.removeprefix("shipwave-")
+        if module_name not in HANDLER_MODULES:
+            raise LookupError(f"no local handler for function {function_name!r}")
+        self.invocations[module_name] = self.invocations.get(module_name, 0) + 1
+        module = __import__(f"handlers.{module_name}", fromlist=["handler"])
+        context = LambdaContextStandIn(function_name, str(uuid.uuid4()))
+        return module.handler(payload, context)
+
+    def _deliver_alarm(self, alarm_name: str, region: str, reason: str) -> None:
+        """What the per-region forwarding rule and the controller's rule do in AWS."""
+        self._invoke(
+            "shipwave-alarm",
+            {
+                "source": "aws.cloudwatch",
+                "detail-type": "CloudWatch Alarm State Change",
+                "region": region,
+                "detail": {"alarmName": alarm_name, "state": {"value": "ALARM", "reason": reason}},
+            },
+        )
+
+    # --- what a user does -----------------------------------------------------------------
+
+    def adopt(self, pipeline_id: str, version: str) -> None:
+        """The service already runs `version` everywhere: seed the fleet, record it known-good."""
+        spec = self.specs[pipeline_id]
+        artifact = self.artifacts.build(spec.service, version)
+        self.fleet.seed(spec.service, [scope for _, scope in spec.scopes()], version)
+        self.engine.adopt(pipeline_id, artifact)
+
+    def merge(
+        self,
+        pipeline_id: str,
+        version: str,
+        *,
+        behaviour: Behaviour | None = None,
+        change_id: str | None = None,
+        reviewed: bool = True,
+    ) -> str:
+        """A reviewed merge to main, built and checksummed: the intake starts the pipeline."""
+        spec = self.specs[pipeline_id]
+        artifact = self.artifacts.build(spec.service, version)
+        self.fleet.behaviours[version] = behaviour or Behaviour()
+        change = change_id or f"chg-{version.replace('.', '-')}"
+        result = self._invoke(
+            "shipwave-intake",
+            {
+                "pipeline_id": pipeline_id,
+                "change_id": change,
+                "source": "local",
+                "commits": [
+                    {
+                        "commit_id": uuid.uuid5(uuid.NAMESPACE_URL, change).hex[:12],
+                        "author": "developer",
+                        "message": f"release {version}",
+                        "approved_by": ["reviewer"] if reviewed else [],
+                    }
+                ],
+                "artifact": {
+                    "version": artifact.version,
+                    "checksum": artifact.checksum,
+                    "uri": artifact.uri,
+                },
+            },
+        )
+        if result.get("execution"):
+            self.executions[change] = ExecutionResult(
+                pipeline_id, change, "RUNNING", result["execution"]
+            )
+        return change
+
+    def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
+        """Drive virtual time until every execution ended (or `until()` holds)."""
+        self.clock.run_until(until or self.all_finished, max_elapsed=max_days * 86400)
+        self.refresh()
+
+    def run_for(self, seconds: float) -> None:
+        target = self.clock.elapsed + seconds
+        self.clock.run_until(
+            lambda: self.clock.elapsed >= target or self.all_finished(), max_elapsed=target + 1
+        )
+        self.refresh()
+
+    def refresh(self) -> Mapping[str, ExecutionResult]:
+        for change, execution in list(self.executions.items()):
+            status = self.sfn.describe_execution(executionArn=execution.arn)["status"]
+            self.executions[change] = ExecutionResult(
+                execution.pipeline_id, change, status, execution.arn
+            )
+        return self.executions
+
+    def all_finished(self) -> bool:
+        return all(
+            self.sfn.describe_execution(executionArn=e.arn)["status"] != "RUNNING"
+            for e in self.executions.values()
+        )
+
+    def history(self, change_id: str) -> list[dict[str, Any]]:
+        arn = self.executions[change_id].arn
+        events: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def states_entered(self, change_id: str) -> set[str]:
+        names = set()
+        for event in self.history(change_id):
+            details = event.get("stateEnteredEventDetails")
+            if details:
+                names.add(details["name"])
+        return names
+
+    @staticmethod
+    def dumps(value: Any) -> str:
+        return json.dumps(value, default=str)
