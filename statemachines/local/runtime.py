@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,6 +114,7 @@ class LocalRuntime:
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
         }.items():
             os.environ.setdefault(name, value)
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         moto_patches.patch_interpreter()
         moto_patches.isolate_dynamodb()
         virtual.install(self.clock)
@@ -288,7 +290,7 @@ class LocalRuntime:
             if token:
                 kwargs["nextToken"] = token
             page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
+            events.extend(dict(event) for event in page["events"])
             token = page.get("nextToken")
             if not token:
                 return events
