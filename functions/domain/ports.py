@@ -158,41 +158,54 @@ class DeployResult:
 class DeployTarget(ABC):
     """Where a pipeline's artifact runs: a Lambda alias, an ECS service, a simulated fleet.
 
+    `environment` is "production" for the production waves and the stage name (alpha, beta,
+    gamma, zeta) for a pre-production stage, which runs in its own environment.
+
     Implementations raise DeployTargetError (ours) for anything that fails to deploy.
     """
 
     @abstractmethod
-    def one_box(self, scope: str, artifact: Artifact, traffic_percent: float) -> DeployResult:
+    def one_box(
+        self, environment: str, scope: str, artifact: Artifact, traffic_percent: float
+    ) -> DeployResult:
         """Put the artifact on the smallest unit beside the old fleet."""
 
     @abstractmethod
     def next_batch(
-        self, scope: str, artifact: Artifact, rolling: Rolling, batch: int
+        self, environment: str, scope: str, artifact: Artifact, rolling: Rolling, batch: int
     ) -> DeployResult:
         """Make batches 1..`batch` run the artifact (idempotent: a retried batch changes
         nothing more); `done` when the whole scope runs it."""
 
     @abstractmethod
-    def roll_back(self, scope: str, artifact: Artifact | None, rolling: Rolling) -> DeployResult:
+    def roll_back(
+        self, environment: str, scope: str, artifact: Artifact | None, rolling: Rolling
+    ) -> DeployResult:
         """Return every box of the scope to `artifact` (None: remove the new code)."""
 
 
 class AlarmReader(ABC):
-    """CloudWatch as the pipeline reads it."""
+    """CloudWatch as the pipeline reads it, per environment (see DeployTarget)."""
 
     @abstractmethod
-    def in_alarm(self, region: str, names: Sequence[str]) -> tuple[str, ...]:
+    def in_alarm(self, environment: str, region: str, names: Sequence[str]) -> tuple[str, ...]:
         """The named alarms currently in ALARM in the region."""
 
     @abstractmethod
     def breached(
-        self, region: str, names: Sequence[str], start: datetime, end: datetime
+        self, environment: str, region: str, names: Sequence[str], start: datetime, end: datetime
     ) -> tuple[str, ...]:
         """The named alarms that were in ALARM at any time in [start, end]."""
 
     @abstractmethod
     def datapoints(
-        self, region: str, datapoints: Datapoints, scope: str, start: datetime, end: datetime
+        self,
+        environment: str,
+        region: str,
+        datapoints: Datapoints,
+        scope: str,
+        start: datetime,
+        end: datetime,
     ) -> int:
         """How many datapoints of the bake metric the scope produced in [start, end]."""
 

@@ -30,6 +30,7 @@ class AlarmStateChange(BaseModel):
 
     source: str
     detail_type: str = Field(alias="detail-type")
+    account: str = ""
     region: str
     detail: AlarmDetail
 
@@ -49,7 +50,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     if change.detail.state.value != "ALARM":
         return {"alarm": change.detail.alarm_name, "told": []}
-    told = engine().alarm_changed(
-        change.detail.alarm_name, change.region, change.detail.state.reason or "ALARM"
+    service = engine()
+    told = service.alarm_changed(
+        change.detail.alarm_name,
+        change.region,
+        change.detail.state.reason or "ALARM",
+        service.environment_of(change.account),
     )
     return {"alarm": change.detail.alarm_name, "told": told}

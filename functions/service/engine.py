@@ -102,6 +102,15 @@ class Where:
 
 
 _BAKE_PHASE: dict[str, BakePhase] = {"one-box": "one-box", "rolling": "fleet", "bake": "wave"}
+PRODUCTION = "production"
+
+
+def environment(spec: PipelineSpec, stage: str) -> str:
+    """Production waves share production; each pre-production stage is its own environment."""
+    for candidate in spec.stages:
+        if candidate.name == stage:
+            return PRODUCTION if candidate.production else stage
+    raise UnknownPipelineError(f"pipeline {spec.pipeline_id!r} has no stage {stage!r}")
 
 
 class Engine:
@@ -117,6 +126,7 @@ class Engine:
         executions: Executions,
         clock: Clock,
         catalogue: Catalogue = DEFAULT_CATALOGUE,
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
         self.log = log
         self.specs = specs
@@ -127,6 +137,11 @@ class Engine:
         self.executions = executions
         self.clock = clock
         self.catalogue = catalogue
+        self.accounts = dict(accounts or {})
+
+    def environment_of(self, account: str) -> str:
+        """Which environment an alarm event's account belongs to (production unless mapped)."""
+        return self.accounts.get(account, PRODUCTION)
 
     # --- intake -----------------------------------------------------------------------------
 
@@ -217,15 +232,23 @@ class Engine:
         state = self.log.state(where.pipeline_id)
         change = self._change(state, where.change_id)
         artifact = self._artifact(change)
-        self._stop_if_alarming(spec, where, one_box=phase == "one-box")
+        scope_state = (
+            state.stages[where.stage].scopes.get(where.scope)
+            if (where.stage in state.stages)
+            else None
+        )
+        if scope_state is not None and scope_state.change_id == where.change_id:
+            # Only once this change runs here can an alarm be its fault.
+            self._stop_if_alarming(spec, where, one_box=phase == "one-box")
         target = self.targets(spec)
+        env = environment(spec, where.stage)
         try:
             if phase == "one-box":
-                result = target.one_box(where.scope, artifact, spec.one_box_percent)
+                result = target.one_box(env, where.scope, artifact, spec.one_box_percent)
                 batch = 0
             else:
                 batch = int(progress.get("batch", 0)) + 1
-                result = target.next_batch(where.scope, artifact, spec.rolling, batch)
+                result = target.next_batch(env, where.scope, artifact, spec.rolling, batch)
         except DeployTargetError as error:
             raise HealthCheckFailedError(f"{where.scope}: deployment failed: {error}") from None
 
@@ -344,7 +367,9 @@ class Engine:
             failure = f"checksum of {to_artifact.version} does not match {to_artifact.checksum}"
         else:
             try:
-                self.targets(spec).roll_back(where.scope, to_artifact, spec.rolling)
+                self.targets(spec).roll_back(
+                    environment(spec, where.stage), where.scope, to_artifact, spec.rolling
+                )
             except DeployTargetError as error:
                 failure = str(error)
         if failure:
@@ -407,7 +432,9 @@ class Engine:
                 )
             ],
         )
-        alarming = self.alarms.in_alarm(where.region, self._watched(spec, phase == "one-box"))
+        alarming = self.alarms.in_alarm(
+            environment(spec, where.stage), where.region, self._watched(spec, phase == "one-box")
+        )
         if alarming:
             self._alarm_fired(where, alarming[0], "already in ALARM when the bake started")
             self.workflow.fail(token, "AlarmFired", f"alarm {alarming[0]} in {where.region}")
@@ -424,8 +451,9 @@ class Engine:
         start = (scope_state.bake_started_at if scope_state else None) or now
         extensions = int(progress.get("extensions", 0))
         watched = self._watched(spec, phase == "one-box")
-        breached = self.alarms.breached(where.region, watched, start, now)
-        seen = self.alarms.datapoints(where.region, spec.datapoints, where.scope, start, now)
+        env = environment(spec, where.stage)
+        breached = self.alarms.breached(env, where.region, watched, start, now)
+        seen = self.alarms.datapoints(env, where.region, spec.datapoints, where.scope, start, now)
         verdict = bake_verdict(
             seen=seen,
             datapoints=spec.datapoints,
@@ -515,7 +543,9 @@ class Engine:
         spec = self._spec(pipeline_id)
         names = (spec.alarm_names.team_aggregate, *spec.alarm_names.blockers)
         in_alarm = tuple(
-            (name, region) for region in regions for name in self.alarms.in_alarm(region, names)
+            (name, region)
+            for region in regions
+            for name in self.alarms.in_alarm(environment(spec, stage), region, names)
         )
         check = check_alarm_blockers(
             alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
@@ -597,9 +627,12 @@ class Engine:
 
     # --- alarms --------------------------------------------------------------------------------
 
-    def alarm_changed(self, alarm_name: str, region: str, reason: str) -> list[str]:
-        """An alarm went to ALARM: every affected bake in the region fails at once (and every
-        affected deployment stops at its next batch). Returns the scopes told."""
+    def alarm_changed(
+        self, alarm_name: str, region: str, reason: str, environment_name: str = PRODUCTION
+    ) -> list[str]:
+        """An alarm went to ALARM in an environment: every affected bake in the region fails
+        at once (and every affected deployment stops at its next batch). Returns the scopes
+        told."""
         told: list[str] = []
         for spec in self.specs.values():
             names = spec.alarm_names
@@ -613,6 +646,8 @@ class Engine:
             except ShipwaveError:
                 continue
             for stage_state in state.stages.values():
+                if environment(spec, stage_state.stage) != environment_name:
+                    continue
                 for scope in stage_state.scopes.values():
                     in_region = scope.scope == region or scope.scope.startswith(region + "/")
                     busy = scope.activity.startswith(("one-box", "rolling", "baking", "bake"))
@@ -656,7 +691,9 @@ class Engine:
         )
 
     def _stop_if_alarming(self, spec: PipelineSpec, where: Where, *, one_box: bool) -> None:
-        alarming = self.alarms.in_alarm(where.region, self._watched(spec, one_box))
+        alarming = self.alarms.in_alarm(
+            environment(spec, where.stage), where.region, self._watched(spec, one_box)
+        )
         if alarming:
             self._alarm_fired(where, alarming[0], "in ALARM during deployment")
             raise AlarmFiredError(f"alarm {alarming[0]} is in ALARM in {where.region}")

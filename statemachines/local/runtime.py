@@ -30,7 +30,7 @@ from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflo
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
 from handlers import runtime as handler_runtime
-from service.engine import Engine
+from service.engine import Engine, environment
 from service.pipeline_log import PipelineLog
 from service.steps import PipelineSteps
 from statemachines.generator import PLACEHOLDERS, substitute, to_json
@@ -45,6 +45,14 @@ from statemachines.local.simulation import (
 
 HOME_REGION = "us-east-1"
 ACCOUNT = "123456789012"
+#: each environment's account, as alarm events carry it (pre-production stages run apart)
+ENVIRONMENT_ACCOUNTS = {
+    "production": ACCOUNT,
+    "alpha": "100000000001",
+    "beta": "100000000002",
+    "gamma": "100000000003",
+    "zeta": "100000000004",
+}
 HANDLER_MODULES = ("lease", "blockers", "deploy", "bake", "transition", "alarm", "intake")
 _PLACEHOLDER_FUNCTION = {
     "LeaseFunctionArn": "lease",
@@ -138,6 +146,7 @@ class LocalRuntime:
             workflow=workflow,
             executions=StepFunctionsExecutions(self.machines, client=self.sfn),
             clock=self.clock.now,
+            accounts={account: env for env, account in ENVIRONMENT_ACCOUNTS.items()},
         )
         handler_runtime.use(
             handler_runtime.Services(
@@ -193,13 +202,14 @@ class LocalRuntime:
         context = LambdaContextStandIn(function_name, str(uuid.uuid4()))
         return module.handler(payload, context)
 
-    def _deliver_alarm(self, alarm_name: str, region: str, reason: str) -> None:
+    def _deliver_alarm(self, alarm_name: str, environment: str, region: str, reason: str) -> None:
         """What the per-region forwarding rule and the controller's rule do in AWS."""
         self._invoke(
             "shipwave-alarm",
             {
                 "source": "aws.cloudwatch",
                 "detail-type": "CloudWatch Alarm State Change",
+                "account": ENVIRONMENT_ACCOUNTS[environment],
                 "region": region,
                 "detail": {"alarmName": alarm_name, "state": {"value": "ALARM", "reason": reason}},
             },
@@ -211,7 +221,11 @@ class LocalRuntime:
         """The service already runs `version` everywhere: seed the fleet, record it known-good."""
         spec = self.specs[pipeline_id]
         artifact = self.artifacts.build(spec.service, version)
-        self.fleet.seed(spec.service, [scope for _, scope in spec.scopes()], version)
+        self.fleet.seed(
+            spec.service,
+            [(environment(spec, stage), scope) for stage, scope in spec.scopes()],
+            version,
+        )
         self.engine.adopt(pipeline_id, artifact)
 
     def merge(

@@ -9,7 +9,8 @@ and faults are expected values per minute, so a scenario gives the same result e
   the rest; rollback returns every box to the known-good artifact. It records the most boxes
   each version ever ran on, per scope, so tests can prove a bad version never left its one-box.
 - `SimulatedCloudWatch`: every virtual minute each scope serves requests (by the region's
-  traffic class) and fails the share its versions' fault rates say. Per service and region it
+  traffic class) and fails the share its versions' fault rates say. Alpha and beta serve only
+  integration tests (datapoints, no customer-fault alarms); gamma mirrors production. Per service and region it
   evaluates the fault-rate alarm (from the pipeline's high-severity set: threshold, periods,
   datapoints to alarm) on the whole fleet and on one-box boxes alone, derives the composites
   (service high-severity, service one-box, team aggregate), keeps the alarm history and
@@ -33,6 +34,10 @@ from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
 from domain.spec import Datapoints, PipelineSpec, Rolling
 
 REQUESTS_PER_MINUTE = {"high": 600.0, "low": 30.0}
+#: alpha and beta serve integration tests, not customers: their traffic counts as datapoints,
+#: but faults that only customer traffic reveals raise no alarm there (gamma mirrors production)
+INTEGRATION_TEST_ENVIRONMENTS = frozenset({"alpha", "beta"})
+INTEGRATION_TEST_REQUESTS_PER_MINUTE = 20.0
 
 
 @dataclass(frozen=True)
@@ -94,22 +99,23 @@ class SimulatedFleet:
         self.boxes_per_scope = boxes_per_scope
         self.behaviours: dict[str, Behaviour] = {}
         self._lock = threading.RLock()
-        self._boxes: dict[tuple[str, str], list[Box]] = {}
-        self.peak_boxes: dict[tuple[str, str, str], int] = defaultdict(int)  # (svc, scope, ver)
+        self._boxes: dict[tuple[str, str, str], list[Box]] = {}  # (service, environment, scope)
+        #: the most boxes each version ran on: (service, environment, scope, version) → count
+        self.peak_boxes: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.broken_targets: set[str] = set()  # services whose rollbacks fail
 
-    def seed(self, service: str, scopes: Sequence[str], version: str | None) -> None:
-        """Boxes that already run `version` (None: a new service with nothing deployed)."""
+    def seed(self, service: str, scopes: Sequence[tuple[str, str]], version: str | None) -> None:
+        """Boxes of (environment, scope) that already run `version` (None: nothing yet)."""
         with self._lock:
-            for scope in scopes:
-                self._boxes[(service, scope)] = [
+            for environment, scope in scopes:
+                self._boxes[(service, environment, scope)] = [
                     Box(name=f"{scope}/box-{n:02d}", version=version, since=self.clock())
                     for n in range(1, self.boxes_per_scope + 1)
                 ]
 
-    def boxes(self, service: str, scope: str) -> list[Box]:
+    def boxes(self, service: str, environment: str, scope: str) -> list[Box]:
         with self._lock:
-            key = (service, scope)
+            key = (service, environment, scope)
             if key not in self._boxes:
                 self._boxes[key] = [
                     Box(name=f"{scope}/box-{n:02d}", version=None)
@@ -121,7 +127,14 @@ class SimulatedFleet:
         return _FleetTarget(self, spec.service)
 
     def _set(
-        self, service: str, scope: str, boxes: list[Box], version: str | None, *, one_box: bool
+        self,
+        service: str,
+        environment: str,
+        scope: str,
+        boxes: list[Box],
+        version: str | None,
+        *,
+        one_box: bool,
     ) -> None:
         now = self.clock()
         for box in boxes:
@@ -129,11 +142,11 @@ class SimulatedFleet:
                 box.version, box.since = version, now
             box.one_box = one_box
         counts: dict[str | None, int] = defaultdict(int)
-        for box in self.boxes(service, scope):
+        for box in self.boxes(service, environment, scope):
             counts[box.version] += 1
         for ver, count in counts.items():
             if ver is not None:
-                key = (service, scope, ver)
+                key = (service, environment, scope, ver)
                 self.peak_boxes[key] = max(self.peak_boxes[key], count)
 
 
@@ -142,8 +155,10 @@ class _FleetTarget(DeployTarget):
         self.fleet = fleet
         self.service = service
 
-    def _result(self, scope: str, version: str | None, changed: list[Box]) -> DeployResult:
-        boxes = self.fleet.boxes(self.service, scope)
+    def _result(
+        self, environment: str, scope: str, version: str | None, changed: list[Box]
+    ) -> DeployResult:
+        boxes = self.fleet.boxes(self.service, environment, scope)
         on_new = sum(1 for b in boxes if b.version == version)
         behaviour = self.fleet.behaviours.get(version or "", Behaviour())
         unhealthy = tuple(b.name for b in changed if not behaviour.healthy)
@@ -156,13 +171,15 @@ class _FleetTarget(DeployTarget):
             reason="new boxes fail their health checks" if unhealthy else "",
         )
 
-    def one_box(self, scope: str, artifact: Artifact, traffic_percent: float) -> DeployResult:
+    def one_box(
+        self, environment: str, scope: str, artifact: Artifact, traffic_percent: float
+    ) -> DeployResult:
         with self.fleet._lock:
-            boxes = self.fleet.boxes(self.service, scope)
+            boxes = self.fleet.boxes(self.service, environment, scope)
             share = one_box_traffic_percent(len(boxes), traffic_percent)
             first = boxes[:1]
-            self.fleet._set(self.service, scope, first, artifact.version, one_box=True)
-            result = self._result(scope, artifact.version, first)
+            self.fleet._set(self.service, environment, scope, first, artifact.version, one_box=True)
+            result = self._result(environment, scope, artifact.version, first)
             return DeployResult(
                 boxes=result.boxes,
                 fleet_percent_on_new=share,
@@ -173,25 +190,29 @@ class _FleetTarget(DeployTarget):
             )
 
     def next_batch(
-        self, scope: str, artifact: Artifact, rolling: Rolling, batch: int
+        self, environment: str, scope: str, artifact: Artifact, rolling: Rolling, batch: int
     ) -> DeployResult:
         with self.fleet._lock:
-            boxes = self.fleet.boxes(self.service, scope)
+            boxes = self.fleet.boxes(self.service, environment, scope)
             size = batch_size(len(boxes), rolling)
             wanted = min(len(boxes), 1 + size * batch)  # the one-box, then `batch` batches
             changed = [b for b in boxes[:wanted] if b.version != artifact.version or b.one_box]
-            self.fleet._set(self.service, scope, changed, artifact.version, one_box=False)
-            return self._result(scope, artifact.version, changed)
+            self.fleet._set(
+                self.service, environment, scope, changed, artifact.version, one_box=False
+            )
+            return self._result(environment, scope, artifact.version, changed)
 
-    def roll_back(self, scope: str, artifact: Artifact | None, rolling: Rolling) -> DeployResult:
+    def roll_back(
+        self, environment: str, scope: str, artifact: Artifact | None, rolling: Rolling
+    ) -> DeployResult:
         if self.service in self.fleet.broken_targets:
             raise DeployTargetError(f"{self.service} in {scope}: the deploy API refused the call")
         with self.fleet._lock:
-            boxes = self.fleet.boxes(self.service, scope)
+            boxes = self.fleet.boxes(self.service, environment, scope)
             version = artifact.version if artifact else None
             changed = [b for b in boxes if b.version != version or b.one_box]
-            self.fleet._set(self.service, scope, changed, version, one_box=False)
-            return self._result(scope, version, changed)
+            self.fleet._set(self.service, environment, scope, changed, version, one_box=False)
+            return self._result(environment, scope, version, changed)
 
 
 @dataclass
@@ -201,7 +222,7 @@ class _AlarmTrack:
     history: list[tuple[datetime, str]] = field(default_factory=list)
 
 
-AlarmListener = Callable[[str, str, str], None]  # (alarm name, region, reason)
+AlarmListener = Callable[[str, str, str, str], None]  # (alarm, environment, region, reason)
 
 
 class SimulatedCloudWatch(AlarmReader):
@@ -220,10 +241,12 @@ class SimulatedCloudWatch(AlarmReader):
         self._services: dict[str, PipelineSpec] = {}
         for spec in specs.values():
             self._services.setdefault(spec.service, spec)
-        self._alarms: dict[tuple[str, str], _AlarmTrack] = defaultdict(_AlarmTrack)
-        self._requests: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+        #: (alarm, environment, region) → its state and history
+        self._alarms: dict[tuple[str, str, str], _AlarmTrack] = defaultdict(_AlarmTrack)
+        #: (service, environment, scope) → (time, requests) per tick
+        self._requests: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
         self.listeners: list[AlarmListener] = []
-        self.forced: dict[tuple[str, str], str] = {}  # (alarm, region) → forced state
+        self.forced: dict[tuple[str, str, str], str] = {}
 
     # --- the simulation step (a clock tick hook) -------------------------------------------
 
@@ -231,154 +254,173 @@ class SimulatedCloudWatch(AlarmReader):
         minutes = (now - previous).total_seconds() / 60
         if minutes <= 0:
             return
-        changes: list[tuple[str, str, str]] = []
+        changes: list[tuple[str, str, str, str]] = []
         with self._lock:
-            by_region: dict[tuple[str, str], dict[str, list[float]]] = {}
-            for (service, scope), boxes in list(self.fleet._boxes.items()):
+            totals: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+            for (service, environment, scope), boxes in list(self.fleet._boxes.items()):
                 spec = self._services.get(service)
                 if spec is None:
                     continue
                 region = scope.split("/")[0]
                 info = self.catalogue.region(region)
-                rate = REQUESTS_PER_MINUTE[info.traffic if info else "low"]
-                requests = rate * minutes
-                self._requests[(service, scope)].append((now, requests))
-                totals = by_region.setdefault(
-                    (service, region), {"all": [0.0, 0.0], "one-box": [0.0, 0.0]}
-                )
-                live = [b for b in boxes if b.version is not None]
-                if not live:
+                if environment in INTEGRATION_TEST_ENVIRONMENTS:
+                    self._requests[(service, environment, scope)].append(
+                        (now, INTEGRATION_TEST_REQUESTS_PER_MINUTE * minutes)
+                    )
                     continue
-                share = {}
-                one_box = [b for b in live if b.one_box]
-                if one_box:
-                    box_share = min(spec.one_box_percent, 100.0 / len(live)) / 100
-                    for box in one_box:
-                        share[box.name] = box_share / len(one_box)
-                    rest = [b for b in live if not b.one_box]
-                    for box in rest:
-                        share[box.name] = (1 - box_share) / max(1, len(rest))
-                else:
-                    for box in live:
-                        share[box.name] = 1 / len(live)
-                for box in live:
-                    behaviour = self.fleet.behaviours.get(box.version or "", Behaviour())
-                    age = now - (box.since or now)
-                    served = requests * share[box.name]
-                    failed = served * behaviour.faults(age)
-                    totals["all"][0] += served
-                    totals["all"][1] += failed
-                    if box.one_box:
-                        totals["one-box"][0] += served
-                        totals["one-box"][1] += failed
-            team_breach: dict[tuple[str, str], bool] = defaultdict(bool)
-            for (service, region), totals in by_region.items():
+                requests = REQUESTS_PER_MINUTE[info.traffic if info else "low"] * minutes
+                self._requests[(service, environment, scope)].append((now, requests))
+                region_totals = totals.setdefault(
+                    (service, environment, region), {"all": [0.0, 0.0], "one-box": [0.0, 0.0]}
+                )
+                self._serve(spec, boxes, requests, now, region_totals)
+            team_breach: dict[tuple[str, str, str], bool] = defaultdict(bool)
+            for (service, environment, region), counts in totals.items():
                 spec = self._services[service]
                 rule = next(a for a in spec.alarms.high_severity if a.metric == "FaultRate")
                 names = spec.alarm_names
-                fleet_rate = totals["all"][1] / totals["all"][0] if totals["all"][0] else 0.0
+                fleet_rate = counts["all"][1] / counts["all"][0] if counts["all"][0] else 0.0
                 one_rate = (
-                    totals["one-box"][1] / totals["one-box"][0] if totals["one-box"][0] else 0.0
+                    counts["one-box"][1] / counts["one-box"][0] if counts["one-box"][0] else 0.0
                 )
                 high = self._evaluate(
-                    names.high_severity_composite,
-                    region,
+                    (names.high_severity_composite, environment, region),
                     fleet_rate > rule.threshold,
                     rule.datapoints_to_alarm,
                     now,
                     changes,
-                    f"fleet fault rate {fleet_rate:.2%}",
+                    f"fleet fault rate {fleet_rate:.2%} > {rule.threshold:.2%}",
                 )
-                team_breach[(spec.team, region)] |= high
+                team_breach[(spec.team, environment, region)] |= high
                 self._evaluate(
-                    names.one_box_composite,
-                    region,
-                    one_rate > rule.threshold,
+                    (names.one_box_composite, environment, region),
+                    one_rate > rule.threshold or high,
                     rule.datapoints_to_alarm,
                     now,
                     changes,
-                    f"one-box fault rate {one_rate:.2%}",
+                    f"one-box fault rate {one_rate:.2%} > {rule.threshold:.2%}",
                 )
-            for (team, region), breached in team_breach.items():
+            for (team, environment, region), breached in team_breach.items():
                 self._evaluate(
-                    f"{team}-aggregate",
-                    region,
+                    (f"{team}-aggregate", environment, region),
                     breached,
                     1,
                     now,
                     changes,
-                    "a service's high-severity alarm",
+                    "a service's high-severity alarm is in ALARM",
                 )
-        for name, region, reason in changes:
+        for name, environment, region, reason in changes:
             for listener in self.listeners:
-                listener(name, region, reason)
+                listener(name, environment, region, reason)
+
+    def _serve(
+        self,
+        spec: PipelineSpec,
+        boxes: list[Box],
+        requests: float,
+        now: datetime,
+        totals: dict[str, list[float]],
+    ) -> None:
+        live = [b for b in boxes if b.version is not None]
+        if not live:
+            return
+        one_box = [b for b in live if b.one_box]
+        rest = [b for b in live if not b.one_box]
+        share: dict[str, float] = {}
+        if one_box and rest:
+            box_share = min(spec.one_box_percent, 100.0 / len(live)) / 100
+            share.update({b.name: box_share / len(one_box) for b in one_box})
+            share.update({b.name: (1 - box_share) / len(rest) for b in rest})
+        else:
+            share.update({b.name: 1 / len(live) for b in live})
+        for box in live:
+            behaviour = self.fleet.behaviours.get(box.version or "", Behaviour())
+            served = requests * share[box.name]
+            failed = served * behaviour.faults(now - (box.since or now))
+            totals["all"][0] += served
+            totals["all"][1] += failed
+            if box.one_box:
+                totals["one-box"][0] += served
+                totals["one-box"][1] += failed
 
     def _evaluate(
         self,
-        name: str,
-        region: str,
+        key: tuple[str, str, str],
         breaching: bool,
         needed: int,
         now: datetime,
-        changes: list[tuple[str, str, str]],
+        changes: list[tuple[str, str, str, str]],
         reason: str,
     ) -> bool:
-        track = self._alarms[(name, region)]
-        forced = self.forced.get((name, region))
+        track = self._alarms[key]
+        forced = self.forced.get(key)
         track.recent.append(breaching)
         state = forced or ("ALARM" if sum(list(track.recent)[-needed:]) >= needed else "OK")
         if state != track.state:
             track.state = state
             track.history.append((now, state))
             if state == "ALARM":
-                changes.append((name, region, reason if not forced else "set by hand"))
+                changes.append((*key, reason if not forced else "set by hand"))
         return state == "ALARM"
 
-    def set_state(self, name: str, region: str, state: str | None) -> None:
-        """Force an alarm (e.g. a company-wide one) to a state; None returns it to its rule."""
+    def set_state(
+        self, name: str, region: str, state: str | None, environment: str = "production"
+    ) -> None:
+        """Force an alarm (e.g. a company-wide one) to a state; None returns it to its rule.
+        The change takes effect, and is delivered, at the next tick."""
         with self._lock:
             if state is None:
-                self.forced.pop((name, region), None)
+                self.forced.pop((name, environment, region), None)
             else:
-                self.forced[(name, region)] = state
+                self.forced[(name, environment, region)] = state
 
     # --- AlarmReader ---------------------------------------------------------------------
 
-    def in_alarm(self, region: str, names: Sequence[str]) -> tuple[str, ...]:
+    def in_alarm(self, environment: str, region: str, names: Sequence[str]) -> tuple[str, ...]:
         with self._lock:
             return tuple(
                 name
                 for name in names
-                if (self.forced.get((name, region)) or self._alarms[(name, region)].state)
+                if (
+                    self.forced.get((name, environment, region))
+                    or self._alarms[(name, environment, region)].state
+                )
                 == "ALARM"
             )
 
     def breached(
-        self, region: str, names: Sequence[str], start: datetime, end: datetime
+        self, environment: str, region: str, names: Sequence[str], start: datetime, end: datetime
     ) -> tuple[str, ...]:
         with self._lock:
             found = []
             for name in names:
-                track = self._alarms[(name, region)]
-                state_at_start = "OK"
-                for when, state in track.history:
+                history = self._alarms[(name, environment, region)].history
+                at_start = "OK"
+                for when, state in history:
                     if when <= start:
-                        state_at_start = state
-                if state_at_start == "ALARM" or any(
-                    start <= when <= end and state == "ALARM" for when, state in track.history
+                        at_start = state
+                if at_start == "ALARM" or any(
+                    start <= when <= end and state == "ALARM" for when, state in history
                 ):
                     found.append(name)
             return tuple(found)
 
     def datapoints(
-        self, region: str, datapoints: Datapoints, scope: str, start: datetime, end: datetime
+        self,
+        environment: str,
+        region: str,
+        datapoints: Datapoints,
+        scope: str,
+        start: datetime,
+        end: datetime,
     ) -> int:
         services = {name for name, spec in self._services.items() if spec.datapoints == datapoints}
         with self._lock:
             total = sum(
                 requests
-                for (service, sc), samples in self._requests.items()
+                for (service, env, sc), samples in self._requests.items()
                 if service in services
+                and env == environment
                 and (sc == scope or (scope == region and sc.startswith(region + "/")))
                 for when, requests in samples
                 if start < when <= end
