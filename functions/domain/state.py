@@ -155,6 +155,7 @@ class ChangeState:
     emergency: Emergency | None = None
     overrides: tuple[Override, ...] = ()
     reason: str = ""
+    last_alarm: str = ""  # the latest alarm that fired against this change
     updated_at: datetime | None = None
 
 
@@ -621,13 +622,14 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
 @_folds(BakeCompleted)
 def _(event: BakeCompleted, state: PipelineState) -> PipelineState:
     scope = _scope(_stage(state, event.stage), event.scope)
+    # A scope's artifact becomes known good only when its whole stage succeeds (StageSucceeded):
+    # a later bake of the same stage can still roll it back.
+    del scope
     fields: dict[str, Any] = {
         "activity": f"baked ({event.phase})",
         "bake_ends_at": None,
         "bake_token": "",
     }
-    if event.phase == "fleet":
-        fields["known_good"] = scope.deployed
     return _scope_event(
         state, event, event.stage, event.scope, event.change_id, fields, status="deploying"
     )
@@ -681,6 +683,7 @@ def _(event: AlarmFired, state: PipelineState) -> PipelineState:
         event.change_id,
         {"last_alarm": event.alarm_name},
         reason=f"alarm {event.alarm_name} in {event.region}: {event.reason}",
+        last_alarm=f"alarm {event.alarm_name} in {event.region}: {event.reason}",
     )
 
 
@@ -853,6 +856,6 @@ def _(event: StageFailed, state: PipelineState) -> PipelineState:
 @_folds(ChangeCompleted)
 def _(event: ChangeCompleted, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
-        state, event.change_id, event, finish=True, status="completed", stage=None
+        state, event.change_id, event, finish=True, status="completed", stage=None, reason=""
     )
     return _moved(state, event, changes=changes, finished=finished)

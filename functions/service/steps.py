@@ -74,13 +74,17 @@ class PipelineSteps:
 
     def stage_failed(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> None:
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            change = state.changes.get(change_id)
+            why = (
+                f"rolled back after {change.last_alarm}" if change and change.last_alarm else reason
+            )
             events: list[Event] = [
                 stamp(
                     StageFailed,
                     f"{change_id}:{stage}:failed",
                     stage=stage,
                     change_id=change_id,
-                    reason=reason,
+                    reason=why,
                 )
             ]
             return events + conveyor.release(state, stamp, stage=stage, change_id=change_id)

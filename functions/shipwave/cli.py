@@ -138,10 +138,16 @@ def history(
 
 @app.command()
 def demo(
-    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    event_log: Annotated[
+        str,
+        typer.Option(
+            "--event-log",
+            help="sqlite:///path.db (an existing file is kept aside) or dynamodb (moto)",
+        ),
+    ] = DEFAULT_EVENT_LOG,
 ) -> None:
-    """Record a scripted pipeline history through the real append path and show it."""
-    run_demo(open_store(event_log, create=True), event_log, console)
+    """Run the reference pipeline on the local runtime: four scenarios, virtual time."""
+    run_demo(event_log, console)
 
 
 def main() -> None:
