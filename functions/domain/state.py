@@ -612,6 +612,7 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
             "bake_ends_at": event.ends_at,
             "bake_started_at": event.at,
             "bake_token": event.callback_token,
+            "change_id": event.change_id,
             "datapoints": f"0/{event.min_datapoints} {event.metric}",
         },
         status="baking",

@@ -650,7 +650,9 @@ class Engine:
                     continue
                 for scope in stage_state.scopes.values():
                     in_region = scope.scope == region or scope.scope.startswith(region + "/")
-                    busy = scope.activity.startswith(("one-box", "rolling", "baking", "bake"))
+                    busy = scope.activity.startswith(
+                        ("one-box", "rolling", "baking", "bake extended", "held")
+                    )
                     if not (in_region and busy and scope.change_id):
                         continue
                     if one_box_only and "one-box" not in scope.activity:
