@@ -344,8 +344,14 @@ class Engine:
         state = self.log.state(where.pipeline_id)
         stage_state = state.stages.get(where.stage)
         scope_state = stage_state.scopes.get(where.scope) if stage_state else None
-        if scope_state is None or scope_state.change_id != where.change_id:
-            return  # nothing of this change runs there (never deployed, or already rolled back)
+        if (
+            scope_state is None
+            or scope_state.change_id != where.change_id
+            or scope_state.deployed is None
+        ):
+            # Nothing of this change runs there: never deployed, already rolled back, or a
+            # region-wide bake that deployed nothing itself.
+            return
         to_artifact = scope_state.known_good
         from_artifact = scope_state.deployed
         self.log.record(

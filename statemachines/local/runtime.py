@@ -13,6 +13,7 @@ store you pass (SQLite by default, or DynamoDB on moto through the AWS adapter).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 import warnings
@@ -63,6 +64,10 @@ _PLACEHOLDER_FUNCTION = {
 }
 
 
+class HandlerCrashedError(RuntimeError):
+    """An injected crash, after the handler's work, as a Lambda timeout or OOM would be."""
+
+
 @dataclass
 class LambdaContextStandIn:
     """What Powertools reads from a Lambda context object."""
@@ -100,6 +105,8 @@ class LocalRuntime:
         self.clock = virtual.VirtualClock(start, tick_seconds=tick_seconds)
         self.boxes_per_scope = boxes_per_scope
         self.invocations: dict[str, int] = {}
+        #: (handler module, action) → crashes still to inject after the handler ran
+        self.crashes: dict[tuple[str, str], int] = {}
         self.executions: dict[str, ExecutionResult] = {}
         self._mock = mock_aws(
             config={
@@ -123,6 +130,9 @@ class LocalRuntime:
         }.items():
             os.environ.setdefault(name, value)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # The interpreter logs every Fail state as an ERROR; a rollback is an expected outcome
+        # and is reported through the event log instead.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         moto_patches.patch_interpreter()
         moto_patches.isolate_dynamodb()
         virtual.install(self.clock)
@@ -200,7 +210,14 @@ class LocalRuntime:
         self.invocations[module_name] = self.invocations.get(module_name, 0) + 1
         module = __import__(f"handlers.{module_name}", fromlist=["handler"])
         context = LambdaContextStandIn(function_name, str(uuid.uuid4()))
-        return module.handler(payload, context)
+        result = module.handler(payload, context)
+        crash = (module_name, str(payload.get("action", "")))
+        if self.crashes.get(crash, 0) > 0:
+            self.crashes[crash] -= 1
+            raise HandlerCrashedError(
+                f"{function_name} crashed after its work (injected): the task is retried"
+            )
+        return result
 
     def _deliver_alarm(self, alarm_name: str, environment: str, region: str, reason: str) -> None:
         """What the per-region forwarding rule and the controller's rule do in AWS."""

@@ -49,6 +49,8 @@ class Behaviour:
     burns_after_hours: float | None = None
     burn_fault_rate: float = 0.05
     healthy: bool = True  # False: new boxes fail their health checks
+    #: boxes replaced in this rolling batch (and later ones) fail their health checks
+    unhealthy_from_batch: int | None = None
 
     def faults(self, age: timedelta) -> float:
         if self.burns_after_hours is not None and age >= timedelta(hours=self.burns_after_hours):
@@ -156,12 +158,20 @@ class _FleetTarget(DeployTarget):
         self.service = service
 
     def _result(
-        self, environment: str, scope: str, version: str | None, changed: list[Box]
+        self,
+        environment: str,
+        scope: str,
+        version: str | None,
+        changed: list[Box],
+        batch: int = 0,
     ) -> DeployResult:
         boxes = self.fleet.boxes(self.service, environment, scope)
         on_new = sum(1 for b in boxes if b.version == version)
         behaviour = self.fleet.behaviours.get(version or "", Behaviour())
-        unhealthy = tuple(b.name for b in changed if not behaviour.healthy)
+        failing_batch = (
+            behaviour.unhealthy_from_batch is not None and batch >= behaviour.unhealthy_from_batch
+        )
+        unhealthy = tuple(b.name for b in changed if not behaviour.healthy or failing_batch)
         return DeployResult(
             boxes=tuple(b.name for b in changed),
             fleet_percent_on_new=round(100.0 * on_new / len(boxes), 2),
@@ -200,7 +210,7 @@ class _FleetTarget(DeployTarget):
             self.fleet._set(
                 self.service, environment, scope, changed, artifact.version, one_box=False
             )
-            return self._result(environment, scope, artifact.version, changed)
+            return self._result(environment, scope, artifact.version, changed, batch)
 
     def roll_back(
         self, environment: str, scope: str, artifact: Artifact | None, rolling: Rolling
