@@ -10,11 +10,12 @@ and faults are expected values per minute, so a scenario gives the same result e
   each version ever ran on, per scope, so tests can prove a bad version never left its one-box.
 - `SimulatedCloudWatch`: every virtual minute each scope serves requests (by the region's
   traffic class) and fails the share its versions' fault rates say. Alpha and beta serve only
-  integration tests (datapoints, no customer-fault alarms); gamma mirrors production. Per service and region it
-  evaluates the fault-rate alarm (from the pipeline's high-severity set: threshold, periods,
-  datapoints to alarm) on the whole fleet and on one-box boxes alone, derives the composites
-  (service high-severity, service one-box, team aggregate), keeps the alarm history and
-  delivers each OK→ALARM change to a listener, as EventBridge delivers it to the controller.
+  integration tests (datapoints, no customer-fault alarms); gamma mirrors production. Per
+  service and region it evaluates the fault-rate alarm (from the pipeline's high-severity
+  set: threshold, periods, datapoints to alarm) on the whole fleet and on one-box boxes alone,
+  derives the composites (service high-severity, service one-box, team aggregate), keeps the
+  alarm history and delivers each OK→ALARM change to a listener, as EventBridge delivers it to
+  the controller.
 """
 
 from __future__ import annotations
