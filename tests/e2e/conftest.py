@@ -18,7 +18,8 @@ from domain.spec import (
     TimeWindow,
     Wave,
 )
-from examples.reference import OrderHistoryApp, OrdersTeamPipeline
+from examples.reference import CreateOrderApp, OrderHistoryApp, OrdersTeamPipeline
+from statemachines.generator import SEP, definition
 from statemachines.local.runtime import LocalRuntime
 
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -77,11 +78,35 @@ def make_runtime(tmp_path: Path) -> Iterator[object]:
         runtime.__exit__(None, None, None)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def state_coverage(spec: PipelineSpec, entered: set[str]) -> tuple[int, int, set[str]]:
+    """(entered, total, kinds never entered) for a pipeline's state machine. A kind is a state
+    name without its stage and step ("Deploy", "Roll back", "Wait for window", ...)."""
+    names: set[str] = set()
+
+    def walk(states: dict[str, object]) -> None:
+        for name, state in states.items():
+            names.add(name)
+            if isinstance(state, dict) and state.get("Type") == "Map":
+                walk(state["ItemProcessor"]["States"])
+
+    walk(definition(spec)["States"])
+    kinds = {name.split(SEP)[-1] for name in names}
+    seen_kinds = {name.split(SEP)[-1] for name in entered & names}
+    return len(entered & names), len(names), kinds - seen_kinds
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not ENTERED:
         return
     COVERAGE_FILE.parent.mkdir(exist_ok=True)
     COVERAGE_FILE.write_text(json.dumps({k: sorted(v) for k, v in ENTERED.items()}, indent=1))
+    spec = CreateOrderApp.spec()
+    entered, total, missing = state_coverage(spec, ENTERED.get(spec.pipeline_id, set()))
+    terminalreporter.write_line(
+        f"e2e state coverage of {spec.pipeline_id}: {entered}/{total} states entered "
+        f"({100 * entered / total:.0f} %); state kinds never entered: "
+        f"{', '.join(sorted(missing)) or 'none'}"
+    )
 
 
 __all__ = ["MONDAY_8AM", "OrderHistoryApp", "SmallApp", "SmallHistory", "ThinTraffic"]

@@ -158,15 +158,16 @@ def test_status_and_history_read_dynamodb(moto_endpoint: str) -> None:
     assert boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
 
 
-def test_demo_records_once_and_replays_idempotently(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
+def test_demo_keeps_an_existing_event_log_aside(tmp_path: Path) -> None:
+    from shipwave.demo import open_demo_store
 
-    first = runner.invoke(app, ["demo", "--event-log", url])
-    second = runner.invoke(app, ["demo", "--event-log", url])
+    old = tmp_path / "events.db"
+    SQLiteEventStore(old).append([change_received("orders-app", 1, "c1")])
 
-    assert first.exit_code == 0, first.output
-    assert "Recorded 126 new events; 0 were" in first.output
-    assert "Recorded 0 new events; 126 were" in second.output
-    assert "rolled back" in first.output
-    store = SQLiteEventStore(tmp_path / "demo.db", create=False)
-    assert store.last_sequence("orders-service-app") == 126
+    factory, where = open_demo_store(f"sqlite:///{old}")
+
+    kept = list(tmp_path.glob("events-*.db"))
+    assert len(kept) == 1
+    assert SQLiteEventStore(kept[0], create=False).last_sequence("orders-app") == 1
+    assert factory().pipelines() == ()
+    assert where == f"sqlite:///{old}"
