@@ -44,6 +44,7 @@ unit: setup
 bench: setup
 	$(PY) bench/event_log.py
 	$(PY) bench/synth.py
+	$(PY) bench/engine.py
 
 synth: setup
 	npx cdk synth -q
