@@ -76,8 +76,19 @@ def _hint_encoder(hint: Any) -> Encoder:
         return _encoder_for(hint)
     if origin in (Union, types.UnionType):
         options = [arg for arg in get_args(hint) if arg is not type(None)]
-        inner = _hint_encoder(options[0]) if len(options) == 1 else encode
-        return lambda value: None if value is None else inner(value)
+        if len(options) == 1:
+            inner = _hint_encoder(options[0])
+            return lambda value: None if value is None else inner(value)
+        _check_tagged(hint, options)
+        # A union of dataclasses is tagged with the class name under "kind".
+        return lambda value: (
+            None
+            if value is None
+            else {
+                "kind": type(value).__name__,
+                **encode(value),
+            }
+        )
     if origin is tuple:
         args = get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -120,10 +131,21 @@ def _hint_decoder(hint: Any) -> Decoder:
         return _decoder_for(hint)
     if origin in (Union, types.UnionType):
         options = [arg for arg in get_args(hint) if arg is not type(None)]
-        if len(options) != 1:
-            raise TypeError(f"no JSON decoding for {hint!r}")
-        inner = _hint_decoder(options[0])
-        return lambda value: None if value is None else inner(value)
+        if len(options) == 1:
+            inner = _hint_decoder(options[0])
+            return lambda value: None if value is None else inner(value)
+        _check_tagged(hint, options)
+        by_kind = {option.__name__: option for option in options}
+
+        def tagged(value: Any) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, dict) or value.get("kind") not in by_kind:
+                raise ValueError(f"expected one of {sorted(by_kind)} under 'kind', got {value!r}")
+            fields = {k: v for k, v in value.items() if k != "kind"}
+            return _decoder_for(by_kind[value["kind"]])(fields)
+
+        return tagged
     if origin is tuple:
         args = get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -154,6 +176,11 @@ def _hint_decoder(hint: Any) -> Decoder:
 
         return mapping
     raise TypeError(f"no JSON decoding for {hint!r}")
+
+
+def _check_tagged(hint: Any, options: list[Any]) -> None:
+    if not all(dataclasses.is_dataclass(o) and isinstance(o, type) for o in options):
+        raise TypeError(f"no JSON encoding for {hint!r}: only unions of dataclasses are tagged")
 
 
 def _fields(cls: type) -> list[tuple[str, Any]]:

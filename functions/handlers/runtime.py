@@ -5,11 +5,16 @@ The local runtime swaps in its own services with `use()`; nothing else builds ad
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from adapters.aws_session import DeployRoles, aws_target, load_specs, parse_pairs
+from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
-from adapters.stepfunctions import StepFunctionsWorkflow
+from adapters.s3_artifacts import S3ArtifactStore
+from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.errors import ShipwaveError
 from handlers.settings import settings
 from service.engine import Engine
@@ -44,10 +49,39 @@ def use(services: Services | None) -> None:
 def _services() -> Services:
     if not _SERVICES:
         log = PipelineLog(DynamoDBEventStore(settings().event_log_table))
+        workflow = StepFunctionsWorkflow()
         _SERVICES.append(
-            Services(steps=PipelineSteps(log, StepFunctionsWorkflow(), system_clock), engine=None)
+            Services(
+                steps=PipelineSteps(log, workflow, system_clock),
+                engine=_aws_engine(log, workflow),
+            )
         )
     return _SERVICES[0]
+
+
+def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | None:
+    """The engine over AWS: specs from the layer the CDK app builds, targets and CloudWatch
+    reached through each region's shipwave deploy role."""
+    path = Path(os.environ.get("SHIPWAVE_SPECS", "/opt/shipwave/specs.json"))
+    if not path.is_file():
+        return None
+    specs = load_specs(path)
+    roles = DeployRoles(
+        accounts=parse_pairs(os.environ.get("SHIPWAVE_ENVIRONMENT_ACCOUNTS", "")),
+    )
+    return Engine(
+        log=log,
+        specs=specs,
+        targets=lambda spec: aws_target(spec, roles),
+        alarms=CloudWatchAlarmReader(roles.cloudwatch),
+        artifacts=S3ArtifactStore(),
+        workflow=workflow,
+        executions=StepFunctionsExecutions(
+            parse_pairs(os.environ.get("STATE_MACHINES", "")),
+        ),
+        clock=system_clock,
+        accounts={account: env for env, account in roles.accounts.items()},
+    )
 
 
 def pipeline_steps() -> PipelineSteps:
@@ -58,8 +92,7 @@ def engine() -> Engine:
     built = _services().engine
     if built is None:
         raise ServicesNotConfiguredError(
-            "no deploy target adapter is configured for this environment: shipwave's engine "
-            "runs on the local runtime (simulated fleet); the AWS Lambda-alias and ECS targets "
-            "are not wired into the Lambda handlers yet"
+            "no pipeline specs found: set SHIPWAVE_SPECS to the specs.json the CDK app builds "
+            "(the shipwave-specs layer puts it at /opt/shipwave/specs.json)"
         )
     return built

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from adapters.aws_session import dump_specs
+from domain.spec import PipelineSpec
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.nag import account, acknowledge, partition
 
@@ -45,6 +48,14 @@ POWERTOOLS_LAYER = (
 )
 
 
+def _specs_folder(specs: tuple[PipelineSpec, ...]) -> str:
+    """A layer folder holding the specs as JSON (Lambda unpacks layers under /opt)."""
+    folder = Path(tempfile.mkdtemp(prefix="shipwave-specs-"))
+    (folder / "shipwave").mkdir()
+    (folder / "shipwave" / "specs.json").write_text(dump_specs(specs))
+    return str(folder)
+
+
 def handler_role_name(name: str, home_region: str) -> str:
     """Fixed names, so each region's deploy role can trust exactly these roles."""
     return f"shipwave-{name}-handler-{home_region}"
@@ -61,6 +72,7 @@ class Handlers(Construct):
         event_log: EventLogTable,
         powertools_layer_arn: str,
         home_region: str,
+        specs: tuple[PipelineSpec, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -70,6 +82,13 @@ class Handlers(Construct):
         )
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self, "Powertools", powertools_layer_arn
+        )
+        specs_layer = lambda_.LayerVersion(
+            self,
+            "Specs",
+            code=lambda_.Code.from_asset(_specs_folder(specs)),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_13],
+            description="shipwave pipeline specs, validated when the app was built",
         )
         self.functions: dict[str, lambda_.Function] = {}
         self.by_placeholder: dict[str, lambda_.Function] = {}
@@ -102,7 +121,7 @@ class Handlers(Construct):
                 handler=handler.entry,
                 role=role,
                 log_group=log_group,
-                layers=[layer],
+                layers=[layer, specs_layer],
                 memory_size=512,
                 timeout=Duration.seconds(handler.timeout_seconds),
                 tracing=lambda_.Tracing.ACTIVE,
@@ -112,6 +131,7 @@ class Handlers(Construct):
                     "POWERTOOLS_SERVICE_NAME": f"shipwave-{handler.name}",
                     "POWERTOOLS_METRICS_NAMESPACE": "Shipwave",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
+                    "SHIPWAVE_SPECS": "/opt/shipwave/specs.json",
                 },
                 description=f"shipwave {handler.name} step",
             )

@@ -43,6 +43,7 @@ class ControllerStack(Stack):
             powertools_layer_arn=POWERTOOLS_LAYER.format(region=self.region)
             + f":{layer_version.value_as_string}",
             home_region=self.region,
+            specs=specs,
         )
         self.machines = {
             spec.pipeline_id: PipelineStateMachine(

@@ -296,3 +296,16 @@ def test_make_synth_works_offline(tmp_path: Path) -> None:
 
 def _list(value: Any) -> list[str]:
     return value if isinstance(value, list) else [value]
+
+
+def test_handlers_get_the_validated_specs_in_a_layer(assembly: cdk.cx_api.CloudAssembly) -> None:
+    from adapters.aws_session import load_specs
+
+    found = list(Path(assembly.directory).glob("asset.*/shipwave/specs.json"))
+    assert len(found) == 1
+    assert set(load_specs(found[0])) == {p.pipeline_id() for p in PIPELINES}
+    body = template(assembly, "shipwave-controller")
+    for function in resources(body, "AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["SHIPWAVE_SPECS"] == (
+            "/opt/shipwave/specs.json"
+        )

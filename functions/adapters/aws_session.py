@@ -1,0 +1,106 @@
+"""AWS clients per environment and region, through each region's shipwave deploy role."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from adapters.lambda_alias import LambdaAliasTarget
+from domain import codec
+from domain.errors import DeployTargetError, ShipwaveError
+from domain.ports import DeployTarget
+from domain.spec import EcsServiceTarget, PipelineSpec
+from domain.spec import LambdaAliasTarget as LambdaAliasSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_lambda.client import LambdaClient
+
+
+class SpecsFileError(ShipwaveError):
+    """The specs file the CDK app wrote cannot be read."""
+
+
+def load_specs(path: Path) -> dict[str, PipelineSpec]:
+    """Pipeline specs as the CDK app serialised them (a JSON list)."""
+    try:
+        data = json.loads(path.read_text())
+        specs = [codec.decode(PipelineSpec, item) for item in data]
+    except (OSError, ValueError) as error:
+        raise SpecsFileError(f"{path}: cannot read pipeline specs ({error})") from None
+    return {spec.pipeline_id: spec for spec in specs}
+
+
+def dump_specs(specs: list[PipelineSpec] | tuple[PipelineSpec, ...]) -> str:
+    return json.dumps([codec.encode(spec) for spec in specs], sort_keys=True)
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """ "a=1,b=2" → {"a": "1", "b": "2"} (the form list-valued environment variables take)."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, separator, value = item.partition("=")
+        if not separator or not key or not value:
+            raise SpecsFileError(f"malformed setting {item!r}: write key=value")
+        pairs[key] = value
+    return pairs
+
+
+class DeployRoles:
+    """Sessions that assume `shipwave-deploy-<region>` in an environment's account (the
+    controller's own account unless `accounts` maps the environment elsewhere)."""
+
+    def __init__(self, *, accounts: dict[str, str]) -> None:
+        self.accounts = accounts
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._own: str | None = None
+
+    def session(self, environment: str, region: str) -> boto3.Session:
+        key = (environment, region)
+        with self._lock:
+            found = self._sessions.get(key)
+            if found is not None:
+                return found
+            account = self.accounts.get(environment) or self._own_account()
+            role = f"arn:aws:iam::{account}:role/shipwave-deploy-{region}"
+            credentials = boto3.client("sts").assume_role(
+                RoleArn=role, RoleSessionName=f"shipwave-{environment}"[:64]
+            )["Credentials"]
+            session = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=region,
+            )
+            self._sessions[key] = session
+            return session
+
+    def _own_account(self) -> str:
+        if self._own is None:
+            self._own = boto3.client("sts").get_caller_identity()["Account"]
+        return self._own
+
+    def cloudwatch(self, environment: str, region: str) -> CloudWatchClient:
+        return self.session(environment, region).client("cloudwatch")
+
+    def lambda_client(self, environment: str, region: str) -> LambdaClient:
+        return self.session(environment, region).client("lambda")
+
+
+def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:
+    target: Any = spec.target
+    if isinstance(target, LambdaAliasSpec):
+        return LambdaAliasTarget(target.function_name, target.alias, roles.lambda_client)
+    if isinstance(target, EcsServiceTarget):
+        raise DeployTargetError(
+            f"pipeline {spec.pipeline_id}: ECS service targets are not supported by this "
+            "version of shipwave on AWS yet"
+        )
+    raise DeployTargetError(
+        f"pipeline {spec.pipeline_id}: a simulated fleet runs only on the local runtime"
+    )

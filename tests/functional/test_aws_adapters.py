@@ -1,0 +1,215 @@
+"""The AWS adapters of the engine's ports, against moto (Stubber where moto lacks the API)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from adapters.cloudwatch import CloudWatchAlarmReader
+from adapters.lambda_alias import LambdaAliasTarget
+from adapters.s3_artifacts import S3ArtifactStore
+from domain.errors import DeployTargetError
+from domain.events import Artifact
+from domain.spec import Datapoints, Rolling
+
+REGION = "eu-west-1"
+
+
+def zipped(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", text)
+    return buffer.getvalue()
+
+
+def built(s3: Any, version: str) -> Artifact:
+    body = zipped(f"def handler(event, context):\n    return {version!r}\n")
+    s3.put_object(Bucket="artifacts", Key=f"create-order/{version}.zip", Body=body)
+    return Artifact(
+        version=version,
+        checksum=f"sha256:{hashlib.sha256(body).hexdigest()}",
+        uri=f"s3://artifacts/create-order/{version}.zip",
+    )
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(
+            Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        functions = boto3.client("lambda", region_name=REGION)
+        role = boto3.client("iam", region_name=REGION).create_role(
+            RoleName="fn", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        v1 = built(s3, "v1.0.0")
+        functions.create_function(
+            FunctionName="create-order",
+            Runtime="python3.13",
+            Role=role,
+            Handler="handler.handler",
+            Code={"S3Bucket": "artifacts", "S3Key": "create-order/v1.0.0.zip"},
+        )
+        first = functions.publish_version(
+            FunctionName="create-order", Description=f"{v1.version} {v1.checksum}"
+        )
+        functions.create_alias(
+            FunctionName="create-order", Name="live", FunctionVersion=first["Version"]
+        )
+        yield {"s3": s3, "lambda": functions, "v1": v1}
+
+
+def alias(aws: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = aws["lambda"].get_alias(FunctionName="create-order", Name="live")
+    return result
+
+
+def test_lambda_alias_one_box_weights_then_rolls_to_the_new_version(aws: dict[str, Any]) -> None:
+    target = LambdaAliasTarget("create-order", "live", lambda env, region: aws["lambda"])
+    v2 = built(aws["s3"], "v1.1.0")
+
+    one_box = target.one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
+    weights = alias(aws)["RoutingConfig"]["AdditionalVersionWeights"]
+    assert one_box.fleet_percent_on_new == 10.0
+    assert list(weights.values()) == [0.1]
+
+    results = [
+        target.next_batch("production", f"{REGION}/euw1-az1", v2, Rolling(), n) for n in (1, 2, 3)
+    ]
+    assert [r.done for r in results] == [False, False, True]
+    assert [r.fleet_percent_on_new for r in results] == [43.0, 76.0, 100.0]
+    new_version = next(iter(weights))
+    assert alias(aws)["FunctionVersion"] == new_version
+    assert not alias(aws).get("RoutingConfig", {}).get("AdditionalVersionWeights")
+
+    # A later AZ step of the same region finds the function done
+    assert target.next_batch("production", f"{REGION}/euw1-az2", v2, Rolling(), 1).done
+
+
+def test_lambda_alias_rollback_returns_to_the_known_good_version(aws: dict[str, Any]) -> None:
+    target = LambdaAliasTarget("create-order", "live", lambda env, region: aws["lambda"])
+    v2 = built(aws["s3"], "v1.1.0")
+    target.one_box("production", REGION, v2, 10.0)
+
+    target.roll_back("production", REGION, aws["v1"], Rolling())
+
+    assert alias(aws)["FunctionVersion"] == "1"
+    assert not alias(aws).get("RoutingConfig", {}).get("AdditionalVersionWeights")
+
+
+def test_lambda_alias_errors_are_ours(aws: dict[str, Any]) -> None:
+    target = LambdaAliasTarget("no-such-function", "live", lambda env, region: aws["lambda"])
+    with pytest.raises(DeployTargetError, match="no-such-function"):
+        target.one_box("production", REGION, aws["v1"], 10.0)
+
+
+def test_s3_artifacts_verify_their_checksum(aws: dict[str, Any]) -> None:
+    store = S3ArtifactStore(client=aws["s3"])
+    good = aws["v1"]
+    assert store.verify(good)
+
+    aws["s3"].put_object(Bucket="artifacts", Key="create-order/v1.0.0.zip", Body=b"tampered")
+    assert not store.verify(good)
+    assert not store.verify(
+        Artifact(version="v9", checksum=good.checksum, uri="s3://artifacts/missing.zip")
+    )
+    assert not store.verify(Artifact(version="v9", checksum=good.checksum, uri="file:///x"))
+
+
+def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
+    with mock_aws():
+        client = boto3.client("cloudwatch", region_name=REGION)
+        for name in ("create-order-fault-rate", "create-order-latency-p99"):
+            client.put_metric_alarm(
+                AlarmName=name,
+                MetricName="m",
+                Namespace="n",
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+        client.set_alarm_state(
+            AlarmName="create-order-fault-rate", StateValue="ALARM", StateReason="test"
+        )
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        client.put_metric_data(
+            Namespace="AWS/ApiGateway",
+            MetricData=[
+                {
+                    "MetricName": "Count",
+                    "Dimensions": [{"Name": "ApiName", "Value": "orders"}],
+                    "Timestamp": now - timedelta(minutes=m),
+                    "Value": 40.0,
+                }
+                for m in range(1, 6)
+            ],
+        )
+        reader = CloudWatchAlarmReader(lambda env, region: client)
+
+        assert reader.in_alarm(
+            "production", REGION, ["create-order-fault-rate", "create-order-latency-p99"]
+        ) == ("create-order-fault-rate",)
+        seen = reader.datapoints(
+            "production",
+            REGION,
+            Datapoints(dimensions=(("ApiName", "orders"),)),
+            REGION,
+            now - timedelta(minutes=10),
+            now,
+        )
+        assert seen == 200
+
+
+def test_cloudwatch_reader_alarm_history_backstop() -> None:
+    client = boto3.client("cloudwatch", region_name=REGION)
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def item(minutes: int, state: str) -> dict[str, Any]:
+        return {
+            "AlarmName": "a",
+            "Timestamp": start + timedelta(minutes=minutes),
+            "HistoryItemType": "StateUpdate",
+            "HistoryData": json.dumps({"newState": {"stateValue": state}}),
+        }
+
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_alarm_history",
+        {"AlarmHistoryItems": [item(-30, "OK"), item(20, "ALARM"), item(25, "OK")]},
+    )
+    stub.add_response("describe_alarm_history", {"AlarmHistoryItems": [item(-30, "OK")]})
+    reader = CloudWatchAlarmReader(lambda env, region: client)
+    with stub:
+        assert reader.breached(
+            "production", REGION, ["a", "b"], start, start + timedelta(hours=1)
+        ) == ("a",)
+
+
+def test_specs_travel_to_the_handlers_as_json(tmp_path: Any) -> None:
+    from adapters.aws_session import dump_specs, load_specs, parse_pairs
+    from examples.reference import PIPELINES
+
+    specs = tuple(p.spec() for p in PIPELINES)
+    path = tmp_path / "specs.json"
+    path.write_text(dump_specs(specs))
+
+    assert load_specs(path) == {spec.pipeline_id: spec for spec in specs}
+    assert parse_pairs("gamma=111122223333, alpha=444455556666") == {
+        "gamma": "111122223333",
+        "alpha": "444455556666",
+    }
+    with pytest.raises(Exception, match="key=value"):
+        parse_pairs("gamma")
