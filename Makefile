@@ -36,7 +36,7 @@ typecheck: setup
 	$(VENV)/bin/lint-imports
 
 test: lint typecheck
-	$(PY) -m pytest --cov=functions --cov=statemachines --cov-report=term:skip-covered
+	$(PY) -m pytest -n 2 --cov=functions --cov=statemachines --cov-report=term:skip-covered
 
 unit: setup
 	$(PY) -m pytest tests/unit -q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +19,14 @@ from domain.spec import (
     TimeWindow,
     Wave,
 )
-from examples.reference import CreateOrderApp, OrderHistoryApp, OrdersTeamPipeline
-from statemachines.generator import SEP, definition
+from examples.reference import CreateOrderApp, OrdersTeamPipeline
+from statemachines.generator import SEP, to_json
 from statemachines.local.runtime import LocalRuntime
 
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-COVERAGE_FILE = Path(__file__).parent.parent.parent / ".shipwave" / "e2e-state-coverage.json"
-ENTERED: dict[str, set[str]] = {}  # pipeline spec id → states entered by any e2e test
+STATES_DIR = Path(__file__).parent.parent.parent / ".shipwave" / "e2e-states"
+#: definition → states entered by any e2e test of this process (an xdist worker, or the run)
+ENTERED: dict[str, set[str]] = {}
 
 
 class SmallTeam(OrdersTeamPipeline):
@@ -73,14 +75,12 @@ def make_runtime(tmp_path: Path) -> Iterator[object]:
     yield make
     for runtime in runtimes:
         for change in runtime.executions:
-            pipeline = runtime.executions[change].pipeline_id
-            ENTERED.setdefault(pipeline, set()).update(runtime.states_entered(change))
+            spec = runtime.specs[runtime.executions[change].pipeline_id]
+            ENTERED.setdefault(to_json(spec), set()).update(runtime.states_entered(change))
         runtime.__exit__(None, None, None)
 
 
-def state_coverage(spec: PipelineSpec, entered: set[str]) -> tuple[int, int, set[str]]:
-    """(entered, total, kinds never entered) for a pipeline's state machine. A kind is a state
-    name without its stage and step ("Deploy", "Roll back", "Wait for window", ...)."""
+def _names(machine: dict[str, object]) -> set[str]:
     names: set[str] = set()
 
     def walk(states: dict[str, object]) -> None:
@@ -89,24 +89,41 @@ def state_coverage(spec: PipelineSpec, entered: set[str]) -> tuple[int, int, set
             if isinstance(state, dict) and state.get("Type") == "Map":
                 walk(state["ItemProcessor"]["States"])
 
-    walk(definition(spec)["States"])
-    kinds = {name.split(SEP)[-1] for name in names}
-    seen_kinds = {name.split(SEP)[-1] for name in entered & names}
-    return len(entered & names), len(names), kinds - seen_kinds
+    walk(machine["States"])  # type: ignore[arg-type]
+    return names
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and STATES_DIR.exists():
+        for stale in STATES_DIR.glob("*.json"):
+            stale.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if ENTERED:
+        STATES_DIR.mkdir(parents=True, exist_ok=True)
+        (STATES_DIR / f"{os.getpid()}.json").write_text(
+            json.dumps({k: sorted(v) for k, v in ENTERED.items()})
+        )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not ENTERED:
+    """Every worker's entered states, merged: per state of the reference machine, and per
+    kind of state (the name without stage and step) across every e2e pipeline."""
+    merged: dict[str, set[str]] = {}
+    for path in STATES_DIR.glob("*.json") if STATES_DIR.exists() else ():
+        for machine, names in json.loads(path.read_text()).items():
+            merged.setdefault(machine, set()).update(names)
+    if not merged:
         return
-    COVERAGE_FILE.parent.mkdir(exist_ok=True)
-    COVERAGE_FILE.write_text(json.dumps({k: sorted(v) for k, v in ENTERED.items()}, indent=1))
-    spec = CreateOrderApp.spec()
-    entered, total, missing = state_coverage(spec, ENTERED.get(spec.pipeline_id, set()))
+    reference = to_json(CreateOrderApp.spec())
+    all_names = _names(json.loads(reference))
+    entered = merged.get(reference, set()) & all_names
+    kinds = {name.split(SEP)[-1] for machine in merged for name in _names(json.loads(machine))}
+    kinds_entered = {name.split(SEP)[-1] for names in merged.values() for name in names}
     terminalreporter.write_line(
-        f"e2e state coverage of {spec.pipeline_id}: {entered}/{total} states entered "
-        f"({100 * entered / total:.0f} %); state kinds never entered: "
-        f"{', '.join(sorted(missing)) or 'none'}"
+        f"e2e state coverage: reference {CreateOrderApp.pipeline_id()} machine "
+        f"{len(entered)}/{len(all_names)} states ({100 * len(entered) / len(all_names):.0f} %); "
+        f"state kinds {len(kinds & kinds_entered)}/{len(kinds)} across all e2e pipelines"
+        + (f" (never: {', '.join(sorted(kinds - kinds_entered))})" if kinds - kinds_entered else "")
     )
-
-
-__all__ = ["MONDAY_8AM", "OrderHistoryApp", "SmallApp", "SmallHistory", "ThinTraffic"]

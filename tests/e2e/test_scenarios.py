@@ -287,3 +287,22 @@ def test_the_same_run_on_dynamodb(store: str, tmp_path: Any) -> None:
         assert runtime.executions[change].status == "SUCCEEDED"
         assert isinstance(runtime.store, DynamoDBEventStore)
         assert runtime.log.state(pipeline).change(change).status == "completed"  # type: ignore[union-attr]
+
+
+def test_a_failed_rollback_leaves_the_stage_blocked_with_its_reason(make_runtime: Make) -> None:
+    runtime = make_runtime(SmallApp)
+    pipeline = SmallApp.pipeline_id()
+    runtime.adopt(pipeline, "v1.0.0")
+    runtime.fleet.broken_targets.add("create-order")  # the deploy API refuses every rollback
+
+    change = runtime.merge(pipeline, "v1.1.0", behaviour=Behaviour(fault_rate=0.05))
+    runtime.run()
+
+    assert runtime.executions[change].status == "FAILED"
+    state = runtime.log.state(pipeline)
+    gamma = state.stages["gamma"]
+    assert gamma.lease_holder == change  # nobody deploys over a half-rolled-back stage
+    assert any(b.blocker == "rollback-failed" and "refused" in b.reason for b in gamma.blocked)
+    failures = [e for e in events(runtime, pipeline) if type(e).__name__ == "RollbackFailed"]
+    assert failures
+    assert "Rollback failed" in {n.split(" · ")[-1] for n in runtime.states_entered(change)}
