@@ -19,8 +19,8 @@ from domain.spec import (
     TimeWindow,
     Wave,
 )
-from examples.reference import CreateOrderApp, OrdersTeamPipeline
-from statemachines.generator import SEP, to_json
+from examples.reference import OrdersTeamPipeline
+from statemachines.generator import to_json
 from statemachines.local.runtime import LocalRuntime
 
 MONDAY_8AM = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -80,50 +80,9 @@ def make_runtime(tmp_path: Path) -> Iterator[object]:
         runtime.__exit__(None, None, None)
 
 
-def _names(machine: dict[str, object]) -> set[str]:
-    names: set[str] = set()
-
-    def walk(states: dict[str, object]) -> None:
-        for name, state in states.items():
-            names.add(name)
-            if isinstance(state, dict) and state.get("Type") == "Map":
-                walk(state["ItemProcessor"]["States"])
-
-    walk(machine["States"])  # type: ignore[arg-type]
-    return names
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") is None and STATES_DIR.exists():
-        for stale in STATES_DIR.glob("*.json"):
-            stale.unlink()
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if ENTERED:
         STATES_DIR.mkdir(parents=True, exist_ok=True)
         (STATES_DIR / f"{os.getpid()}.json").write_text(
             json.dumps({k: sorted(v) for k, v in ENTERED.items()})
         )
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Every worker's entered states, merged: per state of the reference machine, and per
-    kind of state (the name without stage and step) across every e2e pipeline."""
-    merged: dict[str, set[str]] = {}
-    for path in STATES_DIR.glob("*.json") if STATES_DIR.exists() else ():
-        for machine, names in json.loads(path.read_text()).items():
-            merged.setdefault(machine, set()).update(names)
-    if not merged:
-        return
-    reference = to_json(CreateOrderApp.spec())
-    all_names = _names(json.loads(reference))
-    entered = merged.get(reference, set()) & all_names
-    kinds = {name.split(SEP)[-1] for machine in merged for name in _names(json.loads(machine))}
-    kinds_entered = {name.split(SEP)[-1] for names in merged.values() for name in names}
-    terminalreporter.write_line(
-        f"e2e state coverage: reference {CreateOrderApp.pipeline_id()} machine "
-        f"{len(entered)}/{len(all_names)} states ({100 * len(entered) / len(all_names):.0f} %); "
-        f"state kinds {len(kinds & kinds_entered)}/{len(kinds)} across all e2e pipelines"
-        + (f" (never: {', '.join(sorted(kinds - kinds_entered))})" if kinds - kinds_entered else "")
-    )
