@@ -46,6 +46,10 @@ class EventStoreUnavailableError(ShipwaveError):
     """The event store cannot be reached or read."""
 
 
+class StaleSnapshotError(ShipwaveError):
+    """A snapshot was made by another version of the fold; the events are replayed instead."""
+
+
 class DeployTargetError(ShipwaveError):
     """A deploy target could not do what it was asked."""
 

@@ -15,7 +15,12 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from domain import codec
-from domain.errors import EventOutOfOrderError, SnapshotError, UnknownEventTypeError
+from domain.errors import (
+    EventOutOfOrderError,
+    SnapshotError,
+    StaleSnapshotError,
+    UnknownEventTypeError,
+)
 from domain.events import (
     AlarmFired,
     Artifact,
@@ -251,14 +256,38 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 # --- snapshots -------------------------------------------------------------------------------
 
 
+#: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
+#: are stale, and the state is rebuilt from the events (the only source of truth).
+FOLD_VERSION = 2
+
+
 def snapshot_to_json(state: PipelineState) -> str:
-    return json.dumps(codec.encode(state), separators=(",", ":"), sort_keys=True)
+    return json.dumps(
+        {"fold_version": FOLD_VERSION, "state": codec.encode(state)},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
 def snapshot_from_json(text: str | bytes, *, pipeline_id: str, sequence: int) -> PipelineState:
-    """Decode a snapshot, checking it is the pipeline and sequence the store says it is."""
+    """Decode a snapshot, checking it is the pipeline and sequence the store says it is.
+
+    Raises StaleSnapshotError for a snapshot of another fold version (rebuild from events)
+    and SnapshotError for one that cannot be read."""
     try:
-        state = codec.decode(PipelineState, json.loads(text))
+        data = json.loads(text)
+    except ValueError as error:
+        raise SnapshotError(
+            f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable ({error})"
+        ) from None
+    if not isinstance(data, dict) or data.get("fold_version") != FOLD_VERSION:
+        found = data.get("fold_version") if isinstance(data, dict) else None
+        raise StaleSnapshotError(
+            f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} was made by fold "
+            f"version {found}, this is {FOLD_VERSION}"
+        )
+    try:
+        state = codec.decode(PipelineState, data.get("state"))
     except ValueError as error:
         raise SnapshotError(
             f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable ({error})"

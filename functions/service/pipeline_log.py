@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.errors import ConcurrencyConflictError, PipelineNotFoundError
+from domain.errors import ConcurrencyConflictError, PipelineNotFoundError, StaleSnapshotError
 from domain.events import Event, Stamper
 from domain.ports import EventStore
 from domain.state import PipelineState, evolve, project
@@ -100,11 +100,16 @@ class PipelineLog:
     def _current(self, pipeline_id: str) -> PipelineState:
         with self._lock:
             state = self._cache.get(pipeline_id)
+        rebuilt = False
         if state is None:
-            state = self.store.latest_snapshot(pipeline_id) or PipelineState(
-                pipeline_id=pipeline_id
-            )
+            try:
+                state = self.store.latest_snapshot(pipeline_id)
+            except StaleSnapshotError:
+                state, rebuilt = None, True  # the fold changed since: replay the events
+            state = state or PipelineState(pipeline_id=pipeline_id)
         state = project(self.store.read(pipeline_id, after=state.sequence), state)
+        if rebuilt and state.sequence:
+            self.store.save_snapshot(state)
         self._remember(state)
         return state
 

@@ -117,3 +117,20 @@ def test_missing_pipeline_is_a_clear_error() -> None:
         log.state("nope")
     with pytest.raises(PipelineNotFoundError, match="'nope'"):
         list(log.events("nope"))
+
+
+def test_a_snapshot_of_another_fold_version_is_ignored_and_replaced() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=5)
+    for n in range(7):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+    assert store.latest_snapshot(PIPELINE) is not None
+    # The snapshot on disk came from an older shipwave whose fold meant something else
+    with store._lock:
+        sequence, text = store._snapshots[PIPELINE]
+        store._snapshots[PIPELINE] = (sequence, text.replace('"fold_version":', '"fold_was":'))
+
+    fresh = PipelineLog(store).state(PIPELINE)
+
+    assert fresh == log.state(PIPELINE)
+    assert store.latest_snapshot(PIPELINE) == fresh  # rebuilt and saved again
