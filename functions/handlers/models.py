@@ -56,10 +56,11 @@ def failure_reason(state_input: dict[str, Any]) -> str:
     """Why a step failed, from the `$.error` a Catch stored (or the bake verdict)."""
     error = state_input.get("error")
     if isinstance(error, dict):
-        cause = str(error.get("Cause", ""))
+        cause = str(error.get("Cause") or "")
         with contextlib.suppress(ValueError, AttributeError, TypeError):
             cause = json.loads(cause).get("errorMessage", cause)
-        return f"{error.get('Error', 'Error')}: {cause}"[:1000]
+        name = str(error.get("Error") or "Error")
+        return f"{name}: {cause}"[:1000] if cause else name
     progress = state_input.get("progress")
     if isinstance(progress, dict) and progress.get("verdict") == "rollback":
         return "alarm in ALARM during the bake (alarm history)"

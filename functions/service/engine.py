@@ -354,6 +354,8 @@ class Engine:
             return
         to_artifact = scope_state.known_good
         from_artifact = scope_state.deployed
+        if scope_state.last_alarm and reason.startswith("AlarmFired"):
+            reason = f"alarm {scope_state.last_alarm} fired"
         self.log.record(
             where.pipeline_id,
             self.clock(),
