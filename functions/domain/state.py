@@ -551,13 +551,16 @@ def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
     return _moved(state, event, stages=_put_stage(state, stage), changes=changes, finished=finished)
 
 
+def _known_good_before(scope: ScopeState, artifact: Artifact) -> Artifact | None:
+    """What a rollback returns to once `artifact` starts to replace the scope's fleet."""
+    if scope.known_good is None and scope.deployed is not None and scope.deployed != artifact:
+        return scope.deployed
+    return scope.known_good
+
+
 @_folds(OneBoxDeployed)
 def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
-    stage = _stage(state, event.stage)
-    scope = _scope(stage, event.scope)
-    known_good = scope.known_good
-    if known_good is None and scope.deployed is not None and scope.deployed != event.artifact:
-        known_good = scope.deployed
+    known_good = _known_good_before(_scope(_stage(state, event.stage), event.scope), event.artifact)
     return _scope_event(
         state,
         event,
@@ -579,11 +582,7 @@ def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
 
 @_folds(BatchDeployed)
 def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
-    stage = _stage(state, event.stage)
-    scope = _scope(stage, event.scope)
-    known_good = scope.known_good
-    if known_good is None and scope.deployed is not None and scope.deployed != event.artifact:
-        known_good = scope.deployed
+    known_good = _known_good_before(_scope(_stage(state, event.stage), event.scope), event.artifact)
     return _scope_event(
         state,
         event,

@@ -56,7 +56,7 @@ from domain.rollout import (
     check_window,
 )
 from domain.spec import PipelineSpec, StepSpec
-from domain.state import ChangeState, PipelineState
+from domain.state import ChangeState, PipelineState, ScopeState
 from service.pipeline_log import PipelineLog
 
 Clock = Callable[[], datetime]
@@ -111,6 +111,11 @@ def environment(spec: PipelineSpec, stage: str) -> str:
         if candidate.name == stage:
             return PRODUCTION if candidate.production else stage
     raise UnknownPipelineError(f"pipeline {spec.pipeline_id!r} has no stage {stage!r}")
+
+
+def _scope_state(state: PipelineState, where: Where) -> ScopeState | None:
+    stage = state.stages.get(where.stage)
+    return stage.scopes.get(where.scope) if stage else None
 
 
 class Engine:
@@ -232,11 +237,7 @@ class Engine:
         state = self.log.state(where.pipeline_id)
         change = self._change(state, where.change_id)
         artifact = self._artifact(change)
-        scope_state = (
-            state.stages[where.stage].scopes.get(where.scope)
-            if (where.stage in state.stages)
-            else None
-        )
+        scope_state = _scope_state(state, where)
         if scope_state is not None and scope_state.change_id == where.change_id:
             # Only once this change runs here can an alarm be its fault.
             self._stop_if_alarming(spec, where, one_box=phase == "one-box")
@@ -342,8 +343,7 @@ class Engine:
 
     def _rollback_scope(self, spec: PipelineSpec, where: Where, reason: str) -> None:
         state = self.log.state(where.pipeline_id)
-        stage_state = state.stages.get(where.stage)
-        scope_state = stage_state.scopes.get(where.scope) if stage_state else None
+        scope_state = _scope_state(state, where)
         if (
             scope_state is None
             or scope_state.change_id != where.change_id
@@ -453,8 +453,7 @@ class Engine:
         spec = self._spec(where.pipeline_id)
         state = self.log.state(where.pipeline_id)
         change = self._change(state, where.change_id)
-        stage_state = state.stages.get(where.stage)
-        scope_state = stage_state.scopes.get(where.scope) if stage_state else None
+        scope_state = _scope_state(state, where)
         now = self.clock()
         start = (scope_state.bake_started_at if scope_state else None) or now
         extensions = int(progress.get("extensions", 0))
