@@ -13,13 +13,13 @@ from cdk_nag import AwsSolutionsChecks
 
 from domain.spec import PipelineSpec
 from infra.config import AppConfig, load_specs, read_config
-from infra.stacks.controller import ControllerStack
+from infra.stacks.controller import ControllerStack, PipelineStack
 from infra.stacks.region import RegionStack
 
 
 def build(app: cdk.App, config: AppConfig, specs: tuple[PipelineSpec, ...]) -> None:
     """Add the controller stack and one stack per target region to `app`."""
-    ControllerStack(
+    controller = ControllerStack(
         app,
         "shipwave-controller",
         specs=specs,
@@ -27,6 +27,15 @@ def build(app: cdk.App, config: AppConfig, specs: tuple[PipelineSpec, ...]) -> N
         env=cdk.Environment(account=config.account, region=config.home_region),
         description="shipwave controller: event log, handlers, pipeline state machines",
     )
+    for spec in specs:
+        pipeline = PipelineStack(
+            app,
+            f"shipwave-pipeline-{spec.pipeline_id}",
+            spec=spec,
+            env=cdk.Environment(account=config.account, region=config.home_region),
+            description=f"shipwave pipeline {spec.pipeline_id}: its state machine",
+        )
+        pipeline.add_dependency(controller)  # its handlers first
     regions = sorted({region for spec in specs for region in spec.regions})
     for region in regions:
         RegionStack(

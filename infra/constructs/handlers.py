@@ -56,6 +56,18 @@ def _specs_folder(specs: tuple[PipelineSpec, ...]) -> str:
     return str(folder)
 
 
+def function_name(name: str) -> str:
+    """Fixed names: the pipeline stacks name the handlers without cross-stack references."""
+    return f"shipwave-{name}"
+
+
+def function_arn(stack: Stack, name: str) -> str:
+    return (
+        f"arn:{stack.partition}:lambda:{stack.region}:{stack.account}:function:"
+        f"{function_name(name)}"
+    )
+
+
 def handler_role_name(name: str, home_region: str) -> str:
     """Fixed names, so each region's deploy role can trust exactly these roles."""
     return f"shipwave-{name}-handler-{home_region}"
@@ -115,6 +127,7 @@ class Handlers(Construct):
             function = lambda_.Function(
                 self,
                 handler.name,
+                function_name=function_name(handler.name),
                 runtime=lambda_.Runtime.PYTHON_3_13,
                 architecture=lambda_.Architecture.X86_64,
                 code=code,

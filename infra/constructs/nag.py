@@ -10,23 +10,6 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
-def function_arn_versions(scope: IConstruct, logical_ids: list[str]) -> None:
-    """`grant_invoke` also allows the function's versions and aliases (`<arn>:*`)."""
-    for logical_id in logical_ids:
-        acknowledge(
-            scope,
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
-            "Invoking a handler includes its published versions and aliases; scoped to that one "
-            "function.",
-        )
-
-
-def logical_id(construct: IConstruct) -> str:
-    child = construct.node.default_child
-    assert child is not None
-    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]
-
-
 def partition(stack: Stack) -> str:
     """The partition as cdk-nag prints it: a literal with `enablePartitionLiterals`, else a ref."""
     return "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
@@ -35,3 +18,8 @@ def partition(stack: Stack) -> str:
 def account(stack: Stack) -> str:
     """The account as cdk-nag prints it: the literal of a pinned environment, else a ref."""
     return "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+
+
+def nag_text(stack: Stack, arn: str) -> str:
+    """An ARN built from `stack.partition`/`stack.account` as cdk-nag prints it."""
+    return arn.replace(stack.partition, partition(stack)).replace(stack.account, account(stack))

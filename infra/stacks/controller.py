@@ -7,14 +7,15 @@ from typing import Any
 from aws_cdk import Acknowledgment, CfnOutput, CfnParameter, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from domain.spec import PipelineSpec
 from infra.constructs.event_log import EventLogTable
-from infra.constructs.handlers import POWERTOOLS_LAYER, Handlers
-from infra.constructs.pipeline_machine import PipelineStateMachine
+from infra.constructs.handlers import HANDLERS, POWERTOOLS_LAYER, Handlers, function_arn
+from infra.constructs.pipeline_machine import PipelineStateMachine, state_machine_arn
 
 
 class ControllerStack(Stack):
@@ -45,14 +46,11 @@ class ControllerStack(Stack):
             home_region=self.region,
             specs=specs,
         )
-        self.machines = {
-            spec.pipeline_id: PipelineStateMachine(
-                self,
-                f"Pipeline-{spec.pipeline_id}",
-                spec=spec,
-                functions=self.handlers.by_placeholder,
-            ).machine
-            for spec in specs
+        # Each pipeline's state machine lives in its own stack (PipelineStack): a definition is
+        # about 224 KB, and CloudFormation takes at most 1 MB per template. Their names are
+        # fixed, so the intake can name them without a reference back (no dependency cycle).
+        self.machine_arns = {
+            spec.pipeline_id: state_machine_arn(self, spec.pipeline_id) for spec in specs
         }
         self._intake(specs)
         self._alarm_changes(specs)
@@ -61,11 +59,14 @@ class ControllerStack(Stack):
 
     def _intake(self, specs: tuple[PipelineSpec, ...]) -> None:
         intake = self.handlers.functions["intake"]
-        for machine in self.machines.values():
-            machine.grant_start_execution(intake)
+        intake.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=sorted(self.machine_arns.values())
+            )
+        )
         intake.add_environment(
             "STATE_MACHINES",
-            ",".join(f"{pid}={m.state_machine_arn}" for pid, m in self.machines.items()),
+            ",".join(f"{pid}={arn}" for pid, arn in sorted(self.machine_arns.items())),
         )
         repositories = sorted({spec.repository.rsplit("/", 1)[-1] for spec in specs})
         branches = sorted({spec.branch for spec in specs})
@@ -123,3 +124,23 @@ class ControllerStack(Stack):
 
     def _acknowledge(self) -> None:
         pass
+
+
+class PipelineStack(Stack):
+    """One pipeline's state machine, beside the controller in the home region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: PipelineSpec,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        arns = {
+            handler.placeholder: function_arn(self, handler.name)
+            for handler in HANDLERS
+            if handler.placeholder
+        }
+        self.machine = PipelineStateMachine(self, "Pipeline", spec=spec, function_arns=arns).machine

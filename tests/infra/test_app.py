@@ -137,12 +137,6 @@ def test_every_star_resource_is_one_of_the_reasoned_exceptions(
 
 
 def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.CloudAssembly) -> None:
-    body = template(assembly, "shipwave-controller")
-    machines = resources(body, "AWS::StepFunctions::StateMachine")
-    functions = {
-        logical: f["Properties"]["Handler"].split(".")[1]
-        for logical, f in resources(body, "AWS::Lambda::Function").items()
-    }
     expected_function = {
         "LeaseFunctionArn": "lease",
         "BlockersFunctionArn": "blockers",
@@ -150,19 +144,35 @@ def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.Cloud
         "BakeFunctionArn": "bake",
         "TransitionFunctionArn": "transition",
     }
-    by_name = {m["Properties"]["StateMachineName"]: m["Properties"] for m in machines.values()}
-    assert set(by_name) == {f"shipwave-{p.pipeline_id()}" for p in PIPELINES}
+    controller = template(assembly, "shipwave-controller")
+    names = {
+        f["Properties"]["FunctionName"]
+        for f in resources(controller, "AWS::Lambda::Function").values()
+    }
     for pipeline in PIPELINES:
-        properties = by_name[f"shipwave-{pipeline.pipeline_id()}"]
+        body = template(assembly, f"shipwave-pipeline-{pipeline.pipeline_id()}")
+        (machine,) = resources(body, "AWS::StepFunctions::StateMachine").values()
+        properties = machine["Properties"]
+        assert properties["StateMachineName"] == f"shipwave-{pipeline.pipeline_id()}"
         assert properties["DefinitionString"] == to_json(pipeline.spec())
         substitutions = properties["DefinitionSubstitutions"]
         assert set(substitutions) == set(PLACEHOLDERS)
-        for placeholder, ref in substitutions.items():
-            logical, attribute = ref["Fn::GetAtt"]
-            assert attribute == "Arn"
-            assert functions[logical] == expected_function[placeholder]
+        for placeholder, arn in substitutions.items():
+            function = f"shipwave-{expected_function[placeholder]}"
+            assert arn == f"arn:aws:lambda:{HOME}:111122223333:function:{function}"
+            assert function in names
         assert properties["LoggingConfiguration"]["Level"] == "ALL"
         assert properties["TracingConfiguration"] == {"Enabled": True}
+    starts = [
+        statement
+        for policy in resources(controller, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "states:StartExecution"
+    ]
+    assert sorted(starts[0]["Resource"]) == sorted(
+        f"arn:aws:states:{HOME}:111122223333:stateMachine:shipwave-{p.pipeline_id()}"
+        for p in PIPELINES
+    )
 
 
 def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.CloudAssembly) -> None:
@@ -185,9 +195,14 @@ def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.Clou
 # --- regions -------------------------------------------------------------------------------
 
 
-def test_one_stack_per_target_region(assembly: cdk.cx_api.CloudAssembly) -> None:
-    regions = {s.stack_name for s in assembly.stacks} - {"shipwave-controller"}
-    assert len(regions) == 24
+def test_one_stack_per_target_region_and_per_pipeline(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    names = {s.stack_name for s in assembly.stacks}
+    assert len({n for n in names if n.startswith("shipwave-region-")}) == 24
+    assert {n for n in names if n.startswith("shipwave-pipeline-")} == {
+        f"shipwave-pipeline-{p.pipeline_id()}" for p in PIPELINES
+    }
     for stack in assembly.stacks:
         assert len(stack.template["Resources"]) < 500
 
@@ -291,7 +306,7 @@ def test_make_synth_works_offline(tmp_path: Path) -> None:
         env=environment,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert len(list((tmp_path / "out").glob("*.template.json"))) == 25
+    assert len(list((tmp_path / "out").glob("*.template.json"))) == 28
 
 
 def _list(value: Any) -> list[str]:
