@@ -113,6 +113,16 @@ def environment(spec: PipelineSpec, stage: str) -> str:
     raise UnknownPipelineError(f"pipeline {spec.pipeline_id!r} has no stage {stage!r}")
 
 
+def _not_overridden(
+    check: BlockerCheck, state: PipelineState, change_id: str, stage: str, suffix: str = ""
+) -> BlockerCheck:
+    """A blocker a person overrode for this change at this stage no longer holds it."""
+    change = state.changes.get(change_id)
+    overridden = {o.blocker for o in (change.overrides if change else ()) if o.stage == stage}
+    kept = tuple(b for b in check.blocked if f"{b.blocker}{suffix}" not in overridden)
+    return BlockerCheck(kept, check.wait_seconds if kept else 0)
+
+
 def _scope_state(state: PipelineState, where: Where) -> ScopeState | None:
     stage = state.stages.get(where.stage)
     return stage.scopes.get(where.scope) if stage else None
@@ -554,9 +564,14 @@ class Engine:
             for region in regions
             for name in self.alarms.in_alarm(environment(spec, stage), region, names)
         )
-        check = check_alarm_blockers(
-            alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
-            team_aggregate=spec.alarm_names.team_aggregate,
+        check = _not_overridden(
+            check_alarm_blockers(
+                alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
+                team_aggregate=spec.alarm_names.team_aggregate,
+            ),
+            self.log.state(pipeline_id),
+            change_id,
+            stage,
         )
         self._record_blockers(
             pipeline_id, change_id, stage, check, kinds=("aggregate-alarm", "company-alarm")
@@ -568,7 +583,13 @@ class Engine:
         region = self.catalogue.region(where.region)
         if region is None:
             raise UnknownPipelineError(f"region {where.region!r} is not in the catalogue")
-        check = check_window(self.clock(), region, spec.window)
+        check = _not_overridden(
+            check_window(self.clock(), region, spec.window),
+            self.log.state(where.pipeline_id),
+            where.change_id,
+            where.stage,
+            suffix=f":{where.region}",
+        )
         self._record_blockers(
             where.pipeline_id,
             where.change_id,

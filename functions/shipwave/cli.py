@@ -16,6 +16,7 @@ from domain import codec
 from domain.describe import concerns_change
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
+from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
 from service.pipeline_log import PipelineLog
 from shipwave.bootstrap import DEFAULT_EVENT_LOG, open_store
@@ -134,6 +135,66 @@ def history(
         return
     for name in names:
         console.print(history_view(name, selected(name)))
+
+
+@app.command()
+def emergency(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    change: Annotated[str, typer.Argument(help="The change that must ship faster.")],
+    approver: Annotated[
+        list[str], typer.Option("--approver", help="A senior engineer approving (twice or more).")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why this cannot wait.")],
+    bake_factor: Annotated[
+        float, typer.Option("--bake-factor", help="Share of each bake this change waits.")
+    ] = 0.25,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+) -> None:
+    """Record an approved emergency: this change bakes faster, and still passes every step."""
+    log = PipelineLog(open_store(event_log))
+    log.state(pipeline)
+    result = log.record(
+        pipeline,
+        datetime.now(UTC),
+        lambda state, stamp: approve_emergency(
+            state,
+            stamp,
+            change_id=change,
+            approvers=tuple(approver),
+            reason=reason,
+            bake_factor=bake_factor,
+        ),
+    )
+    console.print(
+        f"recorded at sequence {result.events[-1].sequence}: emergency for {change}, "
+        f"bakes × {bake_factor:g}, approved by {', '.join(approver)}"
+    )
+
+
+@app.command()
+def override(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    stage: Annotated[str, typer.Argument(help="The stage the change is held at.")],
+    change: Annotated[str, typer.Argument(help="The change to let through.")],
+    blocker: Annotated[str, typer.Option("--blocker", help="As `shipwave status` names it.")],
+    by: Annotated[str, typer.Option("--by", help="Who overrides.")],
+    why: Annotated[str, typer.Option("--why", help="Why it must ship now.")],
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+) -> None:
+    """Let one change past a blocker (to ship a fix); recorded with who and why."""
+    log = PipelineLog(open_store(event_log))
+    log.state(pipeline)
+    result = log.record(
+        pipeline,
+        datetime.now(UTC),
+        lambda state, stamp: override_blocker(
+            state, stamp, stage=stage, change_id=change, blocker=blocker, by=by, why=why
+        ),
+    )
+    console.print(
+        f"recorded at sequence {result.events[-1].sequence}: {blocker} at {stage} "
+        f"overridden for {change} by {by}"
+    )
 
 
 @app.command()

@@ -306,3 +306,38 @@ def test_a_failed_rollback_leaves_the_stage_blocked_with_its_reason(make_runtime
     failures = [e for e in events(runtime, pipeline) if type(e).__name__ == "RollbackFailed"]
     assert failures
     assert "Rollback failed" in {n.split(" · ")[-1] for n in runtime.states_entered(change)}
+
+
+def test_an_override_lets_one_change_past_a_blocker(make_runtime: Make) -> None:
+    from domain.operations import override_blocker
+
+    runtime = make_runtime(SmallApp)
+    pipeline = SmallApp.pipeline_id()
+    runtime.adopt(pipeline, "v1.0.0")
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
+    change = runtime.merge(pipeline, "v1.1.0")
+
+    def blocked_at_wave1() -> bool:
+        stage = runtime.log.state(pipeline).stages.get("wave1")
+        return bool(stage and stage.blocked)
+
+    runtime.run(until=blocked_at_wave1)
+    runtime.log.record(
+        pipeline,
+        runtime.clock.now(),
+        lambda state, stamp: override_blocker(
+            state,
+            stamp,
+            stage="wave1",
+            change_id=change,
+            blocker="company-alarm",
+            by="oncall",
+            why="this change is the fix for the event",
+        ),
+    )
+    runtime.run()  # the alarm is still in ALARM: only the override lets the change through
+
+    assert runtime.executions[change].status == "SUCCEEDED"
+    finished = runtime.log.state(pipeline).change(change)
+    assert finished is not None
+    assert [o.by for o in finished.overrides] == ["oncall"]

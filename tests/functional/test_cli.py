@@ -171,3 +171,84 @@ def test_demo_keeps_an_existing_event_log_aside(tmp_path: Path) -> None:
     assert SQLiteEventStore(kept[0], create=False).last_sequence("orders-app") == 1
     assert factory().pipelines() == ()
     assert where == f"sqlite:///{old}"
+
+
+def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) -> None:
+    from domain.events import BlockerHit, Stamper
+
+    store = SQLiteEventStore(tmp_path / "events.db")
+    store.append([change_received("orders-app", 1, "c1")])
+    store.append(
+        [
+            Stamper("orders-app", 2, change_received("orders-app", 1, "c1").at)(
+                BlockerHit,
+                "hit",
+                stage="wave2",
+                change_id="c1",
+                blocker="company-alarm",
+                reason="large-scale event",
+            )
+        ]
+    )
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+
+    approved = runner.invoke(
+        app,
+        [
+            "emergency",
+            "orders-app",
+            "c1",
+            "--approver",
+            "ana",
+            "--approver",
+            "bo",
+            "--reason",
+            "sev1",
+            "--event-log",
+            url,
+        ],
+    )
+    overridden = runner.invoke(
+        app,
+        [
+            "override",
+            "orders-app",
+            "wave2",
+            "c1",
+            "--blocker",
+            "company-alarm",
+            "--by",
+            "ana",
+            "--why",
+            "the fix",
+            "--event-log",
+            url,
+        ],
+    )
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shipwave",
+            "emergency",
+            "orders-app",
+            "c1",
+            "--approver",
+            "ana",
+            "--reason",
+            "x",
+            "--event-log",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert approved.exit_code == 0, approved.output
+    assert overridden.exit_code == 0, overridden.output
+    assert refused.returncode == 1
+    assert "at least 2 distinct" in refused.stderr
+    history = runner.invoke(app, ["history", "orders-app", "--json", "--event-log", url])
+    kinds = [e["type"] for e in json.loads(history.stdout)]
+    assert kinds[-2:] == ["EmergencyApproved", "BlockerOverridden"]

@@ -1,0 +1,83 @@
+"""What people may do to a running pipeline, as pure decisions: approve an emergency,
+override a blocker. Both are recorded with who and why, and apply to one change only."""
+
+from __future__ import annotations
+
+from domain.errors import ShipwaveError
+from domain.events import BlockerOverridden, EmergencyApproved, Event, Stamper
+from domain.state import PipelineState
+
+MIN_EMERGENCY_APPROVERS = 2
+
+
+class OperatorInputError(ShipwaveError):
+    """A person's request cannot be applied as given."""
+
+
+def approve_emergency(
+    state: PipelineState,
+    stamp: Stamper,
+    *,
+    change_id: str,
+    approvers: tuple[str, ...],
+    reason: str,
+    bake_factor: float,
+) -> list[Event]:
+    """Faster bakes for one change, with the recorded approval of senior engineers."""
+    if change_id not in state.changes:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
+        )
+    distinct = tuple(dict.fromkeys(a.strip() for a in approvers if a.strip()))
+    if len(distinct) < MIN_EMERGENCY_APPROVERS:
+        raise OperatorInputError(
+            f"an emergency needs at least {MIN_EMERGENCY_APPROVERS} distinct senior approvers, "
+            f"got {list(distinct)}"
+        )
+    if not 0 < bake_factor < 1:
+        raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")
+    if not reason.strip():
+        raise OperatorInputError("an emergency needs a reason")
+    return [
+        stamp(
+            EmergencyApproved,
+            f"{change_id}:emergency:{','.join(sorted(distinct))}",
+            change_id=change_id,
+            approvers=distinct,
+            reason=reason.strip(),
+            bake_factor=bake_factor,
+        )
+    ]
+
+
+def override_blocker(
+    state: PipelineState,
+    stamp: Stamper,
+    *,
+    stage: str,
+    change_id: str,
+    blocker: str,
+    by: str,
+    why: str,
+) -> list[Event]:
+    """Let one change past a blocker it is held by (to ship a fix), recorded with who and why."""
+    current = state.stages.get(stage)
+    held = {b.blocker for b in (current.blocked if current else ()) if b.change_id == change_id}
+    if blocker not in held:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not held at {stage} by "
+            f"{blocker!r}; it is held by {sorted(held) or 'nothing'}"
+        )
+    if not by.strip() or not why.strip():
+        raise OperatorInputError("an override names who overrides and why")
+    return [
+        stamp(
+            BlockerOverridden,
+            f"{change_id}:{stage}:{blocker}:override:{by.strip()}",
+            stage=stage,
+            change_id=change_id,
+            blocker=blocker,
+            by=by.strip(),
+            why=why.strip(),
+        )
+    ]
