@@ -48,6 +48,20 @@ def assert_one_holder_per_stage(log: list[Event]) -> None:
             del holders[event.stage]
 
 
+def held_by_company_alarm(runtime: LocalRuntime, pipeline: str) -> str:
+    """A change merged while a company-wide alarm is in ALARM, run until wave 1 holds it."""
+    runtime.adopt(pipeline, "v1.0.0")
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
+    change = runtime.merge(pipeline, "v1.1.0")
+
+    def blocked_at_wave1() -> bool:
+        stage = runtime.log.state(pipeline).stages.get("wave1")
+        return bool(stage and stage.blocked)
+
+    runtime.run(until=blocked_at_wave1)
+    return change
+
+
 # --- the four scenarios of the demo ------------------------------------------------------------
 
 
@@ -250,15 +264,7 @@ def test_a_crashed_handler_is_retried_and_records_once(make_runtime: Make) -> No
 def test_a_company_alarm_blocks_a_wave_until_it_clears(make_runtime: Make) -> None:
     runtime = make_runtime(SmallApp)
     pipeline = SmallApp.pipeline_id()
-    runtime.adopt(pipeline, "v1.0.0")
-    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
-    change = runtime.merge(pipeline, "v1.1.0")
-
-    def blocked_at_wave1() -> bool:
-        stage = runtime.log.state(pipeline).stages.get("wave1")
-        return bool(stage and stage.blocked)
-
-    runtime.run(until=blocked_at_wave1)
+    change = held_by_company_alarm(runtime, pipeline)
     (blocker,) = runtime.log.state(pipeline).stages["wave1"].blocked
     assert blocker.blocker == "company-alarm"
     assert ("alarm", "company-large-scale-event") in blocker.inputs
@@ -313,15 +319,7 @@ def test_an_override_lets_one_change_past_a_blocker(make_runtime: Make) -> None:
 
     runtime = make_runtime(SmallApp)
     pipeline = SmallApp.pipeline_id()
-    runtime.adopt(pipeline, "v1.0.0")
-    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
-    change = runtime.merge(pipeline, "v1.1.0")
-
-    def blocked_at_wave1() -> bool:
-        stage = runtime.log.state(pipeline).stages.get("wave1")
-        return bool(stage and stage.blocked)
-
-    runtime.run(until=blocked_at_wave1)
+    change = held_by_company_alarm(runtime, pipeline)
     runtime.log.record(
         pipeline,
         runtime.clock.now(),
