@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,31 +59,53 @@ class SQLiteEventStore(EventStore):
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
         self._create = create
-        self._local = threading.local()
         self._where = f"sqlite {self.path}"
-        self._connection()  # fail early on an unreadable file
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
+        #: writers of this process queue here rather than in SQLite's busy handler, which
+        #: sleeps in steps of up to 100 ms; other processes still meet BEGIN IMMEDIATE
+        self._write_lock = threading.Lock()
+        self._schema_ready = False
+        with self._connection():  # fail early on an unreadable file
+            pass
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection of the pool for one operation. Pooled, not per thread: the local
+        runtime's interpreter runs every task on a new thread, and opening a connection (and
+        checking the schema) per task cost more than the append itself."""
+        with self._idle_lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._open()
+        try:
+            yield connection
+        finally:
+            if connection.in_transaction:  # a failed ROLLBACK: never lend it out again
+                connection.close()
+            else:
+                with self._idle_lock:
+                    self._idle.append(connection)
+
+    def _open(self) -> sqlite3.Connection:
         if not self._create and not self.path.is_file():
             raise EventStoreUnavailableError(f"{self._where}: no such event log file")
         try:
-            if self._create:
+            if self._create and not self._schema_ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            if self._create:
-                connection.executescript(_SCHEMA)
-            else:
-                self._check_schema(connection)
+            if not self._schema_ready:
+                if self._create:
+                    connection.executescript(_SCHEMA)
+                else:
+                    self._check_schema(connection)
         except (sqlite3.Error, OSError) as error:
             raise EventStoreUnavailableError(f"{self._where}: cannot open ({error})") from None
-        self._local.connection = connection
+        self._schema_ready = True
         return connection
 
     def _check_schema(self, connection: sqlite3.Connection) -> None:
@@ -94,23 +117,24 @@ class SQLiteEventStore(EventStore):
             raise EventStoreUnavailableError(f"{self._where}: not a shipwave event log")
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Close the pooled connections; call it when nothing uses the store any more."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
             connection.close()
-            self._local.connection = None
 
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
         batch = self.validate(events)
         pipeline = batch[0].pipeline_id
-        connection = self._connection()
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = self._append_locked(connection, batch)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+            with self._write_lock, self._connection() as connection:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    result = self._append_locked(connection, batch)
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise EventStoreUnavailableError(
                 f"{self._where}: append to pipeline {pipeline!r} failed ({error})"
@@ -186,12 +210,13 @@ class SQLiteEventStore(EventStore):
         return _last(self._query(_LAST_SEQUENCE, (pipeline_id,))[0])
 
     def save_snapshot(self, state: PipelineState) -> None:
-        connection = self._connection()
         try:
-            connection.execute(
-                "INSERT OR REPLACE INTO snapshots (pipeline_id, sequence, body) VALUES (?, ?, ?)",
-                (state.pipeline_id, state.sequence, snapshot_to_json(state)),
-            )
+            with self._write_lock, self._connection() as connection:
+                connection.execute(
+                    "INSERT OR REPLACE INTO snapshots (pipeline_id, sequence, body) "
+                    "VALUES (?, ?, ?)",
+                    (state.pipeline_id, state.sequence, snapshot_to_json(state)),
+                )
         except sqlite3.Error as error:
             raise EventStoreUnavailableError(
                 f"{self._where}: saving a snapshot of {state.pipeline_id!r} failed ({error})"
@@ -214,13 +239,15 @@ class SQLiteEventStore(EventStore):
 
     def corrupt_for_test(self, pipeline_id: str, sequence: int, stored_text: str) -> None:
         """Replace a stored item's body, as a damaged file would (contract tests only)."""
-        self._connection().execute(
-            "UPDATE events SET body = ? WHERE pipeline_id = ? AND sequence = ?",
-            (stored_text, pipeline_id, sequence),
-        )
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE events SET body = ? WHERE pipeline_id = ? AND sequence = ?",
+                (stored_text, pipeline_id, sequence),
+            )
 
     def _query(self, sql: str, parameters: tuple[object, ...]) -> list[Any]:
         try:
-            return self._connection().execute(sql, parameters).fetchall()
+            with self._connection() as connection:
+                return connection.execute(sql, parameters).fetchall()
         except sqlite3.Error as error:
             raise EventStoreUnavailableError(f"{self._where}: read failed ({error})") from None

@@ -7,9 +7,16 @@ upgrade that moves these places fails `self_test()` loudly instead of changing b
 - Step Functions time: the interpreter's threads, events and sleeps are swapped for the
   virtual clock's (`statemachines/local/clock.py`), so Wait, Retry, task timeouts and bakes
   run on virtual time. `patch_interpreter()` lists each module and name it replaces.
+- Lambda task clients: the interpreter builds a new boto3 client for every Lambda task;
+  `_boto_client_for` shares one per region (a third of a rollout's wall time otherwise);
+  and it parses each JSONPath anew with a freshly built parser: the parses are cached.
 - Lambda tasks: without Docker moto never runs function code; `route_lambda()` makes
   `LambdaSimpleBackend.invoke` call an in-process handler and report its exceptions as
   Lambda function errors (`x-amz-function-error: Unhandled`).
+
+- Execution status: `execution_status()` reads an execution's status from the interpreter's
+  backend in process. The driver asks after every step of virtual time; through boto3 and
+  moto's request/response machinery that cost half the wall time of a rollout.
 
 - DynamoDB transactions: moto applies TransactWriteItems item by item with no lock and, on
   failure, restores a deep copy of the whole table, so under concurrent writers a reader sees
@@ -29,8 +36,16 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from jsonpath_ng.ext.parser import parse as parse_ext_path
+from jsonpath_ng.parser import parse as parse_path
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
+from moto.stepfunctions.parser.models import (
+    StepFunctionsParserBackend,
+    stepfunctions_parser_backends,
+)
 
 from statemachines.local import clock
 
@@ -90,6 +105,23 @@ def self_test() -> None:
                 raise MotoPatchError(f"{module_name}.{name} is not on virtual time")
     if not callable(getattr(LambdaSimpleBackend, "invoke", None)):
         raise MotoPatchError("LambdaSimpleBackend.invoke is gone")
+    if not callable(getattr(StepFunctionsParserBackend, "describe_execution", None)):
+        raise MotoPatchError("StepFunctionsParserBackend.describe_execution is gone")
+    if not isinstance(getattr(ParserExecution, "status", None), property):
+        raise MotoPatchError("the interpreter's Execution has no status property any more")
+
+
+# --- execution status, in process -----------------------------------------------------------
+
+
+def execution_status(execution_arn: str) -> str:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED, as DescribeExecution reports it."""
+    parts = execution_arn.split(":")
+    if len(parts) < 8 or parts[2] != "states" or parts[5] != "execution":
+        raise ValueError(f"not a Step Functions execution ARN: {execution_arn!r}")
+    region, account = parts[3], parts[4]
+    execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
+    return str(execution.status)
 
 
 # --- Step Functions on virtual time -----------------------------------------------------------
@@ -121,6 +153,27 @@ class _TimeShim(types.ModuleType):
 
 _THREADING = _ThreadingShim("threading")
 _TIME = _TimeShim("time")
+_ORIGINAL_BOTO_CLIENT_FOR = boto_client.boto_client_for
+
+
+#: JSONPath expressions parsed once: jsonpath_ng builds a fresh parser (ply tables) per parse,
+#: and the interpreter parses every path of every state each time it runs. The parsed
+#: expressions hold no per-use state, so they can be shared.
+_parse_ext = functools.lru_cache(maxsize=4096)(parse_ext_path)
+_parse_plain = functools.lru_cache(maxsize=4096)(parse_path)
+
+
+@functools.cache
+def _shared_boto_client(region: str, service: str) -> Any:
+    return _ORIGINAL_BOTO_CLIENT_FOR(region=region, service=service)
+
+
+def _boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+    """One client per region and service instead of a new one per Lambda task: building a
+    botocore client is most of a task's cost. Clients are thread-safe; the interpreter's are
+    all made with the same fixed keys, so `state_credentials` never changes the client."""
+    return _shared_boto_client(region, service)
+
 
 #: module → {name in that module: replacement}
 _INTERPRETER_PATCHES: dict[str, dict[str, Any]] = {
@@ -147,6 +200,11 @@ _INTERPRETER_PATCHES: dict[str, dict[str, Any]] = {
     f"{_PARSER}.asl.component.state.exec.state_parallel.branch_worker": {"threading": _THREADING},
     f"{_PARSER}.asl.component.state.exec.state_parallel.branches_decl": {"threading": _THREADING},
     f"{_PARSER}.backend.execution_worker": {"Thread": clock.VirtualThread},
+    f"{_PARSER}.asl.component.state.exec.state_task.lambda_eval_utils": {
+        "boto_client_for": _boto_client_for
+    },
+    f"{_PARSER}.asl.utils.json_path": {"parse": _parse_ext},
+    f"{_PARSER}.asl.component.common.path.result_path": {"parse": _parse_plain},
 }
 
 

@@ -300,7 +300,7 @@ class LocalRuntime:
 
     def refresh(self) -> Mapping[str, ExecutionResult]:
         for change, execution in list(self.executions.items()):
-            status = self.sfn.describe_execution(executionArn=execution.arn)["status"]
+            status = moto_patches.execution_status(execution.arn)
             self.executions[change] = ExecutionResult(
                 execution.pipeline_id, change, status, execution.arn
             )
@@ -308,8 +308,7 @@ class LocalRuntime:
 
     def all_finished(self) -> bool:
         return all(
-            self.sfn.describe_execution(executionArn=e.arn)["status"] != "RUNNING"
-            for e in self.executions.values()
+            moto_patches.execution_status(e.arn) != "RUNNING" for e in self.executions.values()
         )
 
     def history(self, change_id: str) -> list[dict[str, Any]]:

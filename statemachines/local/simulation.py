@@ -20,6 +20,7 @@ and faults are expected values per minute, so a scenario gives the same result e
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 from collections import defaultdict, deque
@@ -106,10 +107,13 @@ class SimulatedFleet:
         #: the most boxes each version ran on: (service, environment, scope, version) → count
         self.peak_boxes: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.broken_targets: set[str] = set()  # services whose rollbacks fail
+        #: moves on whenever any box changes version or role (caches key on it)
+        self.generation = 0
 
     def seed(self, service: str, scopes: Sequence[tuple[str, str]], version: str | None) -> None:
         """Boxes of (environment, scope) that already run `version` (None: nothing yet)."""
         with self._lock:
+            self.generation += 1
             for environment, scope in scopes:
                 self._boxes[(service, environment, scope)] = [
                     Box(name=f"{scope}/box-{n:02d}", version=version, since=self.clock())
@@ -140,6 +144,7 @@ class SimulatedFleet:
         one_box: bool,
     ) -> None:
         now = self.clock()
+        self.generation += 1
         for box in boxes:
             if box.version != version:
                 box.version, box.since = version, now
@@ -226,6 +231,36 @@ class _FleetTarget(DeployTarget):
             return self._result(environment, scope, version, changed)
 
 
+_DEFAULT_BEHAVIOUR = Behaviour()
+
+
+@dataclass(frozen=True)
+class _Shares:
+    generation: int
+    #: (version, one-box?, deployed at, share of the scope's traffic)
+    groups: tuple[tuple[str, bool, datetime | None, float], ...]
+
+
+@dataclass
+class _Series:
+    """Requests per tick as a running total, so a window's sum is two bisections."""
+
+    times: list[datetime] = field(default_factory=list)
+    running: list[float] = field(default_factory=list)
+
+    def add(self, when: datetime, value: float) -> None:
+        self.times.append(when)
+        self.running.append((self.running[-1] if self.running else 0.0) + value)
+
+    def between(self, start: datetime, end: datetime) -> float:
+        """The sum of the values added at times in (start, end]."""
+        low = bisect.bisect_right(self.times, start)
+        high = bisect.bisect_right(self.times, end)
+        if high <= low:
+            return 0.0
+        return self.running[high - 1] - (self.running[low - 1] if low else 0.0)
+
+
 @dataclass
 class _AlarmTrack:
     state: str = "OK"
@@ -255,9 +290,10 @@ class SimulatedCloudWatch(AlarmReader):
         #: (alarm, environment, region) → its state and history
         self._alarms: dict[tuple[str, str, str], _AlarmTrack] = defaultdict(_AlarmTrack)
         #: (service, environment, scope) → (time, requests) per tick
-        self._requests: dict[tuple[str, str, str], list[tuple[datetime, float]]] = defaultdict(list)
+        self._requests: dict[tuple[str, str, str], _Series] = defaultdict(_Series)
         self.listeners: list[AlarmListener] = []
         self.forced: dict[tuple[str, str, str], str] = {}
+        self._share_cache: dict[int, _Shares] = {}
 
     # --- the simulation step (a clock tick hook) -------------------------------------------
 
@@ -275,12 +311,12 @@ class SimulatedCloudWatch(AlarmReader):
                 region = scope.split("/")[0]
                 info = self.catalogue.region(region)
                 if environment in INTEGRATION_TEST_ENVIRONMENTS:
-                    self._requests[(service, environment, scope)].append(
-                        (now, INTEGRATION_TEST_REQUESTS_PER_MINUTE * minutes)
+                    self._requests[(service, environment, scope)].add(
+                        now, INTEGRATION_TEST_REQUESTS_PER_MINUTE * minutes
                     )
                     continue
                 requests = REQUESTS_PER_MINUTE[info.traffic if info else "low"] * minutes
-                self._requests[(service, environment, scope)].append((now, requests))
+                self._requests[(service, environment, scope)].add(now, requests)
                 region_totals = totals.setdefault(
                     (service, environment, region), {"all": [0.0, 0.0], "one-box": [0.0, 0.0]}
                 )
@@ -332,27 +368,43 @@ class SimulatedCloudWatch(AlarmReader):
         now: datetime,
         totals: dict[str, list[float]],
     ) -> None:
-        live = [b for b in boxes if b.version is not None]
-        if not live:
-            return
-        one_box = [b for b in live if b.one_box]
-        rest = [b for b in live if not b.one_box]
-        share: dict[str, float] = {}
-        if one_box and rest:
-            box_share = min(spec.one_box_percent, 100.0 / len(live)) / 100
-            share.update({b.name: box_share / len(one_box) for b in one_box})
-            share.update({b.name: (1 - box_share) / len(rest) for b in rest})
-        else:
-            share.update({b.name: 1 / len(live) for b in live})
-        for box in live:
-            behaviour = self.fleet.behaviours.get(box.version or "", Behaviour())
-            served = requests * share[box.name]
-            failed = served * behaviour.faults(now - (box.since or now))
+        """Add one minute of a scope's traffic and faults to its region's totals."""
+        for version, one_box, since, share in self._shares(spec, boxes).groups:
+            behaviour = self.fleet.behaviours.get(version, _DEFAULT_BEHAVIOUR)
+            served = requests * share
+            failed = served * behaviour.faults(now - (since or now))
             totals["all"][0] += served
             totals["all"][1] += failed
-            if box.one_box:
+            if one_box:
                 totals["one-box"][0] += served
                 totals["one-box"][1] += failed
+
+    def _shares(self, spec: PipelineSpec, boxes: list[Box]) -> _Shares:
+        """The live boxes' shares of the scope's traffic (the one-box its configured share, the
+        rest split evenly), summed over boxes alike in version, role and age. Cached until a
+        deployment changes the fleet."""
+        key = id(boxes)
+        cached = self._share_cache.get(key)
+        if cached is not None and cached.generation == self.fleet.generation:
+            return cached
+        live = [b for b in boxes if b.version is not None]
+        one_box = [b for b in live if b.one_box]
+        rest = [b for b in live if not b.one_box]
+        if one_box and rest:
+            box_share = min(spec.one_box_percent, 100.0 / len(live)) / 100
+            pairs = [(b, box_share / len(one_box)) for b in one_box]
+            pairs += [(b, (1 - box_share) / len(rest)) for b in rest]
+        else:
+            pairs = [(b, 1 / len(live)) for b in live]
+        groups: dict[tuple[str, bool, datetime | None], float] = defaultdict(float)
+        for box, share in pairs:
+            groups[(box.version or "", box.one_box, box.since)] += share
+        cached = _Shares(
+            generation=self.fleet.generation,
+            groups=tuple((*key, share) for key, share in groups.items()),
+        )
+        self._share_cache[key] = cached
+        return cached
 
     def _evaluate(
         self,
@@ -428,12 +480,10 @@ class SimulatedCloudWatch(AlarmReader):
         services = {name for name, spec in self._services.items() if spec.datapoints == datapoints}
         with self._lock:
             total = sum(
-                requests
-                for (service, env, sc), samples in self._requests.items()
+                series.between(start, end)
+                for (service, env, sc), series in self._requests.items()
                 if service in services
                 and env == environment
                 and (sc == scope or (scope == region and sc.startswith(region + "/")))
-                for when, requests in samples
-                if start < when <= end
             )
         return int(total)

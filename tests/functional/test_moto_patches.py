@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
-from statemachines.local.moto_patches import MotoPatchError, isolate_dynamodb, self_test
+from statemachines.local.moto_patches import (
+    MotoPatchError,
+    execution_status,
+    isolate_dynamodb,
+    self_test,
+)
 
 
 def test_self_test_passes_on_the_pinned_moto() -> None:
@@ -18,3 +23,20 @@ def test_a_missing_patch_point_is_an_error_not_a_silent_skip(
     monkeypatch.delattr(DynamoDBBackend, "transact_write_items")
     with pytest.raises(MotoPatchError, match="transact_write_items"):
         isolate_dynamodb()
+
+
+def test_execution_status_refuses_what_is_not_an_execution_arn() -> None:
+    with pytest.raises(ValueError, match="not a Step Functions execution ARN"):
+        execution_status("arn:aws:states:us-east-1:123456789012:stateMachine:shipwave-x")
+
+
+def test_shared_jsonpath_parses_find_the_same_values_as_fresh_ones() -> None:
+    from jsonpath_ng.ext.parser import parse
+
+    from statemachines.local.moto_patches import _parse_ext
+
+    data = {"progress": {"done": False, "batch": 2}, "scopes": [{"region": "a"}, {"region": "b"}]}
+    for path in ("$.progress.done", "$.scopes[*].region", "$.progress"):
+        shared = [m.value for m in _parse_ext(path).find(data)]
+        assert shared == [m.value for m in parse(path).find(data)]
+        assert _parse_ext(path) is _parse_ext(path)
