@@ -74,6 +74,23 @@ def bake_verdict(
     return datapoints.policy
 
 
+#: an extension never lasts less than this, so a bake is not extended minute by minute
+MIN_EXTENSION_SECONDS = 60
+#: headroom over the traffic rate seen, so the next check usually has enough
+EXTENSION_MARGIN = 1.2
+
+
+def extension_seconds(*, seen: int, required: int, baked_seconds: float, bake_seconds: int) -> int:
+    """How long to extend a bake that saw too few datapoints: the time the traffic seen so far
+    needs to make up the rest (with a margin), at most the default extension of half the bake
+    (at least an hour). With no traffic at all there is no rate to go by: the default."""
+    default = max(3600, bake_seconds // 2)
+    if seen <= 0 or baked_seconds <= 0 or seen >= required:
+        return default
+    needed = (required - seen) * baked_seconds / seen * EXTENSION_MARGIN
+    return max(MIN_EXTENSION_SECONDS, min(default, math.ceil(needed)))
+
+
 # --- blockers --------------------------------------------------------------------------------
 
 

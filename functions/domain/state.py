@@ -93,6 +93,8 @@ class ScopeState:
     bake_token: str = ""  # the running bake's callback token, while it runs
     datapoints: str = ""
     last_alarm: str | None = None
+    #: rollbacks here that failed: a later attempt (the stage's) is a new attempt, not a retry
+    failed_rollbacks: int = 0
     updated_at: datetime | None = None
 
 
@@ -258,7 +260,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -629,6 +631,10 @@ def _(event: HealthCheckFailed, state: PipelineState) -> PipelineState:
 
 @_folds(BakeStarted)
 def _(event: BakeStarted, state: PipelineState) -> PipelineState:
+    scope = _scope(_stage(state, event.stage), event.scope)
+    # An extended or held bake goes on: its datapoints and alarm history count from the start
+    # of the whole bake, not from the extension.
+    goes_on = scope.change_id == event.change_id and scope.activity in ("bake extended", "held")
     return _scope_event(
         state,
         event,
@@ -638,7 +644,7 @@ def _(event: BakeStarted, state: PipelineState) -> PipelineState:
         {
             "activity": "baking one-box" if event.phase == "one-box" else "baking",
             "bake_ends_at": event.ends_at,
-            "bake_started_at": event.at,
+            "bake_started_at": scope.bake_started_at if goes_on else event.at,
             "bake_token": event.callback_token,
             "change_id": event.change_id,
             "datapoints": f"0/{event.min_datapoints} {event.metric}",
@@ -757,7 +763,11 @@ def _(event: RollbackFailed, state: PipelineState) -> PipelineState:
         event.stage,
         event.scope,
         event.change_id,
-        {"activity": "rollback failed"},
+        {
+            "activity": "rollback failed",
+            "failed_rollbacks": _scope(_stage(state, event.stage), event.scope).failed_rollbacks
+            + 1,
+        },
         status="rollback-failed",
         reason=event.reason,
     )

@@ -54,6 +54,7 @@ from domain.rollout import (
     bake_verdict,
     check_alarm_blockers,
     check_window,
+    extension_seconds,
 )
 from domain.spec import PipelineSpec, StepSpec
 from domain.state import ChangeState, PipelineState, ScopeState
@@ -325,31 +326,49 @@ class Engine:
         )
 
     def rollback(self, where: Where, reason: str) -> Progress:
-        """Return one scope to its last known-good artifact, checksum verified first."""
-        spec = self._spec(where.pipeline_id)
-        self._rollback_scope(spec, where, reason)
-        return {"rolled_back": where.scope}
+        """Return the scope to its last known-good artifact, checksum verified first. A
+        region-wide bake's scope is the region: every AZ/cell of it this change deployed to
+        in the stage goes back."""
+        state = self.log.state(where.pipeline_id)
+        stage_state = state.stages.get(where.stage)
+        scopes = [
+            scope.scope
+            for scope in (stage_state.scopes.values() if stage_state else ())
+            if scope.change_id == where.change_id
+            and scope.deployed is not None
+            and (scope.scope == where.scope or scope.scope.startswith(where.scope + "/"))
+        ]
+        return {"rolled_back": self._rollback_scopes(where, scopes, reason)}
 
     def rollback_stage(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> Progress:
         """Roll back every scope of the stage where this change is deployed."""
-        spec = self._spec(pipeline_id)
         state = self.log.state(pipeline_id)
         stage_state = state.stages.get(stage)
         scopes = [
-            scope
+            scope.scope
             for scope in (stage_state.scopes.values() if stage_state else ())
             if scope.change_id == change_id and scope.deployed is not None
         ]
-        failures = []
+        where = Where(pipeline_id, change_id, stage, "", "", "")
+        return {"rolled_back": self._rollback_scopes(where, scopes, reason)}
+
+    def _rollback_scopes(self, where: Where, scopes: list[str], reason: str) -> list[str]:
+        """Every scope is attempted even when one fails; then the failures are raised."""
+        spec = self._spec(where.pipeline_id)
+        failures: list[RollbackFailedError] = []
         for scope in scopes:
-            where = Where(pipeline_id, change_id, stage, "", scope.scope.split("/")[0], scope.scope)
+            at = Where(
+                where.pipeline_id, where.change_id, where.stage, "", scope.split("/")[0], scope
+            )
             try:
-                self._rollback_scope(spec, where, reason)
+                self._rollback_scope(spec, at, reason)
             except RollbackFailedError as error:
-                failures.append(str(error))
+                failures.append(error)
+        if len(failures) == 1:
+            raise failures[0]  # its own kind (a checksum mismatch stays one)
         if failures:
-            raise RollbackFailedError("; ".join(failures))
-        return {"rolled_back": [scope.scope for scope in scopes]}
+            raise RollbackFailedError("; ".join(str(error) for error in failures))
+        return scopes
 
     def _rollback_scope(self, spec: PipelineSpec, where: Where, reason: str) -> None:
         state = self.log.state(where.pipeline_id)
@@ -364,6 +383,9 @@ class Engine:
             return
         to_artifact = scope_state.known_good
         from_artifact = scope_state.deployed
+        # After a failed rollback (the scope's own), the stage's rollback is a new attempt:
+        # its own keys, while a retried invocation of one attempt still records once.
+        attempt = f"-{scope_state.failed_rollbacks + 1}" if scope_state.failed_rollbacks else ""
         if scope_state.last_alarm and reason.startswith("AlarmFired"):
             reason = f"alarm {scope_state.last_alarm} fired"
         self.log.record(
@@ -372,7 +394,7 @@ class Engine:
             lambda _, stamp: [
                 stamp(
                     RollbackStarted,
-                    where.key("rollback"),
+                    where.key(f"rollback{attempt}"),
                     **where.fields(),
                     from_artifact=from_artifact,
                     to_artifact=to_artifact,
@@ -397,7 +419,7 @@ class Engine:
                 lambda _, stamp: [
                     stamp(
                         RollbackFailed,
-                        where.key("rollback-failed"),
+                        where.key(f"rollback-failed{attempt}"),
                         **where.fields(),
                         reason=failure,
                     )
@@ -412,7 +434,7 @@ class Engine:
             lambda _, stamp: [
                 stamp(
                     RollbackCompleted,
-                    where.key("rolled-back"),
+                    where.key(f"rolled-back{attempt}"),
                     **where.fields(),
                     artifact=to_artifact,
                 )
@@ -549,7 +571,12 @@ class Engine:
             spec, where, change, batch=0, done=True, extensions=next_extensions, verdict=verdict
         )
         if verdict in ("extend", "hold"):
-            progress_out["bake_seconds"] = max(3600, progress_out["bake_seconds"] // 2)
+            progress_out["bake_seconds"] = extension_seconds(
+                seen=seen,
+                required=spec.datapoints.minimum,
+                baked_seconds=(now - start).total_seconds(),
+                bake_seconds=progress_out["bake_seconds"],
+            )
         return progress_out
 
     # --- blockers ----------------------------------------------------------------------------

@@ -294,6 +294,8 @@ class SimulatedCloudWatch(AlarmReader):
         self.listeners: list[AlarmListener] = []
         self.forced: dict[tuple[str, str, str], str] = {}
         self._share_cache: dict[int, _Shares] = {}
+        self._evaluated: set[tuple[str, str, str]] = set()  # alarms evaluated this tick
+        self._released: set[tuple[str, str, str]] = set()  # no longer forced, not yet ticked
 
     # --- the simulation step (a clock tick hook) -------------------------------------------
 
@@ -303,6 +305,7 @@ class SimulatedCloudWatch(AlarmReader):
             return
         changes: list[tuple[str, str, str, str]] = []
         with self._lock:
+            self._evaluated = set()
             totals: dict[tuple[str, str, str], dict[str, list[float]]] = {}
             for (service, environment, scope), boxes in list(self.fleet._boxes.items()):
                 spec = self._services.get(service)
@@ -356,6 +359,11 @@ class SimulatedCloudWatch(AlarmReader):
                     changes,
                     "a service's high-severity alarm is in ALARM",
                 )
+            # Alarms forced by hand that no rule evaluated this minute (a company-wide alarm,
+            # or an alarm of an integration-test environment) change state here too.
+            for key in [k for k in (*self.forced, *self._released) if k not in self._evaluated]:
+                self._evaluate(key, False, 1, now, changes, "set by hand")
+            self._released.clear()
         for name, environment, region, reason in changes:
             for listener in self.listeners:
                 listener(name, environment, region, reason)
@@ -415,6 +423,7 @@ class SimulatedCloudWatch(AlarmReader):
         changes: list[tuple[str, str, str, str]],
         reason: str,
     ) -> bool:
+        self._evaluated.add(key)
         track = self._alarms[key]
         forced = self.forced.get(key)
         track.recent.append(breaching)
@@ -429,11 +438,13 @@ class SimulatedCloudWatch(AlarmReader):
     def set_state(
         self, name: str, region: str, state: str | None, environment: str = "production"
     ) -> None:
-        """Force an alarm (e.g. a company-wide one) to a state; None returns it to its rule.
-        The change takes effect, and is delivered, at the next tick."""
+        """Force an alarm (e.g. a company-wide one) to a state; None returns it to its rule
+        (an alarm without a rule here returns to OK). The change takes effect, and is
+        delivered, at the next tick."""
         with self._lock:
             if state is None:
                 self.forced.pop((name, environment, region), None)
+                self._released.add((name, environment, region))
             else:
                 self.forced[(name, environment, region)] = state
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from domain.events import (
     AlarmFired,
+    BakeCompleted,
+    BakeStarted,
     BlockerCleared,
     BlockerHit,
     BlockerOverridden,
@@ -39,8 +42,8 @@ class Log:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def add(self, cls: type[Event], **fields: Any) -> None:
-        stamp = Stamper(PIPELINE, len(self.events) + 1, T0)
+    def add(self, cls: type[Event], at: datetime = T0, **fields: Any) -> None:
+        stamp = Stamper(PIPELINE, len(self.events) + 1, at)
         self.events.append(stamp(cls, f"k{len(self.events) + 1}", **fields))
 
     def extend(self, events: list[Event]) -> None:
@@ -127,6 +130,10 @@ def test_failed_rollback_blocks_the_stage_with_its_reason_until_overridden() -> 
     assert "deploy role cannot be assumed" in blocker.reason
     assert state.changes["c1"].status == "blocked"
     assert state.stages["wave1"].scopes["eu-west-1/euw1-az1"].activity == "rollback failed"
+    assert state.stages["wave1"].scopes["eu-west-1/euw1-az1"].failed_rollbacks == 1
+    # the stage's own rollback is a second attempt, counted apart
+    log.add(RollbackFailed, **where, reason="deploy role cannot be assumed")
+    assert log.state().stages["wave1"].scopes["eu-west-1/euw1-az1"].failed_rollbacks == 2
 
     log.add(
         BlockerOverridden,
@@ -187,6 +194,48 @@ def test_insufficient_datapoints_on_hold_block_the_stage() -> None:
     assert state.stages["wave1"].scopes["ap-southeast-3"].datapoints == (
         "37/100 CreateOrder.Requests"
     )
+
+
+def test_an_extended_bake_counts_from_the_start_of_the_whole_bake() -> None:
+    log = Log()
+    log.receive("c1")
+    where = {"stage": "alpha", "scope": "us-east-1", "change_id": "c1"}
+    bake = {"metric": "CreateOrder.Requests", "min_datapoints": 100}
+    hour = timedelta(hours=1)
+    log.add(BakeStarted, **where, **bake, phase="fleet", duration_seconds=3600, ends_at=T0 + hour)
+    log.add(
+        DatapointsInsufficient,
+        at=T0 + hour,
+        **where,
+        metric="CreateOrder.Requests",
+        required=100,
+        seen=60,
+        action="extend",
+    )
+    log.add(
+        BakeStarted,
+        at=T0 + hour,
+        **where,
+        **bake,
+        phase="fleet",
+        duration_seconds=2400,
+        ends_at=T0 + hour * 1.7,
+    )
+    scope = log.state().stages["alpha"].scopes["us-east-1"]
+    assert (scope.bake_started_at, scope.bake_ends_at) == (T0, T0 + hour * 1.7)
+
+    # a new bake (after this one completed) starts its own count
+    log.add(BakeCompleted, at=T0 + 2 * hour, **where, phase="fleet")
+    log.add(
+        BakeStarted,
+        at=T0 + 3 * hour,
+        **where,
+        **bake,
+        phase="fleet",
+        duration_seconds=3600,
+        ends_at=T0 + 4 * hour,
+    )
+    assert log.state().stages["alpha"].scopes["us-east-1"].bake_started_at == T0 + 3 * hour
 
 
 def test_conveyor_newest_waiting_change_takes_the_stage_older_rides_along() -> None:
