@@ -152,14 +152,25 @@ def next_opening(now: datetime, region: Region, window: TimeWindow) -> datetime:
     raise ValueError(f"the window never opens in {region.name} within 30 days")
 
 
+#: how soon a stage held by an alarm looks again: soon at first, then less often (half the
+#: time held so far), so a hold of days stays far inside an execution's history limit
+MIN_RECHECK_SECONDS = 600
+MAX_RECHECK_SECONDS = 3600
+
+
+def recheck_seconds(blocked_for_seconds: float) -> int:
+    return int(min(MAX_RECHECK_SECONDS, max(MIN_RECHECK_SECONDS, blocked_for_seconds / 2)))
+
+
 def check_alarm_blockers(
     *,
     alarms_in_alarm: tuple[tuple[str, str], ...],  # (alarm name, region) currently in ALARM
     team_aggregate: str,
-    recheck_seconds: int = 600,
+    blocked_for_seconds: float = 0.0,
 ) -> BlockerCheck:
     """Before a production stage: the team's aggregate or a company-wide alarm in ALARM in any
-    of the stage's regions blocks it; look again after `recheck_seconds`."""
+    of the stage's regions blocks it; look again in 10 minutes, then less often the longer
+    the stage has been held (at most hourly)."""
     blocked = tuple(
         Blocked(
             "aggregate-alarm" if name == team_aggregate else "company-alarm",
@@ -168,7 +179,7 @@ def check_alarm_blockers(
         )
         for name, region in alarms_in_alarm
     )
-    return BlockerCheck(blocked, recheck_seconds if blocked else 0)
+    return BlockerCheck(blocked, recheck_seconds(blocked_for_seconds) if blocked else 0)
 
 
 def check_window(now: datetime, region: Region, window: TimeWindow) -> BlockerCheck:

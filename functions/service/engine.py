@@ -591,12 +591,22 @@ class Engine:
             for region in regions
             for name in self.alarms.in_alarm(environment(spec, stage), region, names)
         )
+        state = self.log.state(pipeline_id)
+        stage_state = state.stages.get(stage)
+        held_since = [
+            b.since
+            for b in (stage_state.blocked if stage_state else ())
+            if b.change_id == change_id and b.blocker in ("aggregate-alarm", "company-alarm")
+        ]
         check = _not_overridden(
             check_alarm_blockers(
                 alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
                 team_aggregate=spec.alarm_names.team_aggregate,
+                blocked_for_seconds=(
+                    (self.clock() - min(held_since)).total_seconds() if held_since else 0.0
+                ),
             ),
-            self.log.state(pipeline_id),
+            state,
             change_id,
             stage,
         )

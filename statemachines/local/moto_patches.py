@@ -13,11 +13,15 @@ upgrade that moves these places fails `self_test()` loudly instead of changing b
   execution start: both parses are cached.
 - Lambda tasks: without Docker moto never runs function code; `route_lambda()` makes
   `LambdaSimpleBackend.invoke` call an in-process handler and report its exceptions as
-  Lambda function errors (`x-amz-function-error: Unhandled`).
+  Lambda function errors (`x-amz-function-error: Unhandled`). The interpreter's Lambda task
+  reaches that handler directly (`_invoke_lambda_function`) when the function exists in
+  moto's Lambda, with the response Lambda would give (an unknown function fails with
+  ResourceNotFoundException, which moto's simple Lambda never raises).
 
-- Execution status: `execution_status()` reads an execution's status from the interpreter's
-  backend in process. The driver asks after every step of virtual time; through boto3 and
-  moto's request/response machinery that cost half the wall time of a rollout.
+- Execution status and history: `execution_status()` and `execution_history()` read them
+  from the interpreter's backend in process. The driver asks for the status after every
+  step of virtual time; through boto3 and moto's request/response machinery that cost half
+  the wall time of a rollout.
 
 - DynamoDB transactions: moto applies TransactWriteItems item by item with no lock and, on
   failure, restores a deep copy of the whole table, so under concurrent writers a reader sees
@@ -38,10 +42,14 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
 from jsonpath_ng.ext.parser import parse as parse_ext_path
 from jsonpath_ng.parser import parse as parse_path
+from moto.awslambda.exceptions import UnknownFunctionException
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
@@ -112,19 +120,36 @@ def self_test() -> None:
         raise MotoPatchError("StepFunctionsParserBackend.describe_execution is gone")
     if not isinstance(getattr(ParserExecution, "status", None), property):
         raise MotoPatchError("the interpreter's Execution has no status property any more")
+    if not callable(getattr(StepFunctionsParserBackend, "get_execution_history", None)):
+        raise MotoPatchError("StepFunctionsParserBackend.get_execution_history is gone")
 
 
 # --- execution status, in process -----------------------------------------------------------
 
 
-def execution_status(execution_arn: str) -> str:
-    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED, as DescribeExecution reports it."""
+def _execution_arn_parts(execution_arn: str) -> tuple[str, str]:
     parts = execution_arn.split(":")
     if len(parts) < 8 or parts[2] != "states" or parts[5] != "execution":
         raise ValueError(f"not a Step Functions execution ARN: {execution_arn!r}")
-    region, account = parts[3], parts[4]
+    return parts[3], parts[4]
+
+
+def execution_status(execution_arn: str) -> str:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED, as DescribeExecution reports it."""
+    region, account = _execution_arn_parts(execution_arn)
     execution = stepfunctions_parser_backends[account][region].describe_execution(execution_arn)
     return str(execution.status)
+
+
+def execution_history(execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's history events as GetExecutionHistory lists them (types as plain
+    strings), read in process: through boto3 a 10,000-event history took seconds."""
+    region, account = _execution_arn_parts(execution_arn)
+    backend = stepfunctions_parser_backends[account][region]
+    events = backend.get_execution_history(execution_arn)["events"]
+    return [
+        {**event, "type": str(getattr(event["type"], "value", event["type"]))} for event in events
+    ]
 
 
 # --- Step Functions on virtual time -----------------------------------------------------------
@@ -196,6 +221,84 @@ def _boto_client_for(region: str, service: str, state_credentials: Any = None) -
     return _shared_boto_client(region, service)
 
 
+# --- Lambda tasks to in-process handlers --------------------------------------------------
+
+LambdaRouter = Callable[[str, dict[str, Any]], Any]
+_ROUTER: list[LambdaRouter] = []
+_ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
+
+
+def route_lambda(router: LambdaRouter | None) -> None:
+    """Send every Lambda invocation to `router(function_name, payload)` (None: moto's own)."""
+    _ROUTER.clear()
+    if router is None:
+        LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
+        return
+    _ROUTER.append(router)
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+
+
+def _invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: Any,
+) -> bytes:
+    name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+    result, error = _call(name, json.loads(body) if body else {})
+    if error:
+        response_headers["x-amz-function-error"] = error
+    return json.dumps(result).encode()
+
+
+def _call(name: str, payload: dict[str, Any]) -> tuple[Any, str | None]:
+    """The handler's result, or its failure as Lambda reports it (error type and message)."""
+    try:
+        return _ROUTER[0](name, payload), None
+    except Exception as error:  # the handler's failure is the task's failure, by type name
+        return {"errorType": type(error).__name__, "errorMessage": str(error)}, "Unhandled"
+
+
+_ORIGINAL_INVOKE_LAMBDA = lambda_eval_utils._invoke_lambda_function
+
+
+def _invoke_lambda_function(
+    parameters: dict[str, Any], region: str, state_credentials: Any
+) -> dict[str, Any]:
+    """The interpreter's Lambda task, straight to the routed handler: building, signing,
+    stubbing and parsing an HTTP request per task cost three times the handler itself. The
+    function must exist in moto's Lambda as the ARN says; anything else (no router, a name
+    that is not an ARN) takes moto's own path. An unknown function fails as Lambda fails it."""
+    function = str(parameters.get("FunctionName", ""))
+    parts = function.split(":")
+    if not _ROUTER or len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+        return dict(_ORIGINAL_INVOKE_LAMBDA(parameters, region, state_credentials))
+    try:
+        lambda_backend(parts[4], parts[3]).get_function(function)
+    except UnknownFunctionException:  # as Lambda answers (moto's simple Lambda would not)
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ResourceNotFoundException",
+                    "Message": f"Function not found: {function}",
+                }
+            },
+            "Invoke",
+        ) from None
+    body = parameters.get("Payload") or b"{}"
+    result, error = _call(parts[6], json.loads(body))
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "ExecutedVersion": "$LATEST",
+        "Payload": json.loads(json.dumps(result)),  # what crosses the wire is a copy
+    }
+    if error:
+        response["FunctionError"] = error
+    return response
+
+
 #: module → {name in that module: replacement}
 _INTERPRETER_PATCHES: dict[str, dict[str, Any]] = {
     f"{_PARSER}.asl.component.state.exec.execute_state": {
@@ -225,7 +328,8 @@ _INTERPRETER_PATCHES: dict[str, dict[str, Any]] = {
         "AmazonStateLanguageParser": _CachedASLParser,
     },
     f"{_PARSER}.asl.component.state.exec.state_task.lambda_eval_utils": {
-        "boto_client_for": _boto_client_for
+        "boto_client_for": _boto_client_for,
+        "_invoke_lambda_function": _invoke_lambda_function,
     },
     f"{_PARSER}.asl.utils.json_path": {"parse": _parse_ext},
     f"{_PARSER}.models": {"AmazonStateLanguageParser": _CachedASLParser},
@@ -244,38 +348,3 @@ def patch_interpreter() -> None:
             if not hasattr(module, name):
                 raise MotoPatchError(f"{module_name} has no {name} any more")
             setattr(module, name, replacement)
-
-
-# --- Lambda tasks to in-process handlers --------------------------------------------------
-
-LambdaRouter = Callable[[str, dict[str, Any]], Any]
-_ROUTER: list[LambdaRouter] = []
-_ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
-
-
-def route_lambda(router: LambdaRouter | None) -> None:
-    """Send every Lambda invocation to `router(function_name, payload)` (None: moto's own)."""
-    _ROUTER.clear()
-    if router is None:
-        LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
-        return
-    _ROUTER.append(router)
-    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
-
-
-def _invoke(
-    self: LambdaSimpleBackend,
-    function_name: str,
-    qualifier: str | None,
-    body: Any,
-    headers: Any,
-    response_headers: Any,
-) -> bytes:
-    name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
-    payload = json.loads(body) if body else {}
-    try:
-        result = _ROUTER[0](name, payload)
-    except Exception as error:  # the handler's failure is the task's failure, by type name
-        response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
-    return json.dumps(result).encode()

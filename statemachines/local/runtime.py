@@ -312,18 +312,8 @@ class LocalRuntime:
         )
 
     def history(self, change_id: str) -> list[dict[str, Any]]:
-        arn = self.executions[change_id].arn
-        events: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = self.sfn.get_execution_history(**kwargs)
-            events.extend(dict(event) for event in page["events"])
-            token = page.get("nextToken")
-            if not token:
-                return events
+        """The execution's history, as GetExecutionHistory returns it."""
+        return moto_patches.execution_history(self.executions[change_id].arn)
 
     def states_entered(self, change_id: str) -> set[str]:
         names = set()

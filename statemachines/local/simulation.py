@@ -21,6 +21,7 @@ and faults are expected values per minute, so a scenario gives the same result e
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import threading
 from collections import defaultdict, deque
@@ -33,7 +34,7 @@ from domain.errors import DeployTargetError
 from domain.events import Artifact
 from domain.ports import AlarmReader, ArtifactStore, DeployResult, DeployTarget
 from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
-from domain.spec import Datapoints, PipelineSpec, Rolling
+from domain.spec import Datapoints, MetricAlarm, PipelineSpec, Rolling
 
 REQUESTS_PER_MINUTE = {"high": 600.0, "low": 30.0}
 #: alpha and beta serve integration tests, not customers: their traffic counts as datapoints,
@@ -47,6 +48,10 @@ class Behaviour:
     """How a version behaves once deployed."""
 
     fault_rate: float = 0.001
+    latency_ms: float = 40.0  # p50; p90 is twice and p99 four times as long
+    cpu_percent: float = 35.0
+    memory_percent: float = 50.0
+    disk_percent: float = 40.0
     #: a slow burn: after this many hours on a box, the box fails at `burn_fault_rate`
     burns_after_hours: float | None = None
     burn_fault_rate: float = 0.05
@@ -124,6 +129,7 @@ class SimulatedFleet:
         with self._lock:
             key = (service, environment, scope)
             if key not in self._boxes:
+                self.generation += 1
                 self._boxes[key] = [
                     Box(name=f"{scope}/box-{n:02d}", version=None)
                     for n in range(1, self.boxes_per_scope + 1)
@@ -233,32 +239,38 @@ class _FleetTarget(DeployTarget):
 
 _DEFAULT_BEHAVIOUR = Behaviour()
 
+#: how each statistic of the standard alarms reads a version's behaviour (traffic-weighted)
+_LATENCY_FACTOR = {"p50": 1.0, "p90": 2.0, "p99": 4.0}
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+#: a region whose metrics did not move for this many ticks is settled: every alarm's recent
+#: datapoints are alike, so evaluating it again changes nothing (exact, not an estimate)
+_SETTLED_TICKS = 10
+
 
 @dataclass(frozen=True)
-class _Shares:
-    generation: int
-    #: (version, one-box?, deployed at, share of the scope's traffic)
-    groups: tuple[tuple[str, bool, datetime | None, float], ...]
+class _Group:
+    """Boxes of a scope alike in version, role and age, and their share of its traffic."""
+
+    version: str
+    one_box: bool
+    since: datetime | None
+    share: float
+    boxes: int
 
 
-@dataclass
-class _Series:
-    """Requests per tick as a running total, so a window's sum is two bisections."""
-
-    times: list[datetime] = field(default_factory=list)
-    running: list[float] = field(default_factory=list)
-
-    def add(self, when: datetime, value: float) -> None:
-        self.times.append(when)
-        self.running.append((self.running[-1] if self.running else 0.0) + value)
-
-    def between(self, start: datetime, end: datetime) -> float:
-        """The sum of the values added at times in (start, end]."""
-        low = bisect.bisect_right(self.times, start)
-        high = bisect.bisect_right(self.times, end)
-        if high <= low:
-            return 0.0
-        return self.running[high - 1] - (self.running[low - 1] if low else 0.0)
+@dataclass(frozen=True)
+class _Scope:
+    service: str
+    environment: str
+    region: str
+    requests_per_minute: float
+    first_tick: int  # the index of the first tick that counted this scope's traffic
+    boxes: list[Box]
 
 
 @dataclass
@@ -268,7 +280,19 @@ class _AlarmTrack:
     history: list[tuple[datetime, str]] = field(default_factory=list)
 
 
+@dataclass
+class _RegionWatch:
+    """A region's last metrics, kept while the fleet there does not change."""
+
+    generation: int = -1
+    metrics: tuple[tuple[tuple[str, str], float], ...] = ()
+    fleet: dict[tuple[str, str], float] = field(default_factory=dict)
+    one_box: dict[tuple[str, str], float] = field(default_factory=dict)
+    stable_ticks: int = 0
+
+
 AlarmListener = Callable[[str, str, str, str], None]  # (alarm, environment, region, reason)
+Metrics = dict[tuple[str, str], float]  # (metric, statistic) → value
 
 
 class SimulatedCloudWatch(AlarmReader):
@@ -289,11 +313,15 @@ class SimulatedCloudWatch(AlarmReader):
             self._services.setdefault(spec.service, spec)
         #: (alarm, environment, region) → its state and history
         self._alarms: dict[tuple[str, str, str], _AlarmTrack] = defaultdict(_AlarmTrack)
-        #: (service, environment, scope) → (time, requests) per tick
-        self._requests: dict[tuple[str, str, str], _Series] = defaultdict(_Series)
+        #: every tick's time and the minutes simulated up to it (requests are rate x minutes)
+        self._ticks: list[datetime] = []
+        self._minutes: list[float] = []
+        self._scopes: dict[tuple[str, str, str], _Scope] = {}
+        self._layout_generation = -1
+        self._groups: dict[int, tuple[int, tuple[_Group, ...]]] = {}
+        self._regions: dict[tuple[str, str, str], _RegionWatch] = defaultdict(_RegionWatch)
         self.listeners: list[AlarmListener] = []
         self.forced: dict[tuple[str, str, str], str] = {}
-        self._share_cache: dict[int, _Shares] = {}
         self._evaluated: set[tuple[str, str, str]] = set()  # alarms evaluated this tick
         self._released: set[tuple[str, str, str]] = set()  # no longer forced, not yet ticked
 
@@ -306,49 +334,56 @@ class SimulatedCloudWatch(AlarmReader):
         changes: list[tuple[str, str, str, str]] = []
         with self._lock:
             self._evaluated = set()
-            totals: dict[tuple[str, str, str], dict[str, list[float]]] = {}
-            for (service, environment, scope), boxes in list(self.fleet._boxes.items()):
-                spec = self._services.get(service)
-                if spec is None:
-                    continue
-                region = scope.split("/")[0]
-                info = self.catalogue.region(region)
-                if environment in INTEGRATION_TEST_ENVIRONMENTS:
-                    self._requests[(service, environment, scope)].add(
-                        now, INTEGRATION_TEST_REQUESTS_PER_MINUTE * minutes
-                    )
-                    continue
-                requests = REQUESTS_PER_MINUTE[info.traffic if info else "low"] * minutes
-                self._requests[(service, environment, scope)].add(now, requests)
-                region_totals = totals.setdefault(
-                    (service, environment, region), {"all": [0.0, 0.0], "one-box": [0.0, 0.0]}
-                )
-                self._serve(spec, boxes, requests, now, region_totals)
+            self._ticks.append(now)
+            self._minutes.append((self._minutes[-1] if self._minutes else 0.0) + minutes)
+            if self._layout_generation != self.fleet.generation:
+                self._layout()
+            by_hand = {(env, region) for _, env, region in (*self.forced, *self._released)}
+            burning = any(b.burns_after_hours is not None for b in self.fleet.behaviours.values())
             team_breach: dict[tuple[str, str, str], bool] = defaultdict(bool)
-            for (service, environment, region), counts in totals.items():
+            for key, scopes in self._by_region().items():
+                service, environment, region = key
                 spec = self._services[service]
-                rule = next(a for a in spec.alarms.high_severity if a.metric == "FaultRate")
-                names = spec.alarm_names
-                fleet_rate = counts["all"][1] / counts["all"][0] if counts["all"][0] else 0.0
-                one_rate = (
-                    counts["one-box"][1] / counts["one-box"][0] if counts["one-box"][0] else 0.0
+                watch = self._regions[key]
+                if burning or watch.generation != self.fleet.generation:
+                    fleet, one_box = self._measure(spec, scopes, now)
+                    metrics = tuple(sorted(fleet.items())) + tuple(sorted(one_box.items()))
+                    watch.stable_ticks = 0 if metrics != watch.metrics else watch.stable_ticks
+                    watch.metrics, watch.fleet, watch.one_box = metrics, fleet, one_box
+                    watch.generation = self.fleet.generation
+                fleet, one_box = watch.fleet, watch.one_box
+                # an alarm set or released by hand unsettles its region: its rules take over
+                watch.stable_ticks = (
+                    0 if (environment, region) in by_hand else watch.stable_ticks + 1
                 )
-                high = self._evaluate(
+                settled = watch.stable_ticks >= _SETTLED_TICKS and not burning
+                names = spec.alarm_names
+                if settled:
+                    high = self._alarms[(names.high_severity_composite, environment, region)]
+                    team_breach[(spec.team, environment, region)] |= high.state == "ALARM"
+                    continue
+                high_reason = self._evaluate_set(
+                    spec.alarms.high_severity, fleet, environment, region, now, changes
+                )
+                high_alarm = self._evaluate(
                     (names.high_severity_composite, environment, region),
-                    fleet_rate > rule.threshold,
-                    rule.datapoints_to_alarm,
+                    bool(high_reason),
+                    1,
                     now,
                     changes,
-                    f"fleet fault rate {fleet_rate:.2%} > {rule.threshold:.2%}",
+                    high_reason,
                 )
-                team_breach[(spec.team, environment, region)] |= high
+                team_breach[(spec.team, environment, region)] |= high_alarm
+                one_box_reason = self._evaluate_set(
+                    spec.alarms.one_box, one_box, environment, region, now, changes
+                )
                 self._evaluate(
                     (names.one_box_composite, environment, region),
-                    one_rate > rule.threshold or high,
-                    rule.datapoints_to_alarm,
+                    bool(one_box_reason) or high_alarm,
+                    1,
                     now,
                     changes,
-                    f"one-box fault rate {one_rate:.2%} > {rule.threshold:.2%}",
+                    one_box_reason or high_reason,
                 )
             for (team, environment, region), breached in team_breach.items():
                 self._evaluate(
@@ -368,33 +403,114 @@ class SimulatedCloudWatch(AlarmReader):
             for listener in self.listeners:
                 listener(name, environment, region, reason)
 
-    def _serve(
-        self,
-        spec: PipelineSpec,
-        boxes: list[Box],
-        requests: float,
-        now: datetime,
-        totals: dict[str, list[float]],
-    ) -> None:
-        """Add one minute of a scope's traffic and faults to its region's totals."""
-        for version, one_box, since, share in self._shares(spec, boxes).groups:
-            behaviour = self.fleet.behaviours.get(version, _DEFAULT_BEHAVIOUR)
-            served = requests * share
-            failed = served * behaviour.faults(now - (since or now))
-            totals["all"][0] += served
-            totals["all"][1] += failed
-            if one_box:
-                totals["one-box"][0] += served
-                totals["one-box"][1] += failed
+    def _layout(self) -> None:
+        """Take in scopes the fleet gained since the last tick; their traffic counts from now."""
+        for (service, environment, scope), boxes in list(self.fleet._boxes.items()):
+            known = self._scopes.get((service, environment, scope))
+            if known is not None and known.boxes is not boxes:  # seeded again: new boxes
+                self._scopes[(service, environment, scope)] = dataclasses.replace(
+                    known, boxes=boxes
+                )
+            if service not in self._services or known is not None:
+                continue
+            region = scope.split("/")[0]
+            info = self.catalogue.region(region)
+            rate = (
+                INTEGRATION_TEST_REQUESTS_PER_MINUTE
+                if environment in INTEGRATION_TEST_ENVIRONMENTS
+                else REQUESTS_PER_MINUTE[info.traffic if info else "low"]
+            )
+            self._scopes[(service, environment, scope)] = _Scope(
+                service, environment, region, rate, len(self._ticks) - 1, boxes
+            )
+        self._layout_generation = self.fleet.generation
 
-    def _shares(self, spec: PipelineSpec, boxes: list[Box]) -> _Shares:
+    def _by_region(self) -> dict[tuple[str, str, str], list[_Scope]]:
+        """Customer-facing scopes by (service, environment, region). Alpha and beta serve
+        integration tests only: their traffic counts as datapoints but raises no alarm."""
+        regions: dict[tuple[str, str, str], list[_Scope]] = defaultdict(list)
+        for scope in self._scopes.values():
+            if scope.environment not in INTEGRATION_TEST_ENVIRONMENTS:
+                regions[(scope.service, scope.environment, scope.region)].append(scope)
+        return regions
+
+    def _measure(
+        self, spec: PipelineSpec, scopes: list[_Scope], now: datetime
+    ) -> tuple[Metrics, Metrics]:
+        """One minute of the region's metrics, for the whole fleet and for one-box boxes."""
+        fleet: list[tuple[_Group, float]] = []
+        for scope in scopes:
+            for group in self._shares(spec, scope.boxes):
+                fleet.append((group, scope.requests_per_minute * group.share))
+        return self._metrics(fleet, now), self._metrics(
+            [(g, w) for g, w in fleet if g.one_box], now
+        )
+
+    def _metrics(self, groups: list[tuple[_Group, float]], now: datetime) -> Metrics:
+        served = sum(weight for _, weight in groups)
+        if not groups or served <= 0:
+            return {}
+        behaviours = [
+            (group, weight, self.fleet.behaviours.get(group.version, _DEFAULT_BEHAVIOUR))
+            for group, weight in groups
+        ]
+        failed = sum(w * b.faults(now - (g.since or now)) for g, w, b in behaviours)
+        latency = sum(w * b.latency_ms for _, w, b in behaviours) / served
+        metrics: Metrics = {
+            ("FaultRate", "Average"): failed / served,
+            ("LogErrors", "Sum"): failed,
+            ("CPUUtilization", "Average"): sum(w * b.cpu_percent for _, w, b in behaviours)
+            / served,
+            ("MemoryUtilization", "Average"): sum(w * b.memory_percent for _, w, b in behaviours)
+            / served,
+            ("DiskUtilization", "Maximum"): max(b.disk_percent for _, _, b in behaviours),
+            ("UnhealthyHosts", "Maximum"): float(
+                sum(g.boxes for g, _, b in behaviours if not b.healthy)
+            ),
+            ("RequestCount", "Sum"): served,
+        }
+        for statistic, factor in _LATENCY_FACTOR.items():
+            metrics[("Latency", statistic)] = latency * factor
+        return {key: round(value, 9) for key, value in metrics.items()}
+
+    def _evaluate_set(
+        self,
+        rules: Sequence[MetricAlarm],
+        metrics: Metrics,
+        environment: str,
+        region: str,
+        now: datetime,
+        changes: list[tuple[str, str, str, str]],
+    ) -> str:
+        """Evaluate each metric alarm from its rule; the reasons of those in ALARM, or ""."""
+        reasons = []
+        for rule in rules:
+            value = metrics.get((rule.metric, rule.statistic))
+            breaching = value is not None and _COMPARE[rule.comparison](value, rule.threshold)
+            reason = (
+                f"{rule.metric} {rule.statistic} {value:g} vs threshold {rule.threshold:g}"
+                if value is not None
+                else ""
+            )
+            if self._evaluate(
+                (rule.name, environment, region),
+                breaching,
+                rule.datapoints_to_alarm,
+                now,
+                changes,
+                reason,
+                deliver=False,  # EventBridge delivers the composites the controller watches
+            ):
+                reasons.append(f"{rule.name}: {reason}")
+        return "; ".join(reasons)
+
+    def _shares(self, spec: PipelineSpec, boxes: list[Box]) -> tuple[_Group, ...]:
         """The live boxes' shares of the scope's traffic (the one-box its configured share, the
         rest split evenly), summed over boxes alike in version, role and age. Cached until a
         deployment changes the fleet."""
-        key = id(boxes)
-        cached = self._share_cache.get(key)
-        if cached is not None and cached.generation == self.fleet.generation:
-            return cached
+        cached = self._groups.get(id(boxes))
+        if cached is not None and cached[0] == self.fleet.generation:
+            return cached[1]
         live = [b for b in boxes if b.version is not None]
         one_box = [b for b in live if b.one_box]
         rest = [b for b in live if not b.one_box]
@@ -404,15 +520,15 @@ class SimulatedCloudWatch(AlarmReader):
             pairs += [(b, (1 - box_share) / len(rest)) for b in rest]
         else:
             pairs = [(b, 1 / len(live)) for b in live]
-        groups: dict[tuple[str, bool, datetime | None], float] = defaultdict(float)
+        alike: dict[tuple[str, bool, datetime | None], list[float]] = defaultdict(list)
         for box, share in pairs:
-            groups[(box.version or "", box.one_box, box.since)] += share
-        cached = _Shares(
-            generation=self.fleet.generation,
-            groups=tuple((*key, share) for key, share in groups.items()),
+            alike[(box.version or "", box.one_box, box.since)].append(share)
+        groups = tuple(
+            _Group(version, one, since, sum(shares), len(shares))
+            for (version, one, since), shares in alike.items()
         )
-        self._share_cache[key] = cached
-        return cached
+        self._groups[id(boxes)] = (self.fleet.generation, groups)
+        return groups
 
     def _evaluate(
         self,
@@ -422,16 +538,20 @@ class SimulatedCloudWatch(AlarmReader):
         now: datetime,
         changes: list[tuple[str, str, str, str]],
         reason: str,
+        *,
+        deliver: bool = True,
     ) -> bool:
         self._evaluated.add(key)
         track = self._alarms[key]
         forced = self.forced.get(key)
         track.recent.append(breaching)
+        if forced is None and not breaching and track.state == "OK":
+            return False  # the common case: nothing breaches, nothing changes
         state = forced or ("ALARM" if sum(list(track.recent)[-needed:]) >= needed else "OK")
         if state != track.state:
             track.state = state
             track.history.append((now, state))
-            if state == "ALARM":
+            if state == "ALARM" and deliver:
                 changes.append((*key, reason if not forced else "set by hand"))
         return state == "ALARM"
 
@@ -488,13 +608,18 @@ class SimulatedCloudWatch(AlarmReader):
         start: datetime,
         end: datetime,
     ) -> int:
+        """Requests the scope (or every AZ of a region) served in (start, end]."""
         services = {name for name, spec in self._services.items() if spec.datapoints == datapoints}
         with self._lock:
-            total = sum(
-                series.between(start, end)
-                for (service, env, sc), series in self._requests.items()
-                if service in services
-                and env == environment
-                and (sc == scope or (scope == region and sc.startswith(region + "/")))
-            )
+            high = bisect.bisect_right(self._ticks, end) - 1
+            total = 0.0
+            for (service, env, name), counted in self._scopes.items():
+                if service not in services or env != environment:
+                    continue
+                if not (name == scope or (scope == region and name.startswith(region + "/"))):
+                    continue
+                low = max(bisect.bisect_right(self._ticks, start), counted.first_tick) - 1
+                if high > low:
+                    before = self._minutes[low] if low >= 0 else 0.0
+                    total += counted.requests_per_minute * (self._minutes[high] - before)
         return int(total)

@@ -40,3 +40,24 @@ def test_shared_jsonpath_parses_find_the_same_values_as_fresh_ones() -> None:
         shared = [m.value for m in _parse_ext(path).find(data)]
         assert shared == [m.value for m in parse(path).find(data)]
         assert _parse_ext(path) is _parse_ext(path)
+
+
+def test_a_lambda_task_for_an_unknown_function_fails_as_lambda_fails_it() -> None:
+    """moto's simple Lambda answers any name; the in-process task does not."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from statemachines.local import moto_patches
+
+    moto_patches.route_lambda(lambda name, payload: {"handled": name})
+    try:
+        with mock_aws(config={"lambda": {"use_docker": False}}):
+            boto3.client("lambda", region_name="us-east-1")  # the backend exists
+            arn = "arn:aws:lambda:us-east-1:123456789012:function:shipwave-nowhere"
+            with pytest.raises(ClientError, match="ResourceNotFoundException"):
+                moto_patches._invoke_lambda_function(
+                    {"FunctionName": arn, "Payload": b"{}"}, "us-east-1", None
+                )
+    finally:
+        moto_patches.route_lambda(None)

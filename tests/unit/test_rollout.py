@@ -45,8 +45,9 @@ def test_a_batch_never_exceeds_33_percent_nor_leaves_less_than_66_healthy(
     rolling = Rolling(fast_rollback=fast)
     size = batch_size(boxes, rolling)
     assert size >= 1
-    if boxes >= 3:  # below three boxes one box is already more than a third
+    if boxes >= 4:  # below four boxes a single box is already a third or more
         assert size <= boxes * 0.33 + 1e-9
+    if boxes >= 3:
         assert healthy_percent(boxes, size) >= 66.0 - 1e-9
     if fast and boxes >= 20:
         assert size <= boxes * 0.05 + 1e-9  # 5 % forward
@@ -147,3 +148,14 @@ def test_alarm_blockers_name_the_alarm_and_say_when_to_look_again() -> None:
     assert [b.blocker for b in check.blocked] == ["aggregate-alarm", "company-alarm"]
     assert ("region", "eu-west-1") in check.blocked[1].inputs
     assert check.wait_seconds == 600
+
+
+def test_a_long_hold_is_checked_less_often_but_at_least_hourly() -> None:
+    def wait(held_for: float) -> int:
+        return check_alarm_blockers(
+            alarms_in_alarm=(("company-event", "eu-west-1"),),
+            team_aggregate="orders-aggregate",
+            blocked_for_seconds=held_for,
+        ).wait_seconds
+
+    assert [wait(0), wait(1800), wait(3 * 3600), wait(7 * 86400)] == [600, 900, 3600, 3600]

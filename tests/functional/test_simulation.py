@@ -1,0 +1,130 @@
+"""The local runtime's simulated CloudWatch: metrics from the fleet, alarms from their rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain.events import Artifact
+from examples.reference import CreateOrderApp
+from statemachines.local.simulation import (
+    Behaviour,
+    SimulatedArtifactStore,
+    SimulatedCloudWatch,
+    SimulatedFleet,
+)
+
+SPEC = CreateOrderApp.spec()
+NAMES = SPEC.alarm_names
+SCOPES = [("production", "eu-west-1/euw1-az1"), ("production", "eu-west-1/euw1-az2")]
+
+
+class World:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+        self.fleet = SimulatedFleet(lambda: self.now, boxes_per_scope=12)
+        self.cloudwatch = SimulatedCloudWatch(self.fleet, {SPEC.pipeline_id: SPEC})
+        self.delivered: list[tuple[str, str, str, str]] = []
+        self.cloudwatch.listeners.append(lambda *alarm: self.delivered.append(alarm))
+        self.fleet.seed(SPEC.service, SCOPES, "v1")
+
+    def minutes(self, count: int) -> None:
+        for _ in range(count):
+            previous, self.now = self.now, self.now + timedelta(minutes=1)
+            self.cloudwatch.tick(previous, self.now)
+
+    def deploy_everywhere(self, version: str, behaviour: Behaviour) -> None:
+        self.fleet.behaviours[version] = behaviour
+        for environment, scope in SCOPES:
+            boxes = self.fleet.boxes(SPEC.service, environment, scope)
+            self.fleet._set(SPEC.service, environment, scope, boxes, version, one_box=False)
+
+    def state(self, name: str, environment: str = "production") -> tuple[str, ...]:
+        return self.cloudwatch.in_alarm(environment, "eu-west-1", (name,))
+
+
+def test_every_metric_rule_is_evaluated_not_only_the_fault_rate() -> None:
+    world = World()
+    world.minutes(30)  # long enough for the region to settle
+    assert world.delivered == []
+
+    world.deploy_everywhere("v2", Behaviour(latency_ms=400))  # p99 = 1,600 ms > 1,000 ms
+    world.minutes(2)
+    assert world.state(NAMES.high_severity_composite) == ()  # 3 datapoints to alarm
+    world.minutes(1)
+
+    assert world.state(NAMES.high_severity_composite) == (NAMES.high_severity_composite,)
+    alarm, environment, region, reason = world.delivered[0]
+    assert (alarm, environment, region) == (
+        NAMES.high_severity_composite,
+        "production",
+        "eu-west-1",
+    )
+    assert "create-order-latency-p99" in reason
+    assert "create-order-latency-p50" in reason  # 400 ms > 100 ms
+    assert "fault-rate" not in reason
+    # the team aggregate follows; child alarms are not delivered, only composites
+    delivered = {name for name, *_ in world.delivered}
+    assert delivered == {
+        NAMES.high_severity_composite,
+        NAMES.one_box_composite,
+        NAMES.team_aggregate,
+    }
+
+
+def test_a_one_box_alarm_watches_the_one_box_alone() -> None:
+    world = World()
+    world.fleet.behaviours["v2"] = Behaviour(fault_rate=0.05)
+    scope = SCOPES[0][1]
+    world.fleet.target(SPEC).one_box("production", scope, _artifact("v2"), 10.0)
+    world.minutes(3)
+
+    assert world.state(NAMES.one_box_composite) == (NAMES.one_box_composite,)
+    assert world.state(NAMES.high_severity_composite) == ()  # 8 % of one AZ's traffic
+    assert [name for name, *_ in world.delivered] == [NAMES.one_box_composite]
+
+
+def test_alarms_set_by_hand_are_delivered_in_every_environment_and_released() -> None:
+    world = World()
+    world.fleet.seed(SPEC.service, [("alpha", "eu-west-1")], "v1")
+    world.minutes(12)
+    world.cloudwatch.set_state(NAMES.high_severity_composite, "eu-west-1", "ALARM", "alpha")
+    world.minutes(1)
+    assert (NAMES.high_severity_composite, "alpha", "eu-west-1", "set by hand") in (world.delivered)
+    world.cloudwatch.set_state(NAMES.high_severity_composite, "eu-west-1", None, "alpha")
+    world.minutes(1)
+    assert world.state(NAMES.high_severity_composite, "alpha") == ()
+
+    # a forced production alarm in a settled region also returns to its rule
+    world.cloudwatch.set_state(NAMES.high_severity_composite, "eu-west-1", "ALARM")
+    world.minutes(1)
+    assert world.state(NAMES.high_severity_composite) == (NAMES.high_severity_composite,)
+    world.cloudwatch.set_state(NAMES.high_severity_composite, "eu-west-1", None)
+    world.minutes(1)
+    assert world.state(NAMES.high_severity_composite) == ()
+
+
+def test_datapoints_count_the_requests_of_a_scope_or_of_every_az_of_a_region() -> None:
+    world = World()
+    start = world.now
+    world.minutes(10)
+    one_az = world.cloudwatch.datapoints(
+        "production", "eu-west-1", SPEC.datapoints, SCOPES[0][1], start, world.now
+    )
+    region = world.cloudwatch.datapoints(
+        "production", "eu-west-1", SPEC.datapoints, "eu-west-1", start, world.now
+    )
+    assert one_az == 600 * 10  # eu-west-1 is a high-traffic region: 600 requests a minute
+    assert region == 2 * one_az
+    later = world.cloudwatch.datapoints(
+        "production",
+        "eu-west-1",
+        SPEC.datapoints,
+        SCOPES[0][1],
+        start + timedelta(minutes=4),
+        world.now,
+    )
+    assert later == 600 * 6
+
+
+def _artifact(version: str) -> Artifact:
+    return SimulatedArtifactStore().build(SPEC.service, version)
