@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from adapters.ecs_service import EcsServiceTarget
 from adapters.lambda_alias import LambdaAliasTarget
 from domain import codec
 from domain.errors import DeployTargetError, ShipwaveError
 from domain.ports import DeployTarget
-from domain.spec import EcsServiceTarget, PipelineSpec
+from domain.spec import EcsServiceTarget as EcsServiceSpec
 from domain.spec import LambdaAliasTarget as LambdaAliasSpec
+from domain.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.client import CloudWatchClient
+    from mypy_boto3_ecs.client import ECSClient
     from mypy_boto3_lambda.client import LambdaClient
 
 
@@ -91,15 +94,17 @@ class DeployRoles:
     def lambda_client(self, environment: str, region: str) -> LambdaClient:
         return self.session(environment, region).client("lambda")
 
+    def ecs_client(self, environment: str, region: str) -> ECSClient:
+        return self.session(environment, region).client("ecs")
+
 
 def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:
     target: Any = spec.target
     if isinstance(target, LambdaAliasSpec):
         return LambdaAliasTarget(target.function_name, target.alias, roles.lambda_client)
-    if isinstance(target, EcsServiceTarget):
-        raise DeployTargetError(
-            f"pipeline {spec.pipeline_id}: ECS service targets are not supported by this "
-            "version of shipwave on AWS yet"
+    if isinstance(target, EcsServiceSpec):
+        return EcsServiceTarget(
+            target.cluster, target.service, target.one_box_service, roles.ecs_client
         )
     raise DeployTargetError(
         f"pipeline {spec.pipeline_id}: a simulated fleet runs only on the local runtime"

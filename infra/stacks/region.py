@@ -107,6 +107,25 @@ class RegionStack(Stack):
                     ],
                 )
             )
+            # A deployment registers a task definition revision running the artifact's image;
+            # these three actions support no resource-level permissions.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ecs:RegisterTaskDefinition",
+                        "ecs:DescribeTaskDefinition",
+                        "ecs:ListTaskDefinitions",
+                    ],
+                    resources=["*"],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                )
+            )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],

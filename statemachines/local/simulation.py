@@ -340,7 +340,8 @@ class SimulatedCloudWatch(AlarmReader):
                 self._layout()
             by_hand = {(env, region) for _, env, region in (*self.forced, *self._released)}
             burning = any(b.burns_after_hours is not None for b in self.fleet.behaviours.values())
-            team_breach: dict[tuple[str, str, str], bool] = defaultdict(bool)
+            #: (team, environment, region) → its services' high-severity composites in ALARM
+            team_breach: dict[tuple[str, str, str], list[str]] = defaultdict(list)
             for key, scopes in self._by_region().items():
                 service, environment, region = key
                 spec = self._services[service]
@@ -358,9 +359,10 @@ class SimulatedCloudWatch(AlarmReader):
                 )
                 settled = watch.stable_ticks >= _SETTLED_TICKS and not burning
                 names = spec.alarm_names
+                team = team_breach[(spec.team, environment, region)]
                 if settled:
                     high = self._alarms[(names.high_severity_composite, environment, region)]
-                    team_breach[(spec.team, environment, region)] |= high.state == "ALARM"
+                    team.extend([names.high_severity_composite] if high.state == "ALARM" else [])
                     continue
                 high_reason = self._evaluate_set(
                     spec.alarms.high_severity, fleet, environment, region, now, changes
@@ -373,7 +375,7 @@ class SimulatedCloudWatch(AlarmReader):
                     changes,
                     high_reason,
                 )
-                team_breach[(spec.team, environment, region)] |= high_alarm
+                team.extend([names.high_severity_composite] if high_alarm else [])
                 one_box_reason = self._evaluate_set(
                     spec.alarms.one_box, one_box, environment, region, now, changes
                 )
@@ -385,14 +387,14 @@ class SimulatedCloudWatch(AlarmReader):
                     changes,
                     one_box_reason or high_reason,
                 )
-            for (team, environment, region), breached in team_breach.items():
+            for (team_name, environment, region), in_alarm in team_breach.items():
                 self._evaluate(
-                    (f"{team}-aggregate", environment, region),
-                    breached,
+                    (f"{team_name}-aggregate", environment, region),
+                    bool(in_alarm),
                     1,
                     now,
                     changes,
-                    "a service's high-severity alarm is in ALARM",
+                    f"{', '.join(in_alarm)} in ALARM",
                 )
             # Alarms forced by hand that no rule evaluated this minute (a company-wide alarm,
             # or an alarm of an integration-test environment) change state here too.
