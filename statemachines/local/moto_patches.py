@@ -27,13 +27,16 @@ upgrade that moves these places fails `self_test()` loudly instead of changing b
   failure, restores a deep copy of the whole table, so under concurrent writers a reader sees
   half a transaction and a cancelled one can erase another writer's committed items. DynamoDB
   itself isolates transactions (serializable writes). `isolate_dynamodb()` serialises the
-  backend's table operations behind one re-entrant lock, which restores that guarantee.
+  backend's table operations behind one re-entrant lock, which restores that guarantee, and
+  replaces the table copy with a check-then-write transaction (`_transact_write_items`);
+  a base-table query reads its own partition, not the whole table (`_partition_query`).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 import pickle
 import threading
@@ -48,7 +51,17 @@ from jsonpath_ng.parser import parse as parse_path
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client
@@ -83,13 +96,148 @@ class MotoPatchError(RuntimeError):
 
 def isolate_dynamodb() -> None:
     """Serialise moto's DynamoDB table operations (idempotent; process-wide)."""
+    if not getattr(Table.query, _PATCHED_FLAG, False):
+        Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+        Table.all_items = _partition_items(Table.all_items)  # type: ignore[method-assign]
     for name in _DYNAMODB_TABLE_OPERATIONS:
         method = getattr(DynamoDBBackend, name, None)
         if method is None:
             raise MotoPatchError(f"moto's DynamoDBBackend has no {name}() any more")
         if getattr(method, _PATCHED_FLAG, False):
             continue
+        if name == "transact_write_items":
+            method = _transact_write_items
         setattr(DynamoDBBackend, name, _locked(method))
+
+
+_QUERIED = threading.local()  # the table and partition a base-table query reads
+
+
+def _partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
+    """moto answers a query by sorting every item of the table and keeping the partition's;
+    an event log is one partition per pipeline that grows with every append, so each read
+    cost as much as the table. A base-table query now reads its partition only (DynamoDB
+    reads a partition by key); index queries are as moto does them."""
+
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def partitioned(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name is not None or hash_key is None or not self.range_key_attr:
+            return query(self, hash_key, *args, **kwargs)
+        _QUERIED.partition = (self, hash_key)
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERIED.partition = None
+
+    setattr(partitioned, _PATCHED_FLAG, True)
+    return partitioned
+
+
+def _partition_items(all_items: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(all_items)
+    def items(self: Table) -> Any:
+        queried = getattr(_QUERIED, "partition", None)
+        if queried is None or queried[0] is not self:
+            return all_items(self)
+        partition = self.items.get(queried[1], {})
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    return items
+
+
+Write = tuple[str, dict[str, Any], str, dict[str, Any]]  # (operation, request, table, key)
+
+
+def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, all or nothing, without moto's copy of every table it touches
+    (which made each append cost as much as the whole table). Under the isolation lock every
+    condition is checked first and nothing is written unless all hold; a write that fails
+    late is undone item by item. Errors are moto's own: TransactionCanceledException with a
+    reason per item, and MultipleTransactions/validation errors raised as they are."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    _apply(self, _checked(self, transact_items))
+
+
+def _checked(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[Write]:
+    targets: set[tuple[str, str]] = set()
+    errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    writes: list[Write] = []
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        original: dict[str, Any] | None = None
+        try:
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            key = _key(self, op_type, op)
+            target = (str(table_name), str(dict(sorted(key.items()))))
+            if target in targets:
+                raise MultipleTransactionsException()
+            targets.add(target)
+            current = self.get_item(table_name, key)
+            condition = op.get("ConditionExpression")
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if condition is not None and not get_filter_expression(condition, names, values).expr(
+                current
+            ):
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    original = current.to_json()["Attributes"]
+                raise ConditionalCheckFailed(item=original)
+            if op_type != "ConditionCheck":
+                writes.append((op_type, op, table_name, key))
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise  # nothing was written
+        except ConditionalCheckFailed as error:
+            errors.append(("ConditionalCheckFailed", str(error.message), original))
+        except Exception as error:  # as moto does: a reason for this item
+            errors.append((type(error).__name__, str(error), original))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+    return writes
+
+
+def _key(self: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    table = self.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _apply(self: DynamoDBBackend, writes: list[Write]) -> None:
+    done: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    try:
+        for op_type, op, table_name, key in writes:
+            before = self.get_item(table_name, key)
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
+            else:
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=op.get("ExpressionAttributeNames") or {},
+                    expression_attribute_values=op.get("ExpressionAttributeValues") or {},
+                )
+            done.append((table_name, key, before.to_json()["Attributes"] if before else None))
+    except Exception:
+        for table_name, key, before_attributes in reversed(done):
+            if before_attributes is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before_attributes)
+        raise
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:

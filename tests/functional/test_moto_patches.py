@@ -61,3 +61,43 @@ def test_a_lambda_task_for_an_unknown_function_fails_as_lambda_fails_it() -> Non
                 )
     finally:
         moto_patches.route_lambda(None)
+
+
+def test_a_transaction_whose_write_fails_late_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check-then-write transaction undoes the writes it made when a later one fails."""
+    import boto3
+    from moto import mock_aws
+
+    isolate_dynamodb()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "v": {"S": "old"}})
+        real_put = DynamoDBBackend.put_item
+        calls = 0
+
+        def failing_third(self: DynamoDBBackend, *args: object, **kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            if calls == 3:
+                raise RuntimeError("disk full (injected)")
+            return real_put(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, "put_item", failing_third)
+        with pytest.raises(Exception, match="disk full"):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": k}, "v": {"S": "new"}}}}
+                    for k in ("a", "b", "c")
+                ]
+            )
+        monkeypatch.setattr(DynamoDBBackend, "put_item", real_put)
+        items = {i["pk"]["S"]: i["v"]["S"] for i in client.scan(TableName="t")["Items"]}
+        assert items == {"a": "old"}
