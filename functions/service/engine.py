@@ -124,6 +124,11 @@ def _not_overridden(
     return BlockerCheck(kept, check.wait_seconds if kept else 0)
 
 
+def _within(scope: str, area: str) -> bool:
+    """Whether a scope is `area` itself or one of its AZs/cells ("eu-west-1/euw1-az2")."""
+    return scope == area or scope.startswith(area + "/")
+
+
 def _scope_state(state: PipelineState, where: Where) -> ScopeState | None:
     stage = state.stages.get(where.stage)
     return stage.scopes.get(where.scope) if stage else None
@@ -329,31 +334,25 @@ class Engine:
         """Return the scope to its last known-good artifact, checksum verified first. A
         region-wide bake's scope is the region: every AZ/cell of it this change deployed to
         in the stage goes back."""
-        state = self.log.state(where.pipeline_id)
-        stage_state = state.stages.get(where.stage)
+        return {"rolled_back": self._rollback_scopes(where, reason, within=where.scope)}
+
+    def rollback_stage(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> Progress:
+        """Roll back every scope of the stage where this change is deployed."""
+        where = Where(pipeline_id, change_id, stage, "", "", "")
+        return {"rolled_back": self._rollback_scopes(where, reason, within=None)}
+
+    def _rollback_scopes(self, where: Where, reason: str, *, within: str | None) -> list[str]:
+        """Roll back the stage's scopes this change is deployed to (those `within` a scope or
+        region, or all). Every scope is attempted even when one fails; then the failures are
+        raised."""
+        stage_state = self.log.state(where.pipeline_id).stages.get(where.stage)
         scopes = [
             scope.scope
             for scope in (stage_state.scopes.values() if stage_state else ())
             if scope.change_id == where.change_id
             and scope.deployed is not None
-            and (scope.scope == where.scope or scope.scope.startswith(where.scope + "/"))
+            and (within is None or _within(scope.scope, within))
         ]
-        return {"rolled_back": self._rollback_scopes(where, scopes, reason)}
-
-    def rollback_stage(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> Progress:
-        """Roll back every scope of the stage where this change is deployed."""
-        state = self.log.state(pipeline_id)
-        stage_state = state.stages.get(stage)
-        scopes = [
-            scope.scope
-            for scope in (stage_state.scopes.values() if stage_state else ())
-            if scope.change_id == change_id and scope.deployed is not None
-        ]
-        where = Where(pipeline_id, change_id, stage, "", "", "")
-        return {"rolled_back": self._rollback_scopes(where, scopes, reason)}
-
-    def _rollback_scopes(self, where: Where, scopes: list[str], reason: str) -> list[str]:
-        """Every scope is attempted even when one fails; then the failures are raised."""
         spec = self._spec(where.pipeline_id)
         failures: list[RollbackFailedError] = []
         for scope in scopes:
@@ -714,7 +713,7 @@ class Engine:
                 if environment(spec, stage_state.stage) != environment_name:
                     continue
                 for scope in stage_state.scopes.values():
-                    in_region = scope.scope == region or scope.scope.startswith(region + "/")
+                    in_region = _within(scope.scope, region)
                     busy = scope.activity.startswith(
                         ("one-box", "rolling", "baking", "bake extended", "held")
                     )

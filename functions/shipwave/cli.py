@@ -18,7 +18,7 @@ from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
-from service.pipeline_log import PipelineLog
+from service.pipeline_log import Decision, PipelineLog, Recorded
 from shipwave.bootstrap import DEFAULT_EVENT_LOG, open_store
 from shipwave.demo import run_demo
 from shipwave.render import history_view, status_view
@@ -137,6 +137,14 @@ def history(
         console.print(history_view(name, selected(name)))
 
 
+def _record(event_log: str, pipeline: str, decide: Decision) -> Recorded:
+    """A person's act on a running pipeline, decided on its current state and recorded now
+    (an unknown pipeline is refused by reading its state first)."""
+    log = PipelineLog(open_store(event_log))
+    log.state(pipeline)
+    return log.record(pipeline, datetime.now(UTC), decide)
+
+
 @app.command()
 def emergency(
     pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
@@ -151,11 +159,9 @@ def emergency(
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
 ) -> None:
     """Record an approved emergency: this change bakes faster, and still passes every step."""
-    log = PipelineLog(open_store(event_log))
-    log.state(pipeline)
-    result = log.record(
+    result = _record(
+        event_log,
         pipeline,
-        datetime.now(UTC),
         lambda state, stamp: approve_emergency(
             state,
             stamp,
@@ -182,11 +188,9 @@ def override(
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
 ) -> None:
     """Let one change past a blocker (to ship a fix); recorded with who and why."""
-    log = PipelineLog(open_store(event_log))
-    log.state(pipeline)
-    result = log.record(
+    result = _record(
+        event_log,
         pipeline,
-        datetime.now(UTC),
         lambda state, stamp: override_blocker(
             state, stamp, stage=stage, change_id=change, blocker=blocker, by=by, why=why
         ),

@@ -285,7 +285,6 @@ class _RegionWatch:
     """A region's last metrics, kept while the fleet there does not change."""
 
     generation: int = -1
-    metrics: tuple[tuple[tuple[str, str], float], ...] = ()
     fleet: dict[tuple[str, str], float] = field(default_factory=dict)
     one_box: dict[tuple[str, str], float] = field(default_factory=dict)
     stable_ticks: int = 0
@@ -318,6 +317,7 @@ class SimulatedCloudWatch(AlarmReader):
         self._minutes: list[float] = []
         self._scopes: dict[tuple[str, str, str], _Scope] = {}
         self._layout_generation = -1
+        self._by_region: dict[tuple[str, str, str], list[_Scope]] = defaultdict(list)
         self._groups: dict[int, tuple[int, tuple[_Group, ...]]] = {}
         self._regions: dict[tuple[str, str, str], _RegionWatch] = defaultdict(_RegionWatch)
         self.listeners: list[AlarmListener] = []
@@ -342,15 +342,15 @@ class SimulatedCloudWatch(AlarmReader):
             burning = any(b.burns_after_hours is not None for b in self.fleet.behaviours.values())
             #: (team, environment, region) → its services' high-severity composites in ALARM
             team_breach: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-            for key, scopes in self._by_region().items():
+            for key, scopes in self._by_region.items():
                 service, environment, region = key
                 spec = self._services[service]
                 watch = self._regions[key]
                 if burning or watch.generation != self.fleet.generation:
                     fleet, one_box = self._measure(spec, scopes, now)
-                    metrics = tuple(sorted(fleet.items())) + tuple(sorted(one_box.items()))
-                    watch.stable_ticks = 0 if metrics != watch.metrics else watch.stable_ticks
-                    watch.metrics, watch.fleet, watch.one_box = metrics, fleet, one_box
+                    if (fleet, one_box) != (watch.fleet, watch.one_box):
+                        watch.stable_ticks = 0
+                    watch.fleet, watch.one_box = fleet, one_box
                     watch.generation = self.fleet.generation
                 fleet, one_box = watch.fleet, watch.one_box
                 # an alarm set or released by hand unsettles its region: its rules take over
@@ -425,16 +425,14 @@ class SimulatedCloudWatch(AlarmReader):
             self._scopes[(service, environment, scope)] = _Scope(
                 service, environment, region, rate, len(self._ticks) - 1, boxes
             )
+        # Customer-facing scopes by (service, environment, region). Alpha and beta serve
+        # integration tests only: their traffic counts as datapoints but raises no alarm.
+        self._by_region = defaultdict(list)
+        for counted in self._scopes.values():
+            if counted.environment not in INTEGRATION_TEST_ENVIRONMENTS:
+                key = (counted.service, counted.environment, counted.region)
+                self._by_region[key].append(counted)
         self._layout_generation = self.fleet.generation
-
-    def _by_region(self) -> dict[tuple[str, str, str], list[_Scope]]:
-        """Customer-facing scopes by (service, environment, region). Alpha and beta serve
-        integration tests only: their traffic counts as datapoints but raises no alarm."""
-        regions: dict[tuple[str, str, str], list[_Scope]] = defaultdict(list)
-        for scope in self._scopes.values():
-            if scope.environment not in INTEGRATION_TEST_ENVIRONMENTS:
-                regions[(scope.service, scope.environment, scope.region)].append(scope)
-        return regions
 
     def _measure(
         self, spec: PipelineSpec, scopes: list[_Scope], now: datetime

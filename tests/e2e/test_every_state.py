@@ -16,6 +16,7 @@ from domain.events import AlarmFired, ChangeSuperseded, RollbackCompleted, Rollb
 from domain.operations import approve_emergency
 from domain.spec import StageSpec, StepSpec
 from examples.reference import CreateOrderApp
+from service.engine import environment
 from statemachines.generator import SEP
 from statemachines.local.runtime import LocalRuntime
 from tests.e2e.test_scenarios import assert_one_holder_per_stage, events, versions
@@ -25,10 +26,6 @@ Make = Callable[..., LocalRuntime]
 SPEC = CreateOrderApp.spec()
 PIPELINE = SPEC.pipeline_id
 STEPS = [(stage, step) for stage in SPEC.stages for step in stage.steps]
-
-
-def environment_of(stage: StageSpec) -> str:
-    return "production" if stage.production else stage.name
 
 
 @pytest.mark.parametrize("rollback", ["restores", "refused"])
@@ -55,7 +52,8 @@ def test_an_alarm_in_any_step_rolls_that_step_back(
         if step.phase == "one-box"
         else SPEC.alarm_names.high_severity_composite
     )
-    runtime.cloudwatch.set_state(alarm, first.region, "ALARM", environment_of(stage))
+    where = environment(SPEC, stage.name)  # "production", or the pre-production stage's own
+    runtime.cloudwatch.set_state(alarm, first.region, "ALARM", where)
     if rollback == "refused":
         runtime.fleet.broken_targets.add(SPEC.service)
     runtime.run()
@@ -80,7 +78,7 @@ def test_an_alarm_in_any_step_rolls_that_step_back(
         in_scope = {s for s in restored if s == first.scope or s.startswith(first.scope + "/")}
         assert in_scope
         for scope in in_scope:
-            assert versions(runtime, SPEC.service, environment_of(stage), scope) == {"v1.0.0"}
+            assert versions(runtime, SPEC.service, where, scope) == {"v1.0.0"}
         assert state.stages[stage.name].lease_holder is None
     else:
         assert f"{step_prefix}{SEP}Rollback failed" in entered
