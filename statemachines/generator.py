@@ -5,6 +5,8 @@ placeholders substituted by function ARNs) and executed by the local runtime.
 
 Shape of one execution (one merged change):
 
+    Source  · Review          the review gate: every commit approved by a team member other
+                              than its author, read from the source system; else Wait → again
     <Stage> · Enter           lease (callback: waits while the stage is busy; Superseded ends it)
     <Wave>  · Blockers        team aggregate and company alarms; Blocked? → Wait → again
     <Stage> · <Step> · Scopes the step's scopes (at most one AZ/cell per region)
@@ -56,13 +58,14 @@ LAMBDA_TRANSIENT = (
 
 MAX_STATE_NAME = 80
 SEP = " · "
+SOURCE = "Source"
 
 Json = dict[str, Any]
 
 
 def definition(spec: PipelineSpec) -> Json:
     """The ASL definition of a pipeline's state machine, with ${...} ARN placeholders."""
-    states: Json = {}
+    states: Json = _source(f"{spec.stages[0].title}{SEP}Enter")
     for index, stage in enumerate(spec.stages):
         following = spec.stages[index + 1] if index + 1 < len(spec.stages) else None
         after = f"{following.title}{SEP}Enter" if following else "Completed"
@@ -79,7 +82,7 @@ def definition(spec: PipelineSpec) -> Json:
             f"shipwave pipeline {spec.pipeline_id} ({spec.kind} of {spec.service}, team "
             f"{spec.team}): {len(spec.stages)} stages, {len(spec.regions)} regions"
         ),
-        "StartAt": f"{spec.stages[0].title}{SEP}Enter",
+        "StartAt": _name(SOURCE, "Review"),
         "States": states,
     }
 
@@ -104,6 +107,61 @@ def _name(*parts: str) -> str:
     if len(name) > MAX_STATE_NAME:
         raise ValueError(f"state name {name!r} is longer than {MAX_STATE_NAME} characters")
     return name
+
+
+def _source(first_stage: str) -> Json:
+    """The review gate: nothing deploys until every commit of the change is reviewed."""
+    s = SOURCE
+    return {
+        _name(s, "Review"): _task(
+            "BlockersFunctionArn",
+            {"action": "review"},
+            next_state=_name(s, "Reviewed?"),
+            result_path="$.review",
+            selector={
+                "outcome.$": "$.Payload.outcome",
+                "wait_seconds.$": "$.Payload.wait_seconds",
+                "unreviewed.$": "$.Payload.unreviewed",
+            },
+            catch_to=_name(s, "Failed"),
+        ),
+        _name(s, "Reviewed?"): {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.review.outcome",
+                    "StringEquals": "hold",
+                    "Next": _name(s, "Wait for review"),
+                },
+                {
+                    "Variable": "$.review.outcome",
+                    "StringEquals": "superseded",
+                    "Next": _name(s, "Superseded"),
+                },
+            ],
+            "Default": first_stage,
+        },
+        _name(s, "Wait for review"): {
+            "Type": "Wait",
+            "SecondsPath": "$.review.wait_seconds",
+            "Next": _name(s, "Review"),
+        },
+        _name(s, "Superseded"): {
+            "Type": "Succeed",
+            "Comment": "A newer change carries this change's commits on.",
+        },
+        _name(s, "Failed"): _task(
+            "TransitionFunctionArn",
+            {"action": "stage-failed", "stage": "source"},
+            next_state=_name(s, "Stopped"),
+            catch_to=_name(s, "Stopped"),
+        ),
+        _name(s, "Stopped"): {
+            "Type": "Fail",
+            "Error": "ReviewFailed",
+            "Cause": "the review gate could not decide; see shipwave history",
+        },
+    }
 
 
 def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:

@@ -27,6 +27,8 @@ from domain.events import (
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
+    ReviewHeld,
+    ReviewPassed,
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
@@ -57,6 +59,13 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
         f"{len(e.commits)} commit{'s' if len(e.commits) != 1 else ''})"
     ),
     CommitExcluded: lambda e: f"commit {e.commit_id} excluded: {e.reason}",
+    ReviewHeld: lambda e: (
+        f"held at source: commit {e.commit_id} by {e.author} is not reviewed: {e.reason}"
+    ),
+    ReviewPassed: lambda e: (
+        "review passed: "
+        + (", ".join(f"{commit} approved by {who}" for commit, who in e.approvals) or "no commits")
+    ),
     ArtifactBuilt: lambda e: f"artifact built: {artifact_label(e.artifact)}",
     ScopeAdopted: lambda e: f"adopted {e.scope}: already running {artifact_label(e.artifact)}",
     StageLeaseAcquired: lambda e: f"entered {e.stage}",

@@ -56,3 +56,7 @@ class DeployTargetError(ShipwaveError):
 
 class SnapshotError(ShipwaveError):
     """A stored snapshot cannot be decoded or does not match its pipeline."""
+
+
+class ReviewReadError(ShipwaveError):
+    """The source system's review record could not be read: the change waits at source."""

@@ -69,6 +69,25 @@ class CommitExcluded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReviewHeld(Event):
+    """The change waits at source: its artifact holds a commit no team member other than its
+    author approved (or the review record could not be read)."""
+
+    change_id: str
+    commit_id: str
+    author: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewPassed(Event):
+    """Every commit the change's artifact holds is approved; (commit, approvers) each."""
+
+    change_id: str
+    approvals: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArtifactBuilt(Event):
     change_id: str
     artifact: Artifact
@@ -308,6 +327,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         ChangeReceived,
         CommitExcluded,
+        ReviewHeld,
+        ReviewPassed,
         ArtifactBuilt,
         ScopeAdopted,
         StageLeaseAcquired,

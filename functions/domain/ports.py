@@ -14,6 +14,7 @@ from domain.errors import (
     MalformedEventError,
 )
 from domain.events import Artifact, Event, check_batch, payload
+from domain.review import CommitReview
 from domain.spec import Datapoints, Rolling
 from domain.state import PipelineState
 
@@ -216,6 +217,17 @@ class ArtifactStore(ABC):
     @abstractmethod
     def verify(self, artifact: Artifact) -> bool:
         """True when the stored bytes still hash to the artifact's sha256 checksum."""
+
+
+class ReviewSource(ABC):
+    """The source system's review record (CodeCommit, GitHub, the local git repository):
+    who wrote each commit and who approved it. The review gate asks it; approvals are never
+    taken from whoever reported the merge."""
+
+    @abstractmethod
+    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+        """The record of each named commit the source knows (an unknown one is left out);
+        raises ReviewReadError when the record cannot be read."""
 
 
 class Executions(ABC):

@@ -245,6 +245,12 @@ class PipelineSpec:
     alarms: Alarms
     alarm_names: AlarmNames
     target: Target
+    #: who may approve a commit (user names, IAM principals, GitHub logins): SPEC practice 2
+    reviewers: tuple[str, ...] = ()
+    #: the senior engineers whose approval lets one urgent change bake faster (practice 15)
+    emergency_approvers: tuple[str, ...] = ()
+    #: an emergency's reduced bake never goes below this
+    min_emergency_bake_seconds: int = 600
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -364,6 +370,9 @@ class Pipeline:
     window: ClassVar[TimeWindow] = TimeWindow()
     blockers: ClassVar[tuple[str, ...]] = ("company-large-scale-event",)
     target: ClassVar[Target] = SimulatedFleetTarget()
+    reviewers: ClassVar[tuple[str, ...]] = ()
+    emergency_approvers: ClassVar[tuple[str, ...]] = ()
+    min_emergency_bake_seconds: ClassVar[int] = 600
 
     @classmethod
     def pipeline_id(cls) -> str:
@@ -403,6 +412,7 @@ class _Resolver:
         self._check_bakes()
         self._check_window()
         self._check_datapoints()
+        self._check_people()
         alarms = cls.alarms() if hasattr(cls, "service") else None
         names = self._check_alarms(alarms) if alarms else None
         stages = self._stages()
@@ -424,6 +434,9 @@ class _Resolver:
             alarms=alarms,
             alarm_names=names,
             target=cls.target,
+            reviewers=tuple(r.strip() for r in cls.reviewers),
+            emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
+            min_emergency_bake_seconds=cls.min_emergency_bake_seconds,
         )
 
     # --- checks ----------------------------------------------------------------------------
@@ -506,6 +519,28 @@ class _Resolver:
             self.problem("datapoints.minimum", f"{datapoints.minimum} must be at least 1")
         if datapoints.max_extensions < 0:
             self.problem("datapoints.max_extensions", "must not be negative")
+
+    def _check_people(self) -> None:
+        cls = self.cls
+        for attribute in ("reviewers", "emergency_approvers"):
+            names = getattr(cls, attribute)
+            if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+                self.problem(attribute, f"must be a tuple of names, got {names!r}")
+                continue
+            if any(not n.strip() for n in names):
+                self.problem(attribute, "a name is blank")
+            folded = [n.strip().casefold() for n in names]
+            if len(set(folded)) != len(folded):
+                self.problem(attribute, f"names a person twice: {list(names)}")
+        if isinstance(cls.reviewers, tuple) and not cls.reviewers:
+            self.problem(
+                "reviewers",
+                "name the team members who may approve commits (nothing deploys unreviewed)",
+            )
+        if not cls.min_emergency_bake_seconds >= 60:
+            self.problem(
+                "min_emergency_bake_seconds", f"{cls.min_emergency_bake_seconds} is below 60"
+            )
 
     def _check_alarms(self, alarms: Alarms) -> AlarmNames:
         service, team = self.cls.service, getattr(self.cls, "team", "")

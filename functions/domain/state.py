@@ -43,6 +43,8 @@ from domain.events import (
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
+    ReviewHeld,
+    ReviewPassed,
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
@@ -60,6 +62,8 @@ FINISHED_KEPT = 50
 ChangeStatus = Literal[
     "received",
     "built",
+    "held-at-source",
+    "reviewed",
     "waiting",
     "blocked",
     "deploying",
@@ -153,6 +157,8 @@ class ChangeState:
     branch: str
     commits: tuple[str, ...]
     excluded: tuple[tuple[str, str], ...] = ()  # (commit id, reason)
+    held_for: tuple[tuple[str, str], ...] = ()  # (commit id, reason) it waits at source for
+    held_since: datetime | None = None
     artifact: Artifact | None = None
     status: ChangeStatus = "received"
     stage: str | None = None
@@ -260,7 +266,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 3
+FOLD_VERSION = 4
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -469,6 +475,36 @@ def _(event: CommitExcluded, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
+@_folds(ReviewHeld)
+def _(event: ReviewHeld, state: PipelineState) -> PipelineState:
+    current = state.changes.get(event.change_id)
+    if current is None:
+        return _moved(state, event)
+    held = (
+        *(h for h in current.held_for if h[0] != event.commit_id),
+        (event.commit_id, event.reason),
+    )
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        status="held-at-source",
+        stage=None,
+        held_for=held,
+        held_since=current.held_since or event.at,
+        reason=f"held at source: commit {event.commit_id} by {event.author}: {event.reason}",
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(ReviewPassed)
+def _(event: ReviewPassed, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state, event.change_id, event, status="reviewed", held_for=(), held_since=None, reason=""
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
 @_folds(ArtifactBuilt)
 def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
@@ -529,8 +565,11 @@ def _(event: StageLeaseReleased, state: PipelineState) -> PipelineState:
 
 @_folds(ChangeSuperseded)
 def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
-    stage = _stage(state, event.stage)
-    stage = _with(stage, waiting=tuple(w for w in stage.waiting if w.change_id != event.change_id))
+    stages = state.stages
+    if event.stage in stages:  # not at source, which is no stage of the pipeline
+        stage = _stage(state, event.stage)
+        waiting = tuple(w for w in stage.waiting if w.change_id != event.change_id)
+        stages = _put_stage(state, _with(stage, waiting=waiting))
     old = state.changes.get(event.change_id)
     changes, finished = _on_change(
         state,
@@ -550,7 +589,7 @@ def _(event: ChangeSuperseded, state: PipelineState) -> PipelineState:
             commits=(*carried, *newer.commits),
             updated_at=event.at,
         )
-    return _moved(state, event, stages=_put_stage(state, stage), changes=changes, finished=finished)
+    return _moved(state, event, stages=stages, changes=changes, finished=finished)
 
 
 def _known_good_before(scope: ScopeState, artifact: Artifact) -> Artifact | None:

@@ -1,4 +1,5 @@
-"""Blockers: the team aggregate and company alarms before a stage; each region's window."""
+"""Gates before deploying: the review gate at source, the team aggregate and company alarms
+before a stage, each region's window."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return engine().stage_blockers(
             change.pipeline_id, change.change_id, request.stage, tuple(request.regions)
         )
+    if request.action == "review":
+        change = ChangeInput.model_validate(request.input)
+        return engine().review(change.pipeline_id, change.change_id)
     if request.action == "window":
         return engine().window(where(ScopeInput.model_validate(request.input)))
     raise BlockersRequestError(f"blockers: unknown action {request.action!r}")

@@ -1,8 +1,9 @@
 """Intake: a built, checksummed change from the build step starts its pipeline.
 
 The build system sends `{"pipeline_id", "change_id", "source", "commits": [...],
-"artifact": {"version", "checksum", "uri"}}` after building and checksumming; commits without
-an approval are excluded from the deployment and the exclusion is recorded.
+"artifact": {"version", "checksum", "uri"}}` after building and checksumming. Approvals are
+not taken from this event: the execution's first state asks the source system's review
+record, and the change waits there until every commit is reviewed.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from handlers.runtime import engine
 
 
 class CommitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an approval sent here would be ignored: refuse
+
     commit_id: str = Field(min_length=1)
     author: str = Field(min_length=1)
     message: str = ""
-    approved_by: list[str] = []
 
 
 class ArtifactIn(BaseModel):
@@ -54,7 +56,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 commit_id=c.commit_id,
                 author=c.author,
                 message=c.message,
-                approved_by=tuple(c.approved_by),
             )
             for c in change.commits
         ),

@@ -27,7 +27,6 @@ from domain.events import (
     BlockerHit,
     ChangeReceived,
     Commit,
-    CommitExcluded,
     DatapointsInsufficient,
     DatapointsReached,
     Event,
@@ -46,6 +45,7 @@ from domain.ports import (
     ArtifactStore,
     DeployTarget,
     Executions,
+    ReviewSource,
     Workflow,
 )
 from domain.rollout import (
@@ -59,6 +59,7 @@ from domain.rollout import (
 from domain.spec import PipelineSpec, StepSpec
 from domain.state import ChangeState, PipelineState, ScopeState
 from service.pipeline_log import PipelineLog
+from service.review_gate import ReviewGate
 
 Clock = Callable[[], datetime]
 Progress = dict[str, Any]
@@ -148,6 +149,7 @@ class Engine:
         clock: Clock,
         catalogue: Catalogue = DEFAULT_CATALOGUE,
         accounts: Mapping[str, str] | None = None,
+        reviews: ReviewSource | None = None,
     ) -> None:
         self.log = log
         self.specs = specs
@@ -159,6 +161,7 @@ class Engine:
         self.clock = clock
         self.catalogue = catalogue
         self.accounts = dict(accounts or {})
+        self.review_gate = ReviewGate(log, reviews, clock)
 
     def environment_of(self, account: str) -> str:
         """Which environment an alarm event's account belongs to (production unless mapped)."""
@@ -174,17 +177,17 @@ class Engine:
         source: str,
         commits: tuple[Commit, ...],
         artifact: Artifact,
-    ) -> str | None:
-        """Record a merged change (unreviewed commits excluded) and start its execution.
+    ) -> str:
+        """Record a merged, built change and start its execution; returns the execution id.
 
-        Returns the execution id, or None when no reviewed commit is left to deploy."""
+        The execution's first state is the review gate: nothing of the change deploys until
+        every commit its artifact holds is approved in the source system's review record."""
         spec = self._spec(pipeline_id)
-        reviewed = tuple(c for c in commits if c.approved_by)
 
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
             if change_id in state.changes or state.change(change_id) is not None:
                 return []
-            events: list[Event] = [
+            return [
                 stamp(
                     ChangeReceived,
                     f"{change_id}:received",
@@ -193,33 +196,18 @@ class Engine:
                     repository=spec.repository,
                     branch=spec.branch,
                     commits=commits,
-                )
+                ),
+                stamp(ArtifactBuilt, f"{change_id}:built", change_id=change_id, artifact=artifact),
             ]
-            events += [
-                stamp(
-                    CommitExcluded,
-                    f"{change_id}:exclude:{c.commit_id}",
-                    change_id=change_id,
-                    commit_id=c.commit_id,
-                    reason="no approved code review",
-                )
-                for c in commits
-                if not c.approved_by
-            ]
-            if reviewed:
-                events.append(
-                    stamp(
-                        ArtifactBuilt, f"{change_id}:built", change_id=change_id, artifact=artifact
-                    )
-                )
-            return events
 
         self.log.record(pipeline_id, self.clock(), decide)
-        if not reviewed:
-            return None
         return self.executions.start(
             pipeline_id, change_id, {"pipeline_id": pipeline_id, "change_id": change_id}
         )
+
+    def review(self, pipeline_id: str, change_id: str) -> Progress:
+        """`Source · Review`: pass, hold (with when to look again) or superseded."""
+        return self.review_gate.check(self._spec(pipeline_id), change_id)
 
     def adopt(self, pipeline_id: str, artifact: Artifact) -> int:
         """Record that every scope of the pipeline already runs `artifact` (onboarding an

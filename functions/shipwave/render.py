@@ -11,7 +11,7 @@ from rich.text import Text
 
 from domain.describe import artifact_label, change_of, describe, stage_and_scope
 from domain.events import Artifact, Event
-from domain.state import ChangeState, PipelineState
+from domain.state import Blocker, ChangeState, PipelineState
 
 
 def short_checksum(artifact: Artifact | None) -> str:
@@ -75,6 +75,21 @@ def status_view(state: PipelineState) -> Group:
     parts.append(leases)
 
     blocked = [(s.stage, b) for s in state.stages.values() for b in s.blocked]
+    blocked += [
+        (
+            "source",
+            Blocker(
+                blocker="code-review",
+                change_id=change.change_id,
+                reason=f"commit {commit} is not reviewed: {why}",
+                inputs=(("commit", commit),),
+                since=change.held_since or change.received_at,
+            ),
+        )
+        for change in state.changes.values()
+        if change.status == "held-at-source"
+        for commit, why in change.held_for
+    ]
     if blocked:
         table = Table(title="Blocked", title_justify="left", style="red")
         for column in ("Stage", "Change", "Blocker", "Why", "Inputs", "Since"):
@@ -117,7 +132,7 @@ def _changes_table(title: str, changes: Iterable[ChangeState]) -> Table:
         table.add_row(
             change.change_id,
             change.status,
-            change.stage or "-",
+            change.stage or ("source" if change.status == "held-at-source" else "-"),
             artifact_label(change.artifact) if change.artifact else "-",
             str(len(change.commits)),
             "; ".join(notes) or "-",

@@ -27,6 +27,7 @@ import boto3
 from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
+from adapters.memory import InMemoryReviewSource
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
@@ -146,6 +147,7 @@ class LocalRuntime:
         self.fleet = SimulatedFleet(self.clock.now, boxes_per_scope=self.boxes_per_scope)
         self.cloudwatch = SimulatedCloudWatch(self.fleet, self.specs)
         self.artifacts = SimulatedArtifactStore()
+        self.reviews = InMemoryReviewSource()
         workflow = StepFunctionsWorkflow(client=self.sfn)
         self.engine = Engine(
             log=self.log,
@@ -157,6 +159,7 @@ class LocalRuntime:
             executions=StepFunctionsExecutions(self.machines, client=self.sfn),
             clock=self.clock.now,
             accounts={account: env for env, account in ENVIRONMENT_ACCOUNTS.items()},
+            reviews=self.reviews,
         )
         handler_runtime.use(
             handler_runtime.Services(
@@ -253,12 +256,20 @@ class LocalRuntime:
         behaviour: Behaviour | None = None,
         change_id: str | None = None,
         reviewed: bool = True,
+        author: str = "developer",
+        approved_by: tuple[str, ...] | None = None,
     ) -> str:
-        """A reviewed merge to main, built and checksummed: the intake starts the pipeline."""
+        """A merge to main, built and checksummed: the intake starts the pipeline. The commit
+        enters the review record with its approvals (`approved_by`, or "reviewer" when
+        `reviewed`); the review gate reads them from there."""
         spec = self.specs[pipeline_id]
         artifact = self.artifacts.build(spec.service, version)
         self.fleet.behaviours[version] = behaviour or Behaviour()
         change = change_id or f"chg-{version.replace('.', '-')}"
+        commit = self.commit_id(change)
+        self.reviews.commit(spec.repository, commit, author)
+        for approver in approved_by if approved_by is not None else (("reviewer",) * reviewed):
+            self.reviews.approve(spec.repository, commit, approver)
         result = self._invoke(
             "shipwave-intake",
             {
@@ -266,12 +277,7 @@ class LocalRuntime:
                 "change_id": change,
                 "source": "local",
                 "commits": [
-                    {
-                        "commit_id": uuid.uuid5(uuid.NAMESPACE_URL, change).hex[:12],
-                        "author": "developer",
-                        "message": f"release {version}",
-                        "approved_by": ["reviewer"] if reviewed else [],
-                    }
+                    {"commit_id": commit, "author": author, "message": f"release {version}"}
                 ],
                 "artifact": {
                     "version": artifact.version,
@@ -285,6 +291,15 @@ class LocalRuntime:
                 pipeline_id, change, "RUNNING", result["execution"]
             )
         return change
+
+    @staticmethod
+    def commit_id(change_id: str) -> str:
+        """The commit a local merge of `change_id` records."""
+        return uuid.uuid5(uuid.NAMESPACE_URL, change_id).hex[:12]
+
+    def approve(self, pipeline_id: str, change_id: str, by: str) -> None:
+        """A reviewer approves the change's commit after the fact, in the review record."""
+        self.reviews.approve(self.specs[pipeline_id].repository, self.commit_id(change_id), by)
 
     def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
         """Drive virtual time until every execution ended (or `until()` holds)."""

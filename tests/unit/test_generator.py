@@ -123,7 +123,9 @@ def test_change_and_stage_travel_in_every_state(machine: Json) -> None:
 
 def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     states = machine["States"]
-    assert machine["StartAt"] == "Alpha · Enter"
+    assert machine["StartAt"] == "Source · Review"
+    assert states["Source · Reviewed?"]["Default"] == "Alpha · Enter"
+    assert states["Source · Wait for review"]["Next"] == "Source · Review"
     assert states["Alpha · Succeeded"]["Next"] == "Beta · Enter"
     assert states["Gamma · Succeeded"]["Next"] == "Wave1 · Enter"
     assert states["Wave5 · Succeeded"]["Next"] == "Completed"
@@ -154,3 +156,14 @@ def test_placeholders_are_all_substituted() -> None:
 def test_definition_stays_within_the_quota() -> None:
     for pipeline in PIPELINES:
         assert len(to_json(pipeline.spec()).encode()) <= 256 * 1024
+
+
+def test_a_change_waits_at_source_until_reviewed(machine: Json) -> None:
+    states = machine["States"]
+    review = states["Source · Review"]
+    assert review["Parameters"]["Payload"]["action"] == "review"
+    assert review["Catch"][0]["Next"] == "Source · Failed"
+    choices = {c["StringEquals"]: c["Next"] for c in states["Source · Reviewed?"]["Choices"]}
+    assert choices == {"hold": "Source · Wait for review", "superseded": "Source · Superseded"}
+    assert states["Source · Wait for review"]["SecondsPath"] == "$.review.wait_seconds"
+    assert states["Source · Failed"]["Next"] == "Source · Stopped"

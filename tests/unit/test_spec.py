@@ -260,4 +260,9 @@ def test_missing_fields_are_reported_together() -> None:
 
     with pytest.raises(PipelineSpecError) as raised:
         Nameless.spec()
-    assert [p.split(": ")[1] for p in raised.value.problems] == ["team", "service", "repository"]
+    assert [p.split(": ")[1] for p in raised.value.problems] == [
+        "team",
+        "service",
+        "repository",
+        "reviewers",
+    ]

@@ -1,0 +1,164 @@
+"""The review gate: a commit counts as reviewed only when a team member other than its
+author approved it, and a change holding an unreviewed commit waits at source."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.events import ChangeSuperseded, Event, ReviewHeld, ReviewPassed, Stamper
+from domain.review import (
+    CommitReview,
+    ReviewDecision,
+    check_commit,
+    commits_to_review,
+    decide_review,
+)
+from domain.state import PipelineState, project
+from tests.builders import T0, change_received
+
+PIPELINE = "orders-app"
+TEAM = frozenset({"ana", "bo", "Chen"})
+
+
+def review(commit: str, author: str, *approvers: str) -> CommitReview:
+    return CommitReview(commit_id=commit, author=author, approvers=approvers)
+
+
+@pytest.mark.parametrize(
+    ("approvers", "code"),
+    [
+        ((), "no-approval"),
+        (("",), "no-approval"),
+        ((" ",), "no-approval"),
+        (("ana",), "author-only"),
+        ((" ANA ",), "author-only"),
+        (("mallory",), "not-a-reviewer"),
+        (("ana", "mallory"), "not-a-reviewer"),
+    ],
+)
+def test_a_commit_without_a_team_approval_other_than_its_author_is_unreviewed(
+    approvers: tuple[str, ...], code: str
+) -> None:
+    problem = check_commit(review("c1", "ana", *approvers), "c1", TEAM)
+    assert problem is not None
+    assert (problem.commit_id, problem.author, problem.code) == ("c1", "ana", code)
+
+
+def test_an_approval_by_another_team_member_reviews_a_commit_whatever_the_case() -> None:
+    assert check_commit(review("c1", "ana", "chen"), "c1", TEAM) is None
+    assert check_commit(review("c1", "ana", "ana", "bo"), "c1", TEAM) is None
+
+
+def test_a_commit_the_source_system_does_not_know_is_unreviewed() -> None:
+    problem = check_commit(None, "c1", TEAM)
+    assert problem is not None
+    assert problem.code == "no-record"
+
+
+class Log:
+    def __init__(self, *changes: str) -> None:
+        self.events: list[Event] = [
+            change_received(PIPELINE, n, change) for n, change in enumerate(changes, start=1)
+        ]
+
+    @property
+    def state(self) -> PipelineState:
+        return project(self.events)
+
+    def decide(
+        self,
+        change: str,
+        reviews: dict[str, CommitReview] | None,
+        unreadable: str = "",
+    ) -> ReviewDecision:
+        decision = decide_review(
+            self.state,
+            Stamper(PIPELINE, len(self.events) + 1, T0),
+            change_id=change,
+            reviews=reviews,
+            reviewers=TEAM,
+            unreadable=unreadable,
+        )
+        self.events += decision.events
+        return decision
+
+
+def test_a_reviewed_change_passes_with_its_approvals_recorded() -> None:
+    log = Log("c1")
+    decision = log.decide("c1", {"c1-c1": review("c1-c1", "ana", "bo")})
+    assert decision.outcome == "pass"
+    (passed,) = decision.events
+    assert isinstance(passed, ReviewPassed)
+    assert passed.approvals == (("c1-c1", "bo"),)
+    assert log.state.changes["c1"].status == "reviewed"
+
+
+def test_an_unreviewed_change_holds_at_source_recorded_once_per_reason() -> None:
+    log = Log("c1")
+    first = log.decide("c1", {"c1-c1": review("c1-c1", "ana", "ana")})
+    assert first.outcome == "hold"
+    assert first.wait_seconds == 600
+    (held,) = first.events
+    assert isinstance(held, ReviewHeld)
+    assert (held.commit_id, held.author) == ("c1-c1", "ana")
+    assert "only by its author" in held.reason
+    change = log.state.changes["c1"]
+    assert change.status == "held-at-source"
+    assert "c1-c1" in change.reason
+    assert "ana" in change.reason
+    again = log.decide("c1", {"c1-c1": review("c1-c1", "ana", "ana")})
+    assert again.outcome == "hold"
+    assert again.events == ()
+
+
+def test_an_unreadable_review_record_holds_and_names_why() -> None:
+    log = Log("c1")
+    decision = log.decide("c1", None, unreadable="review-unconfirmed: GitHub answered 502")
+    assert decision.outcome == "hold"
+    assert "502" in log.state.changes["c1"].reason
+
+
+def test_later_changes_wait_behind_an_unreviewed_commit_they_contain() -> None:
+    log = Log("c1", "c2")
+    reviews = {"c1-c1": review("c1-c1", "ana"), "c2-c1": review("c2-c1", "ana", "bo")}
+    log.decide("c1", reviews)
+    assert commits_to_review(log.state, "c2") == ("c1-c1", "c2-c1")
+    decision = log.decide("c2", reviews)
+    assert decision.outcome == "hold"
+    assert [u.commit_id for u in decision.unreviewed] == ["c1-c1"]
+
+
+def test_once_approved_after_the_fact_the_newest_goes_on_and_older_ones_are_superseded() -> None:
+    log = Log("c1", "c2")
+    unapproved = {"c1-c1": review("c1-c1", "ana"), "c2-c1": review("c2-c1", "ana", "bo")}
+    log.decide("c1", unapproved)
+    log.decide("c2", unapproved)
+    approved = {**unapproved, "c1-c1": review("c1-c1", "ana", "chen")}
+    older = log.decide("c1", approved)
+    assert older.outcome == "superseded"
+    (superseded,) = older.events
+    assert isinstance(superseded, ChangeSuperseded)
+    assert (superseded.stage, superseded.superseded_by) == ("source", "c2")
+    newest = log.decide("c2", approved)
+    assert newest.outcome == "pass"
+    state = log.state
+    assert state.finished[-1].status == "superseded"
+    assert state.changes["c2"].riding_along == ("c1",)
+    assert "source" not in state.stages
+
+
+def test_a_held_change_is_not_superseded_by_a_newer_change_that_is_itself_held() -> None:
+    log = Log("c1", "c2")
+    reviews = {"c1-c1": review("c1-c1", "ana"), "c2-c1": review("c2-c1", "ana")}
+    log.decide("c1", reviews)
+    log.decide("c2", reviews)
+    reviews["c1-c1"] = review("c1-c1", "ana", "bo")
+    assert log.decide("c1", reviews).outcome == "pass"
+    assert log.decide("c2", reviews).outcome == "hold"
+
+
+def test_a_change_never_held_passes_even_with_a_newer_change_behind_it() -> None:
+    log = Log("c1", "c2")
+    reviews = {"c1-c1": review("c1-c1", "ana", "bo"), "c2-c1": review("c2-c1", "ana", "bo")}
+    assert log.decide("c1", reviews).outcome == "pass"
+    assert log.decide("c2", reviews).outcome == "pass"
