@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from domain.spec import Pipeline, PipelineSpec, PipelineSpecError
+from domain.spec import Pipeline, PipelineSpec, resolve_all
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,4 @@ def load_specs(reference: str) -> tuple[PipelineSpec, ...]:
     module_name, _, attribute = reference.partition(":")
     module = importlib.import_module(module_name)
     pipelines: tuple[type[Pipeline], ...] = tuple(getattr(module, attribute or "PIPELINES"))
-    specs: list[PipelineSpec] = []
-    problems: list[str] = []
-    for pipeline in pipelines:
-        try:
-            specs.append(pipeline.spec())
-        except PipelineSpecError as error:
-            problems.extend(error.problems)
-    ids = [spec.pipeline_id for spec in specs]
-    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
-        problems.append(f"pipeline {duplicate}: defined twice in {reference}")
-    if problems:
-        raise PipelineSpecError(tuple(problems))
-    return tuple(specs)
+    return resolve_all(pipelines, reference)

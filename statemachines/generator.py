@@ -8,7 +8,9 @@ Shape of one execution (one merged change):
     Source  · Review          the review gate: every commit approved by a team member other
                               than its author, read from the source system; else Wait → again
     <Stage> · Enter           lease (callback: waits while the stage is busy; Superseded ends it)
-    <Wave>  · Blockers        team aggregate and company alarms; Blocked? → Wait → again
+    <Stage> · Blockers        preflight: every watched alarm exists, has actions, has data;
+                              before a wave also team aggregate and company alarms;
+                              Blocked? → Wait → again
     <Stage> · <Step> · Scopes the step's scopes (at most one AZ/cell per region)
     <Stage> · <Step>          Map over those scopes:
         · Window              (a wave's one-box) the region's deployment window, else Wait
@@ -56,6 +58,12 @@ LAMBDA_TRANSIENT = (
     "Lambda.TooManyRequestsException",
 )
 
+#: longer than the slowest legitimate rollout (4-5 business days, plus holds): an execution
+#: stuck past it ends TIMED_OUT, and the controller releases what it held
+EXECUTION_TIMEOUT_SECONDS = 30 * 86400
+#: how long a change may wait for a busy stage before it gives up (recorded as failed)
+LEASE_WAIT_SECONDS = 14 * 86400
+
 MAX_STATE_NAME = 80
 SEP = " · "
 SOURCE = "Source"
@@ -83,6 +91,7 @@ def definition(spec: PipelineSpec) -> Json:
             f"{spec.team}): {len(spec.stages)} stages, {len(spec.regions)} regions"
         ),
         "StartAt": _name(SOURCE, "Review"),
+        "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
         "States": states,
     }
 
@@ -171,8 +180,9 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
     states[_name(t, "Enter")] = _task(
         "LeaseFunctionArn",
         {"action": "acquire", "stage": stage.name},
-        next_state=_name(t, "Blockers") if stage.production else first_step,
+        next_state=_name(t, "Blockers"),
         callback=True,
+        timeout_seconds=LEASE_WAIT_SECONDS,
         result_path="$.stage",
         selector={"name": stage.name, "lease.$": "$"},
         catches=[
@@ -180,31 +190,31 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": _name(t, "Failed")},
         ],
     )
-    if stage.production:
-        states[_name(t, "Blockers")] = _task(
-            "BlockersFunctionArn",
-            {"action": "check", "stage": stage.name, "regions": list(stage.regions)},
-            next_state=_name(t, "Blocked?"),
-            result_path="$.blockers",
-            selector={"blocked.$": "$.Payload.blocked", "wait_seconds.$": "$.Payload.wait_seconds"},
-            catch_to=_name(t, "Failed"),
-        )
-        states[_name(t, "Blocked?")] = {
-            "Type": "Choice",
-            "Choices": [
-                {
-                    "Variable": "$.blockers.blocked",
-                    "BooleanEquals": True,
-                    "Next": _name(t, "Wait for blockers"),
-                }
-            ],
-            "Default": first_step,
-        }
-        states[_name(t, "Wait for blockers")] = {
-            "Type": "Wait",
-            "SecondsPath": "$.blockers.wait_seconds",
-            "Next": _name(t, "Blockers"),
-        }
+    # Every stage: the alarm preflight; a production stage also its blockers.
+    states[_name(t, "Blockers")] = _task(
+        "BlockersFunctionArn",
+        {"action": "check", "stage": stage.name, "regions": list(stage.regions)},
+        next_state=_name(t, "Blocked?"),
+        result_path="$.blockers",
+        selector={"blocked.$": "$.Payload.blocked", "wait_seconds.$": "$.Payload.wait_seconds"},
+        catch_to=_name(t, "Failed"),
+    )
+    states[_name(t, "Blocked?")] = {
+        "Type": "Choice",
+        "Choices": [
+            {
+                "Variable": "$.blockers.blocked",
+                "BooleanEquals": True,
+                "Next": _name(t, "Wait for blockers"),
+            }
+        ],
+        "Default": first_step,
+    }
+    states[_name(t, "Wait for blockers")] = {
+        "Type": "Wait",
+        "SecondsPath": "$.blockers.wait_seconds",
+        "Next": _name(t, "Blockers"),
+    }
     for index, step in enumerate(stage.steps):
         following = (
             _name(t, stage.steps[index + 1].name, "Scopes")
@@ -282,6 +292,7 @@ def _step(stage: StageSpec, step: StepSpec, after: str, *, windowed: bool) -> Js
                     "bake_seconds": step.bake_seconds,
                     "extensions": 0,
                     "verdict": "pending",
+                    "wait_seconds": 0,
                 },
             },
             "ItemProcessor": {
@@ -309,6 +320,7 @@ def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
         "bake_seconds.$": "$.Payload.bake_seconds",
         "extensions.$": "$.Payload.extensions",
         "verdict.$": "$.Payload.verdict",
+        "wait_seconds.$": "$.Payload.wait_seconds",
     }
     states: Json = {}
     if step.phase == "bake":
@@ -333,8 +345,21 @@ def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
         )
         states[_name(p, "More?")] = {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.progress.done", "BooleanEquals": False, "Next": start}],
+            "Choices": [
+                {
+                    "Variable": "$.progress.wait_seconds",
+                    "NumericGreaterThan": 0,
+                    "Next": _name(p, "Wait for alarms"),
+                },
+                {"Variable": "$.progress.done", "BooleanEquals": False, "Next": start},
+            ],
             "Default": _name(p, "Bake"),
+        }
+        # Alarms that cannot vouch (missing, no data, unreadable) hold the next batch.
+        states[_name(p, "Wait for alarms")] = {
+            "Type": "Wait",
+            "SecondsPath": "$.progress.wait_seconds",
+            "Next": start,
         }
         if windowed:
             # A wave starts in each region only inside that region's deployment window.
@@ -432,6 +457,7 @@ def _task(
     result_path: str | None = None,
     selector: Json | None = None,
     timeout_path: str | None = None,
+    timeout_seconds: int | None = None,
     catch_to: str | None = None,
     catches: list[Json] | None = None,
 ) -> Json:
@@ -447,6 +473,8 @@ def _task(
     }
     if timeout_path is not None:
         task["TimeoutSecondsPath"] = timeout_path
+    if timeout_seconds is not None:
+        task["TimeoutSeconds"] = timeout_seconds
     if selector is not None:
         task["ResultSelector"] = selector
     task["ResultPath"] = result_path

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from adapters.ecs_service import EcsServiceTarget
 from adapters.lambda_alias import LambdaAliasTarget
@@ -53,6 +54,10 @@ def parse_pairs(text: str) -> dict[str, str]:
     return pairs
 
 
+#: every client retries throttling and transient errors with back-off before it gives up
+RETRYING = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
 class DeployRoles:
     """Sessions that assume `shipwave-deploy-<region>` in an environment's account (the
     controller's own account unless `accounts` maps the environment elsewhere)."""
@@ -89,13 +94,13 @@ class DeployRoles:
         return self._own
 
     def cloudwatch(self, environment: str, region: str) -> CloudWatchClient:
-        return self.session(environment, region).client("cloudwatch")
+        return self.session(environment, region).client("cloudwatch", config=RETRYING)
 
     def lambda_client(self, environment: str, region: str) -> LambdaClient:
-        return self.session(environment, region).client("lambda")
+        return self.session(environment, region).client("lambda", config=RETRYING)
 
     def ecs_client(self, environment: str, region: str) -> ECSClient:
-        return self.session(environment, region).client("ecs")
+        return self.session(environment, region).client("ecs", config=RETRYING)
 
 
 def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from domain.errors import ShipwaveError
+from domain.alarm_health import AlarmStateValue, AlarmStatus
+from domain.errors import AlarmReadError
 from domain.ports import AlarmReader
 from domain.spec import Datapoints
 
@@ -19,8 +20,13 @@ if TYPE_CHECKING:
 ClientFactory = Callable[[str, str], "CloudWatchClient"]  # (environment, region) → client
 
 
-class AlarmReadError(ShipwaveError):
-    """CloudWatch could not be read; the step fails rather than guess an alarm state."""
+#: DescribeAlarms takes at most 100 names a call
+_NAMES_PER_CALL = 100
+_STATES: dict[str, AlarmStateValue] = {
+    "OK": "OK",
+    "ALARM": "ALARM",
+    "INSUFFICIENT_DATA": "INSUFFICIENT_DATA",
+}
 
 
 class CloudWatchAlarmReader(AlarmReader):
@@ -29,23 +35,37 @@ class CloudWatchAlarmReader(AlarmReader):
     def __init__(self, clients: ClientFactory) -> None:
         self._clients = clients
 
-    def in_alarm(self, environment: str, region: str, names: Sequence[str]) -> tuple[str, ...]:
-        if not names:
-            return ()
+    def states(self, environment: str, region: str, names: Sequence[str]) -> dict[str, AlarmStatus]:
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
         client = self._clients(environment, region)
-        found: list[str] = []
+        found: dict[str, AlarmStatus] = {}
         try:
-            for page in client.get_paginator("describe_alarms").paginate(
-                AlarmNames=list(names), AlarmTypes=["CompositeAlarm", "MetricAlarm"]
-            ):
-                for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-                    if alarm.get("StateValue") == "ALARM":
-                        found.append(str(alarm.get("AlarmName")))
+            for start in range(0, len(wanted), _NAMES_PER_CALL):
+                for page in client.get_paginator("describe_alarms").paginate(
+                    AlarmNames=wanted[start : start + _NAMES_PER_CALL],
+                    AlarmTypes=["CompositeAlarm", "MetricAlarm"],
+                ):
+                    for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                        name = str(alarm.get("AlarmName"))
+                        state = _STATES.get(str(alarm.get("StateValue")))
+                        if state is None:
+                            raise AlarmReadError(
+                                f"{environment} {region}: alarm {name} has an unknown state "
+                                f"{alarm.get('StateValue')!r}"
+                            )
+                        found[name] = AlarmStatus(
+                            name=name,
+                            state=state,
+                            actions_enabled=bool(alarm.get("ActionsEnabled", False)),
+                            updated_at=alarm.get("StateUpdatedTimestamp"),
+                        )
         except (ClientError, BotoCoreError) as error:
             raise AlarmReadError(
                 f"{environment} {region}: describe alarms failed ({error})"
             ) from None
-        return tuple(name for name in names if name in found)
+        return {name: found[name] for name in wanted if name in found}
 
     def breached(
         self, environment: str, region: str, names: Sequence[str], start: datetime, end: datetime

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.errors import UnknownChangeError
 from domain.events import (
     ChangeSuperseded,
     Event,
+    ExecutionEnded,
+    ExecutionStatus,
     StageLeaseAcquired,
     StageLeaseReleased,
     StageLeaseWaiting,
@@ -90,6 +93,44 @@ def release(state: PipelineState, stamp: Stamper, *, stage: str, change_id: str)
             callback_token=newest.callback_token,
         )
     )
+    return events
+
+
+def execution_ended(
+    state: PipelineState,
+    stamp: Stamper,
+    *,
+    change_id: str,
+    status: ExecutionStatus,
+    cause: str,
+    execution: str,
+) -> list[Event]:
+    """An execution that failed, timed out or was aborted: record it, and release every
+    stage the change holds (each goes to its newest waiting change), except a stage where the
+    change's rollback failed: nobody deploys over a half-rolled-back scope until a person
+    acts (`shipwave rollback` / `shipwave unblock`)."""
+    if state.change(change_id) is None:
+        raise UnknownChangeError(
+            f"pipeline {state.pipeline_id!r} has no change {change_id!r} (execution {execution})"
+        )
+    events: list[Event] = [
+        stamp(
+            ExecutionEnded,
+            f"{change_id}:execution-ended",
+            change_id=change_id,
+            status=status,
+            cause=cause[:1000],
+            execution=execution,
+        )
+    ]
+    for stage in state.stages.values():
+        if stage.lease_holder != change_id:
+            continue
+        rollback_failed = any(
+            b.blocker == "rollback-failed" and b.change_id == change_id for b in stage.blocked
+        )
+        if not rollback_failed:
+            events += release(state, stamp, stage=stage.stage, change_id=change_id)
     return events
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.events import (
     AlarmFired,
+    AlarmsUnconfirmed,
     Artifact,
     ArtifactBuilt,
     BakeCompleted,
@@ -24,6 +25,7 @@ from domain.events import (
     DatapointsReached,
     EmergencyApproved,
     Event,
+    ExecutionEnded,
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
@@ -71,6 +73,11 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
     StageLeaseAcquired: lambda e: f"entered {e.stage}",
     StageLeaseWaiting: lambda e: f"waiting for {e.stage} (busy)",
     StageLeaseReleased: lambda e: f"left {e.stage}",
+    AlarmsUnconfirmed: lambda e: (
+        f"alarms cannot vouch for {e.scope} ({'; '.join(e.problems)}): bake "
+        + ("extended" if e.action == "extend" else "held")
+    ),
+    ExecutionEnded: lambda e: f"execution ended {e.status}: {e.cause or 'no cause given'}",
     ChangeSuperseded: lambda e: f"superseded at {e.stage} by {e.superseded_by}",
     OneBoxDeployed: lambda e: (
         f"one-box deployed in {e.scope}: {artifact_label(e.artifact)} "

@@ -60,3 +60,11 @@ class SnapshotError(ShipwaveError):
 
 class ReviewReadError(ShipwaveError):
     """The source system's review record could not be read: the change waits at source."""
+
+
+class AlarmReadError(ShipwaveError):
+    """CloudWatch could not be read (after retries): nothing is concluded from silence."""
+
+
+class UnknownChangeError(ShipwaveError):
+    """A request names a change the pipeline's log does not hold."""

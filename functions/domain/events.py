@@ -223,6 +223,19 @@ class DatapointsInsufficient(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlarmsUnconfirmed(Event):
+    """At bake end the watched alarms could not vouch for the scope (missing, no data,
+    actions disabled, unreadable): the bake does not pass; it extends or holds."""
+
+    stage: str
+    scope: str
+    change_id: str
+    region: str
+    problems: tuple[str, ...]
+    action: Literal["extend", "hold"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class AlarmFired(Event):
     stage: str
     scope: str
@@ -322,6 +335,20 @@ class ChangeCompleted(Event):
     change_id: str
 
 
+ExecutionStatus = Literal["FAILED", "TIMED_OUT", "ABORTED"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionEnded(Event):
+    """The change's execution ended abnormally (Step Functions' status change event): what it
+    held is released, unless its rollback failed there (a person must act)."""
+
+    change_id: str
+    status: ExecutionStatus
+    cause: str
+    execution: str  # the execution's ARN
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -343,6 +370,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BakeCompleted,
         DatapointsReached,
         DatapointsInsufficient,
+        AlarmsUnconfirmed,
         AlarmFired,
         RollbackStarted,
         RollbackCompleted,
@@ -355,6 +383,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StageSucceeded,
         StageFailed,
         ChangeCompleted,
+        ExecutionEnded,
     )
 }
 

@@ -22,17 +22,35 @@ def approve_emergency(
     approvers: tuple[str, ...],
     reason: str,
     bake_factor: float,
+    senior_approvers: tuple[str, ...],
 ) -> list[Event]:
-    """Faster bakes for one change, with the recorded approval of senior engineers."""
-    if change_id not in state.changes:
+    """Faster bakes for one change, with the recorded approval of at least two distinct
+    senior engineers the pipeline names, none of them an author of the change."""
+    change = state.changes.get(change_id)
+    if change is None:
         raise OperatorInputError(
             f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
         )
     distinct = tuple(dict.fromkeys(a.strip() for a in approvers if a.strip()))
-    if len(distinct) < MIN_EMERGENCY_APPROVERS:
+    folded = {a.casefold() for a in distinct}
+    if len(folded) < MIN_EMERGENCY_APPROVERS:
         raise OperatorInputError(
             f"an emergency needs at least {MIN_EMERGENCY_APPROVERS} distinct senior approvers, "
             f"got {list(distinct)}"
+        )
+    senior = {a.strip().casefold() for a in senior_approvers}
+    unknown = [a for a in distinct if a.casefold() not in senior]
+    if unknown:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: {', '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} not among its emergency approvers "
+            f"{sorted(senior_approvers) or '(none named)'}"
+        )
+    authors = {a.casefold() for a in change.authors}
+    own = [a for a in distinct if a.casefold() in authors]
+    if own:
+        raise OperatorInputError(
+            f"{', '.join(own)} wrote commits of {change_id} and cannot approve its emergency"
         )
     if not 0 < bake_factor < 1:
         raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.alarm_health import AlarmStatus
 from domain.errors import (
     IdempotencyKeyConflictError,
     InvalidAppendError,
@@ -189,8 +190,10 @@ class AlarmReader(ABC):
     """CloudWatch as the pipeline reads it, per environment (see DeployTarget)."""
 
     @abstractmethod
-    def in_alarm(self, environment: str, region: str, names: Sequence[str]) -> tuple[str, ...]:
-        """The named alarms currently in ALARM in the region."""
+    def states(self, environment: str, region: str, names: Sequence[str]) -> dict[str, AlarmStatus]:
+        """The named alarms that exist in the region, each with its state and whether its
+        actions are enabled; a name that does not exist is left out. Raises AlarmReadError
+        when CloudWatch cannot be read (never an empty answer instead)."""
 
     @abstractmethod
     def breached(

@@ -45,11 +45,12 @@ def healthy_percent(boxes: int, out_of_service: int) -> float:
 # --- bake ------------------------------------------------------------------------------------
 
 
-def bake_seconds(configured: int, emergency_factor: float | None) -> int:
-    """An approved emergency bakes faster, for that change only; never below one minute."""
+def bake_seconds(configured: int, emergency_factor: float | None, floor_seconds: int = 600) -> int:
+    """An approved emergency bakes faster, for that change only; never below the pipeline's
+    floor (default 10 minutes), nor longer than configured."""
     if emergency_factor is None:
         return configured
-    return max(60, math.ceil(configured * emergency_factor))
+    return max(min(floor_seconds, configured), math.ceil(configured * emergency_factor))
 
 
 def bake_verdict(
@@ -58,20 +59,19 @@ def bake_verdict(
     datapoints: Datapoints,
     extensions: int,
     alarm_breached: bool,
+    alarms_unconfirmed: bool = False,
 ) -> Verdict:
     """At bake end: roll back on an alarm in the window (the backstop), pass with enough
-    datapoints, otherwise follow the pipeline's policy for too little traffic."""
+    datapoints and alarms that vouch for the bake; otherwise follow the pipeline's policy
+    (extend while it allows, then hold). Alarms that cannot vouch (missing, without data,
+    unreadable) never pass, not even under "proceed"."""
     if alarm_breached:
         return "rollback"
-    if seen >= datapoints.minimum:
-        return "pass"
-    if datapoints.policy == "proceed":
+    if not alarms_unconfirmed and (seen >= datapoints.minimum or datapoints.policy == "proceed"):
         return "pass"
     if datapoints.policy == "extend" and extensions < datapoints.max_extensions:
         return "extend"
-    if datapoints.policy == "extend":
-        return "hold"
-    return datapoints.policy
+    return "hold"
 
 
 #: an extension never lasts less than this, so a bake is not extended minute by minute
@@ -162,16 +162,38 @@ def recheck_seconds(blocked_for_seconds: float) -> int:
     return int(min(MAX_RECHECK_SECONDS, max(MIN_RECHECK_SECONDS, blocked_for_seconds / 2)))
 
 
+#: how many alarm problems a blocker's reason names before it counts the rest
+_NAMED_PROBLEMS = 5
+#: and how many it lists in its inputs (an event stays small)
+_LISTED_PROBLEMS = 20
+
+
 def check_alarm_blockers(
     *,
     alarms_in_alarm: tuple[tuple[str, str], ...],  # (alarm name, region) currently in ALARM
     team_aggregate: str,
+    unconfirmed: tuple[str, ...] = (),  # why watched alarms cannot vouch ("alarm-missing: …")
     blocked_for_seconds: float = 0.0,
 ) -> BlockerCheck:
-    """Before a production stage: the team's aggregate or a company-wide alarm in ALARM in any
-    of the stage's regions blocks it; look again in 10 minutes, then less often the longer
-    the stage has been held (at most hourly)."""
-    blocked = tuple(
+    """Before a stage: the team's aggregate or a company-wide alarm in ALARM in any of the
+    stage's regions blocks it, and so does any watched alarm that cannot vouch for it
+    (missing, without data, actions disabled, unreadable); look again in 10 minutes, then
+    less often the longer the stage has been held (at most hourly)."""
+    health: tuple[Blocked, ...] = ()
+    if unconfirmed:
+        named = "; ".join(unconfirmed[:_NAMED_PROBLEMS])
+        more = len(unconfirmed) - _NAMED_PROBLEMS
+        health = (
+            Blocked(
+                "alarm-health",
+                named + (f"; and {more} more" if more > 0 else ""),
+                tuple(
+                    (f"problem {n}", text)
+                    for n, text in enumerate(unconfirmed[:_LISTED_PROBLEMS], start=1)
+                ),
+            ),
+        )
+    blocked = health + tuple(
         Blocked(
             "aggregate-alarm" if name == team_aggregate else "company-alarm",
             f"alarm {name} is in ALARM in {region}",

@@ -21,7 +21,7 @@ line each, naming the pipeline and the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -387,6 +387,24 @@ class Pipeline:
     def spec(cls, catalogue: Catalogue = DEFAULT_CATALOGUE) -> PipelineSpec:
         """Validate against the catalogue and resolve; raises PipelineSpecError."""
         return _Resolver(cls, catalogue).resolve()
+
+
+def resolve_all(pipelines: Sequence[type[Pipeline]], where: str) -> tuple[PipelineSpec, ...]:
+    """Validate and resolve a team's pipelines; every problem of every pipeline, and ids
+    defined twice, are reported together."""
+    specs: list[PipelineSpec] = []
+    problems: list[str] = []
+    for pipeline in pipelines:
+        try:
+            specs.append(pipeline.spec())
+        except PipelineSpecError as error:
+            problems.extend(error.problems)
+    ids = [spec.pipeline_id for spec in specs]
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"pipeline {duplicate}: defined twice in {where}")
+    if problems:
+        raise PipelineSpecError(tuple(problems))
+    return tuple(specs)
 
 
 class _Resolver:

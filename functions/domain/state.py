@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.events import (
     AlarmFired,
+    AlarmsUnconfirmed,
     Artifact,
     ArtifactBuilt,
     BakeCompleted,
@@ -40,6 +41,7 @@ from domain.events import (
     DatapointsReached,
     EmergencyApproved,
     Event,
+    ExecutionEnded,
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
@@ -75,6 +77,8 @@ ChangeStatus = Literal[
     "failed",
     "superseded",
     "completed",
+    "aborted",
+    "timed-out",
 ]
 
 T = TypeVar("T")
@@ -156,6 +160,7 @@ class ChangeState:
     repository: str
     branch: str
     commits: tuple[str, ...]
+    authors: tuple[str, ...] = ()  # who wrote the commits (never an emergency's approver)
     excluded: tuple[tuple[str, str], ...] = ()  # (commit id, reason)
     held_for: tuple[tuple[str, str], ...] = ()  # (commit id, reason) it waits at source for
     held_since: datetime | None = None
@@ -453,6 +458,7 @@ def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
         repository=event.repository,
         branch=event.branch,
         commits=tuple(c.commit_id for c in event.commits),
+        authors=tuple(dict.fromkeys(c.author for c in event.commits)),
         updated_at=event.at,
     )
     changes = dict(state.changes)
@@ -747,6 +753,30 @@ def _(event: DatapointsInsufficient, state: PipelineState) -> PipelineState:
     return _block(state, event, event.stage, blocker)
 
 
+@_folds(AlarmsUnconfirmed)
+def _(event: AlarmsUnconfirmed, state: PipelineState) -> PipelineState:
+    held = event.action == "hold"
+    activity = "held" if held else "bake extended"
+    state = _scope_event(
+        state,
+        event,
+        event.stage,
+        event.scope,
+        event.change_id,
+        {"activity": f"{activity} (alarms unconfirmed)", "health": "unconfirmed"},
+    )
+    if not held:
+        return state
+    blocker = Blocker(
+        blocker=f"alarm-health:{event.scope}",
+        change_id=event.change_id,
+        reason=f"{event.scope}: {'; '.join(event.problems)}",
+        inputs=tuple((f"problem {n}", p) for n, p in enumerate(event.problems, start=1)),
+        since=event.at,
+    )
+    return _block(state, event, event.stage, blocker)
+
+
 @_folds(AlarmFired)
 def _(event: AlarmFired, state: PipelineState) -> PipelineState:
     return _scope_event(
@@ -918,6 +948,11 @@ def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
 
 @_folds(StageFailed)
 def _(event: StageFailed, state: PipelineState) -> PipelineState:
+    stages = state.stages
+    stage = stages.get(event.stage)
+    if stage is not None:  # a change that gave up waiting no longer waits
+        waiting = tuple(w for w in stage.waiting if w.change_id != event.change_id)
+        stages = _put_stage(state, _with(stage, waiting=waiting))
     current = state.changes.get(event.change_id)
     rolled_back = current is not None and current.status in ("rolling-back", "rolled-back")
     changes, finished = _on_change(
@@ -928,7 +963,7 @@ def _(event: StageFailed, state: PipelineState) -> PipelineState:
         status="rolled-back" if rolled_back else "failed",
         reason=event.reason,
     )
-    return _moved(state, event, changes=changes, finished=finished)
+    return _moved(state, event, stages=stages, changes=changes, finished=finished)
 
 
 @_folds(ChangeCompleted)
@@ -937,3 +972,51 @@ def _(event: ChangeCompleted, state: PipelineState) -> PipelineState:
         state, event.change_id, event, finish=True, status="completed", stage=None, reason=""
     )
     return _moved(state, event, changes=changes, finished=finished)
+
+
+_BUSY = ("one-box", "rolling", "baking", "bake extended", "held")
+
+
+def _stopped(scope: ScopeState, activity: str) -> ScopeState:
+    """Nothing runs here for the change any more: no bake is under way."""
+    if not scope.activity.startswith(_BUSY):
+        return scope
+    return _with(scope, activity=activity, bake_ends_at=None, bake_token="")
+
+
+_ENDED_STATUS: dict[str, ChangeStatus] = {
+    "FAILED": "failed",
+    "TIMED_OUT": "timed-out",
+    "ABORTED": "aborted",
+}
+
+
+@_folds(ExecutionEnded)
+def _(event: ExecutionEnded, state: PipelineState) -> PipelineState:
+    """The change leaves every waiting list and every blocker of stages it no longer holds;
+    still moving, it finishes with the execution's status."""
+    stages = dict(state.stages)
+    for name, stage in state.stages.items():
+        waiting = tuple(w for w in stage.waiting if w.change_id != event.change_id)
+        blocked = stage.blocked
+        if stage.lease_holder != event.change_id:
+            blocked = tuple(b for b in blocked if b.change_id != event.change_id)
+        scopes = {
+            scope_name: _stopped(scope, f"stopped: execution {event.status}")
+            if scope.change_id == event.change_id
+            else scope
+            for scope_name, scope in stage.scopes.items()
+        }
+        if waiting != stage.waiting or blocked != stage.blocked or scopes != stage.scopes:
+            stages[name] = _with(stage, waiting=waiting, blocked=blocked, scopes=scopes)
+    current = state.changes.get(event.change_id)
+    fields: dict[str, Any] = {}
+    if current is not None:
+        fields = {
+            "status": _ENDED_STATUS[event.status],
+            "reason": f"execution {event.status}: {event.cause}"[:500],
+        }
+    changes, finished = _on_change(
+        state, event.change_id, event, finish=current is not None, **fields
+    )
+    return _moved(state, event, stages=stages, changes=changes, finished=finished)

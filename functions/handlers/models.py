@@ -19,6 +19,7 @@ class StepProgress(BaseModel):
     bake_seconds: int = Field(ge=0)
     extensions: int = 0
     verdict: str = "pending"
+    wait_seconds: int = Field(default=0, ge=0)
 
 
 class ChangeInput(BaseModel):

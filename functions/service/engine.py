@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain.alarm_health import (
+    Health,
+    Watched,
+    assess,
+    merge,
+    watched_at_stage_entry,
+    watched_by_step,
+)
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
-from domain.errors import DeployTargetError, ShipwaveError
+from domain.errors import AlarmReadError, DeployTargetError, ShipwaveError
 from domain.events import (
     AlarmFired,
+    AlarmsUnconfirmed,
     Artifact,
     ArtifactBuilt,
     BakeCompleted,
@@ -49,12 +58,14 @@ from domain.ports import (
     Workflow,
 )
 from domain.rollout import (
+    Blocked,
     BlockerCheck,
     bake_seconds,
     bake_verdict,
     check_alarm_blockers,
     check_window,
     extension_seconds,
+    recheck_seconds,
 )
 from domain.spec import PipelineSpec, StepSpec
 from domain.state import ChangeState, PipelineState, ScopeState
@@ -244,7 +255,18 @@ class Engine:
         scope_state = _scope_state(state, where)
         if scope_state is not None and scope_state.change_id == where.change_id:
             # Only once this change runs here can an alarm be its fault.
-            self._stop_if_alarming(spec, where, one_box=phase == "one-box")
+            wait = self._hold_while_unconfirmed(spec, where, one_box=phase == "one-box")
+            if wait:
+                return self._progress(
+                    spec,
+                    where,
+                    change,
+                    batch=int(progress.get("batch", 0)),
+                    done=False,
+                    extensions=0,
+                    verdict="pending",
+                    wait_seconds=wait,
+                )
         target = self.targets(spec)
         env = environment(spec, where.stage)
         try:
@@ -459,9 +481,9 @@ class Engine:
                 )
             ],
         )
-        alarming = self.alarms.in_alarm(
-            environment(spec, where.stage), where.region, self._watched(spec, phase == "one-box")
-        )
+        # Alarms without data yet (a one-box just started) are expected here: the bake's end
+        # decides on them. An alarm already in ALARM ends the bake at once.
+        alarming = self._health(spec, where.stage, self._watched(spec, where, phase)).in_alarm
         if alarming:
             self._alarm_fired(where, alarming[0], "already in ALARM when the bake started")
             self.workflow.fail(token, "AlarmFired", f"alarm {alarming[0]} in {where.region}")
@@ -476,15 +498,34 @@ class Engine:
         now = self.clock()
         start = (scope_state.bake_started_at if scope_state else None) or now
         extensions = int(progress.get("extensions", 0))
-        watched = self._watched(spec, phase == "one-box")
+        watched = self._watched(spec, where, phase)
         env = environment(spec, where.stage)
-        breached = self.alarms.breached(env, where.region, watched, start, now)
-        seen = self.alarms.datapoints(env, where.region, spec.datapoints, where.scope, start, now)
+        health = self._health(spec, where.stage, watched)
+        composites = tuple(n for n in watched.names if n in watched.need_actions)
+        try:
+            breached = tuple(
+                dict.fromkeys(
+                    (
+                        *health.in_alarm,
+                        *self.alarms.breached(env, where.region, composites, start, now),
+                    )
+                )
+            )
+            seen = self.alarms.datapoints(
+                env, where.region, spec.datapoints, where.scope, start, now
+            )
+        except AlarmReadError as error:
+            breached, seen = health.in_alarm, 0
+            health = merge((health, assess(watched, None, read_error=str(error))))
         verdict = bake_verdict(
             seen=seen,
             datapoints=spec.datapoints,
             extensions=extensions,
             alarm_breached=bool(breached),
+            alarms_unconfirmed=bool(health.unconfirmed),
+        )
+        alone = bake_verdict(
+            seen=seen, datapoints=spec.datapoints, extensions=extensions, alarm_breached=False
         )
         metric = f"{spec.datapoints.namespace}/{spec.datapoints.metric}"
 
@@ -514,9 +555,7 @@ class Engine:
                 ]
             else:
                 action = (
-                    "proceed"
-                    if verdict == "pass"
-                    else ("extend" if verdict == "extend" else "hold")
+                    "proceed" if alone == "pass" else ("extend" if alone == "extend" else "hold")
                 )
                 events = [
                     stamp(
@@ -529,6 +568,17 @@ class Engine:
                         action=action,
                     )
                 ]
+            if health.unconfirmed and verdict in ("extend", "hold"):
+                events.append(
+                    stamp(
+                        AlarmsUnconfirmed,
+                        where.key(f"unconfirmed-{tag}"),
+                        **where.fields(),
+                        region=where.region,
+                        problems=health.unconfirmed,
+                        action="extend" if verdict == "extend" else "hold",
+                    )
+                )
             if verdict == "pass":
                 events.append(
                     stamp(
@@ -571,24 +621,34 @@ class Engine:
     def stage_blockers(
         self, pipeline_id: str, change_id: str, stage: str, regions: tuple[str, ...]
     ) -> Progress:
+        """At stage entry: every alarm the stage will watch exists, has its actions enabled
+        and (the service's own metrics) reports data; before a production stage also no team
+        aggregate or company-wide alarm in ALARM."""
         spec = self._spec(pipeline_id)
-        names = (spec.alarm_names.team_aggregate, *spec.alarm_names.blockers)
-        in_alarm = tuple(
-            (name, region)
-            for region in regions
-            for name in self.alarms.in_alarm(environment(spec, stage), region, names)
-        )
+        production = environment(spec, stage) == PRODUCTION
+        blocking = {spec.alarm_names.team_aggregate, *spec.alarm_names.blockers}
+        in_alarm: list[tuple[str, str]] = []
+        unconfirmed: list[str] = []
+        for region in regions:
+            health = self._health(
+                spec, stage, watched_at_stage_entry(spec, region, production=production)
+            )
+            if production:
+                in_alarm += [(name, region) for name in health.in_alarm if name in blocking]
+            unconfirmed += health.unconfirmed
         state = self.log.state(pipeline_id)
         stage_state = state.stages.get(stage)
+        kinds = ("aggregate-alarm", "company-alarm", "alarm-health")
         held_since = [
             b.since
             for b in (stage_state.blocked if stage_state else ())
-            if b.change_id == change_id and b.blocker in ("aggregate-alarm", "company-alarm")
+            if b.change_id == change_id and b.blocker in kinds
         ]
         check = _not_overridden(
             check_alarm_blockers(
                 alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
                 team_aggregate=spec.alarm_names.team_aggregate,
+                unconfirmed=tuple(dict.fromkeys(unconfirmed)),
                 blocked_for_seconds=(
                     (self.clock() - min(held_since)).total_seconds() if held_since else 0.0
                 ),
@@ -597,9 +657,7 @@ class Engine:
             change_id,
             stage,
         )
-        self._record_blockers(
-            pipeline_id, change_id, stage, check, kinds=("aggregate-alarm", "company-alarm")
-        )
+        self._record_blockers(pipeline_id, change_id, stage, check, kinds=kinds)
         return {"blocked": check.is_blocked, "wait_seconds": check.wait_seconds}
 
     def window(self, where: Where) -> Progress:
@@ -744,21 +802,59 @@ class Engine:
             ],
         )
 
-    def _stop_if_alarming(self, spec: PipelineSpec, where: Where, *, one_box: bool) -> None:
-        alarming = self.alarms.in_alarm(
-            environment(spec, where.stage), where.region, self._watched(spec, one_box)
+    def _health(self, spec: PipelineSpec, stage: str, watched: Watched) -> Health:
+        """What the watched alarms say; a read that fails (after the client's retries) leaves
+        them unconfirmed, never "not in alarm"."""
+        try:
+            statuses = self.alarms.states(environment(spec, stage), watched.region, watched.names)
+        except AlarmReadError as error:
+            return assess(watched, None, read_error=str(error))
+        return assess(watched, statuses)
+
+    def _hold_while_unconfirmed(self, spec: PipelineSpec, where: Where, *, one_box: bool) -> int:
+        """Before the next batch: an alarm in ALARM rolls back; alarms that cannot vouch hold
+        the batch (recorded as a blocker of the scope) and say how long to wait; 0 goes on."""
+        health = self._health(
+            spec, where.stage, watched_by_step(spec, where.region, one_box=one_box)
         )
-        if alarming:
-            self._alarm_fired(where, alarming[0], "in ALARM during deployment")
-            raise AlarmFiredError(f"alarm {alarming[0]} is in ALARM in {where.region}")
+        if health.in_alarm:
+            self._alarm_fired(where, health.in_alarm[0], "in ALARM during deployment")
+            raise AlarmFiredError(f"alarm {health.in_alarm[0]} is in ALARM in {where.region}")
+        stage_state = self.log.state(where.pipeline_id).stages.get(where.stage)
+        name = f"alarm-health:{where.scope}"
+        since = [
+            b.since
+            for b in (stage_state.blocked if stage_state else ())
+            if b.change_id == where.change_id and b.blocker == name
+        ]
+        problems = health.unconfirmed
+        check = BlockerCheck((), 0)
+        if problems:
+            held_for = (self.clock() - since[0]).total_seconds() if since else 0.0
+            reason = f"{where.scope}: the next batch waits: {'; '.join(problems)}"
+            inputs = tuple((f"problem {n}", p) for n, p in enumerate(problems, start=1))
+            check = BlockerCheck(
+                (Blocked("alarm-health", reason, inputs),), recheck_seconds(held_for)
+            )
+        self._record_blockers(
+            where.pipeline_id,
+            where.change_id,
+            where.stage,
+            check,
+            kinds=("alarm-health",),
+            suffix=f":{where.scope}",
+        )
+        return check.wait_seconds
 
     @staticmethod
-    def _watched(spec: PipelineSpec, one_box: bool) -> tuple[str, ...]:
-        names = spec.alarm_names
-        watched = (names.high_severity_composite, names.team_aggregate)
-        return (*watched, names.one_box_composite) if one_box else watched
+    def _watched(spec: PipelineSpec, where: Where, phase: str) -> Watched:
+        return watched_by_step(spec, where.region, one_box=phase == "one-box")
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def spec_of(self, pipeline_id: str) -> PipelineSpec:
+        """The pipeline's spec; UnknownPipelineError when this controller does not run it."""
+        return self._spec(pipeline_id)
 
     def _spec(self, pipeline_id: str) -> PipelineSpec:
         spec = self.specs.get(pipeline_id)
@@ -801,12 +897,16 @@ class Engine:
         done: bool,
         extensions: int,
         verdict: str,
+        wait_seconds: int = 0,
     ) -> Progress:
         factor = change.emergency.bake_factor if change.emergency else None
         return {
             "batch": batch,
             "done": done,
-            "bake_seconds": bake_seconds(self._step(spec, where).bake_seconds, factor),
+            "bake_seconds": bake_seconds(
+                self._step(spec, where).bake_seconds, factor, spec.min_emergency_bake_seconds
+            ),
             "extensions": extensions,
             "verdict": verdict,
+            "wait_seconds": wait_seconds,
         }

@@ -14,6 +14,7 @@ from domain.events import (
     ChangeCompleted,
     ChangePromoted,
     Event,
+    ExecutionStatus,
     StageFailed,
     StageSucceeded,
     Stamper,
@@ -115,6 +116,30 @@ class PipelineSteps:
                 stamp(ChangeCompleted, f"{change_id}:completed", change_id=change_id)
             ],
         )
+
+    def execution_ended(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        *,
+        status: ExecutionStatus,
+        cause: str,
+        execution: str,
+    ) -> None:
+        """An execution ended abnormally: record it and hand what it held to who waits."""
+        result = self.log.record(
+            pipeline_id,
+            self.clock(),
+            lambda state, stamp: conveyor.execution_ended(
+                state,
+                stamp,
+                change_id=change_id,
+                status=status,
+                cause=cause,
+                execution=execution,
+            ),
+        )
+        self._hand_off(result.events)
 
     def _hand_off(self, recorded: tuple[Event, ...]) -> None:
         hand = conveyor.handoffs(recorded)

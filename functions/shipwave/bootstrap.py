@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,12 +10,37 @@ from adapters.dynamodb import DynamoDBEventStore
 from adapters.sqlite import SQLiteEventStore
 from domain.errors import ShipwaveError
 from domain.ports import EventStore
+from domain.spec import Pipeline, PipelineSpec, resolve_all
 
 DEFAULT_EVENT_LOG = "sqlite:///.shipwave/events.db"
+DEFAULT_PIPELINES = "examples.reference:PIPELINES"
 
 
 class EventLogUrlError(ShipwaveError):
     """An --event-log value shipwave cannot use."""
+
+
+class PipelinesReferenceError(ShipwaveError):
+    """A --pipelines MODULE:ATTR that does not name a team's pipeline classes."""
+
+
+def load_pipelines(reference: str) -> dict[str, PipelineSpec]:
+    """The validated specs of `module:ATTRIBUTE` (a sequence of Pipeline classes), by id."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise PipelinesReferenceError(f"pipelines {reference!r}: {error}") from None
+    found = getattr(module, attribute or "PIPELINES", None)
+    try:
+        pipelines = tuple(found or ())
+    except TypeError:
+        pipelines = ()
+    if not pipelines or not all(isinstance(p, type) and issubclass(p, Pipeline) for p in pipelines):
+        raise PipelinesReferenceError(
+            f"pipelines {reference!r}: {attribute or 'PIPELINES'} is not a list of Pipeline classes"
+        )
+    return {spec.pipeline_id: spec for spec in resolve_all(pipelines, reference)}
 
 
 def open_store(url: str, *, create: bool = False) -> EventStore:

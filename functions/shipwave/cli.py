@@ -18,8 +18,9 @@ from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
+from domain.spec import PipelineSpec
 from service.pipeline_log import Decision, PipelineLog, Recorded
-from shipwave.bootstrap import DEFAULT_EVENT_LOG, open_store
+from shipwave.bootstrap import DEFAULT_EVENT_LOG, DEFAULT_PIPELINES, load_pipelines, open_store
 from shipwave.demo import run_demo
 from shipwave.render import history_view, status_view
 
@@ -44,6 +45,14 @@ EventLogOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+PipelinesOption = Annotated[
+    str,
+    typer.Option(
+        "--pipelines",
+        envvar="SHIPWAVE_PIPELINES",
+        help="MODULE:ATTR naming the team's pipeline classes (as cdk.json's shipwave:pipelines)",
+    ),
+]
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -137,6 +146,15 @@ def history(
         console.print(history_view(name, selected(name)))
 
 
+def _spec(pipelines: str, pipeline: str) -> PipelineSpec:
+    specs = load_pipelines(pipelines)
+    if pipeline not in specs:
+        raise CliInputError(
+            f"pipeline {pipeline!r} is not in {pipelines} (it has {', '.join(sorted(specs))})"
+        )
+    return specs[pipeline]
+
+
 def _record(event_log: str, pipeline: str, decide: Decision) -> Recorded:
     """A person's act on a running pipeline, decided on its current state and recorded now
     (an unknown pipeline is refused by reading its state first)."""
@@ -157,8 +175,12 @@ def emergency(
         float, typer.Option("--bake-factor", help="Share of each bake this change waits.")
     ] = 0.25,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
-    """Record an approved emergency: this change bakes faster, and still passes every step."""
+    """Record an approved emergency: this change bakes faster, and still passes every step.
+    The approvers must be distinct, among the pipeline's emergency approvers, and not the
+    change's authors."""
+    spec = _spec(pipelines, pipeline)
     result = _record(
         event_log,
         pipeline,
@@ -169,6 +191,7 @@ def emergency(
             approvers=tuple(approver),
             reason=reason,
             bake_factor=bake_factor,
+            senior_approvers=spec.emergency_approvers,
         ),
     )
     console.print(

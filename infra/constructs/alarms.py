@@ -98,7 +98,8 @@ class RegionAlarms(Construct):
             comparison_operator=_COMPARISONS[alarm.comparison],
             evaluation_periods=alarm.evaluation_periods,
             datapoints_to_alarm=alarm.datapoints_to_alarm,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            # no data is INSUFFICIENT_DATA, which the controller never takes for healthy
+            treat_missing_data=cw.TreatMissingData.MISSING,
         )
 
     def _anomaly_alarm(self, scope: Construct, alarm: AnomalyAlarm) -> cw.AnomalyDetectionAlarm:
@@ -111,10 +112,11 @@ class RegionAlarms(Construct):
             std_devs=alarm.band_width,
             comparison_operator=_COMPARISONS[alarm.comparison],
             evaluation_periods=alarm.evaluation_periods,
-            # request count falling to zero is itself the signal, so missing data breaches
+            # request count falling to zero is itself the signal, so missing data breaches;
+            # elsewhere no data is INSUFFICIENT_DATA, never taken for healthy
             treat_missing_data=(
                 cw.TreatMissingData.BREACHING
                 if alarm.comparison == "LessThanLowerThreshold"
-                else cw.TreatMissingData.NOT_BREACHING
+                else cw.TreatMissingData.MISSING
             ),
         )

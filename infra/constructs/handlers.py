@@ -40,6 +40,7 @@ HANDLERS = (
     ),
     HandlerDef("alarm", "handlers.alarm.handler", None, 60, True, True),
     HandlerDef("intake", "handlers.intake.handler", None, 30, False, False),
+    HandlerDef("executions", "handlers.executions.handler", None, 60, True, False),
 )
 
 #: Powertools' public layer (account 017000801446); the version is a stack parameter.

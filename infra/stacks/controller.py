@@ -54,6 +54,7 @@ class ControllerStack(Stack):
         }
         self._intake(specs)
         self._alarm_changes(specs)
+        self._execution_ends()
         self._acknowledge()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
@@ -120,6 +121,26 @@ class ControllerStack(Stack):
                 detail={"alarmName": names, "state": {"value": ["ALARM"]}},
             ),
             targets=[targets.LambdaFunction(self.handlers.functions["alarm"], retry_attempts=20)],
+        )
+
+    def _execution_ends(self) -> None:
+        """An execution of a pipeline that failed, timed out or was aborted: the handler
+        releases what its change held (SPEC practice 18)."""
+        events.Rule(
+            self,
+            "ExecutionEnds",
+            description="pipeline executions that ended abnormally release their stages",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": sorted(self.machine_arns.values()),
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(self.handlers.functions["executions"], retry_attempts=20)
+            ],
         )
 
     def _acknowledge(self) -> None:

@@ -55,7 +55,18 @@ ENVIRONMENT_ACCOUNTS = {
     "gamma": "100000000003",
     "zeta": "100000000004",
 }
-HANDLER_MODULES = ("lease", "blockers", "deploy", "bake", "transition", "alarm", "intake")
+HANDLER_MODULES = (
+    "lease",
+    "blockers",
+    "deploy",
+    "bake",
+    "transition",
+    "alarm",
+    "intake",
+    "executions",
+)
+#: execution statuses Step Functions reports to EventBridge that the controller acts on
+_ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 _PLACEHOLDER_FUNCTION = {
     "LeaseFunctionArn": "lease",
     "BlockersFunctionArn": "blockers",
@@ -109,6 +120,7 @@ class LocalRuntime:
         #: (handler module, action) → crashes still to inject after the handler ran
         self.crashes: dict[tuple[str, str], int] = {}
         self.executions: dict[str, ExecutionResult] = {}
+        self._ends_delivered: set[str] = set()
         self._mock = mock_aws(
             config={
                 "stepfunctions": {"execute_state_machine": True},
@@ -168,6 +180,7 @@ class LocalRuntime:
         )
         moto_patches.route_lambda(self._invoke)
         self.clock.on_tick(self.cloudwatch.tick)
+        self.clock.on_tick(self._deliver_execution_ends)
         self.cloudwatch.listeners.append(self._deliver_alarm)
         return self
 
@@ -235,7 +248,52 @@ class LocalRuntime:
             },
         )
 
+    def _deliver_execution_ends(self, previous: datetime, now: datetime) -> None:
+        """What the controller's rule on `aws.states` status changes does in AWS: every
+        execution that failed, timed out or was aborted is reported once, as EventBridge
+        reports it (tests/fixtures/aws has the published shape)."""
+        for execution in list(self.executions.values()):
+            if execution.arn in self._ends_delivered:
+                continue
+            status = moto_patches.execution_status(execution.arn)
+            if status not in _ENDED:
+                continue
+            self._ends_delivered.add(execution.arn)
+            described = self.sfn.describe_execution(executionArn=execution.arn)
+            detail = {
+                "executionArn": execution.arn,
+                "stateMachineArn": described["stateMachineArn"],
+                "name": described["name"],
+                "status": status,
+                "input": described.get("input"),
+                "inputDetails": {"included": True},
+                "output": None,
+                "outputDetails": None,
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            }
+            self._invoke(
+                "shipwave-executions",
+                {
+                    "version": "0",
+                    "id": str(uuid.uuid4()),
+                    "detail-type": "Step Functions Execution Status Change",
+                    "source": "aws.states",
+                    "account": ACCOUNT,
+                    "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": HOME_REGION,
+                    "resources": [execution.arn],
+                    "detail": detail,
+                },
+            )
+
     # --- what a user does -----------------------------------------------------------------
+
+    def abort(self, change_id: str, cause: str = "stopped by hand") -> None:
+        """Stop the change's execution, as StopExecution (or the console) does."""
+        self.sfn.stop_execution(
+            executionArn=self.executions[change_id].arn, error="Aborted", cause=cause
+        )
 
     def adopt(self, pipeline_id: str, version: str) -> None:
         """The service already runs `version` everywhere: seed the fleet, record it known-good."""

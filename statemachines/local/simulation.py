@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.alarm_health import AlarmStatus
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
-from domain.errors import DeployTargetError
+from domain.errors import AlarmReadError, DeployTargetError
 from domain.events import Artifact
 from domain.ports import AlarmReader, ArtifactStore, DeployResult, DeployTarget
 from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
@@ -58,6 +59,8 @@ class Behaviour:
     healthy: bool = True  # False: new boxes fail their health checks
     #: boxes replaced in this rolling batch (and later ones) fail their health checks
     unhealthy_from_batch: int | None = None
+    #: False: the version's boxes publish no metrics (a broken agent): alarms see no data
+    reports_metrics: bool = True
 
     def faults(self, age: timedelta) -> float:
         if self.burns_after_hours is not None and age >= timedelta(hours=self.burns_after_hours):
@@ -322,6 +325,25 @@ class SimulatedCloudWatch(AlarmReader):
         self._regions: dict[tuple[str, str, str], _RegionWatch] = defaultdict(_RegionWatch)
         self.listeners: list[AlarmListener] = []
         self.forced: dict[tuple[str, str, str], str] = {}
+        #: every alarm the pipelines define exists in every environment and region (as the
+        #: CDK app creates them), but for those a test deleted or disabled
+        self._defined = {
+            name
+            for spec in specs.values()
+            for name in (
+                *(a.name for a in (*spec.alarms.high_severity, *spec.alarms.one_box)),
+                *(a.name for a in spec.alarms.canaries),
+                *(a.name for a in spec.alarms.anomaly),
+                spec.alarm_names.high_severity_composite,
+                spec.alarm_names.one_box_composite,
+                spec.alarm_names.team_aggregate,
+                *spec.alarm_names.blockers,
+            )
+        }
+        self.deleted: set[tuple[str, str, str]] = set()  # (alarm, environment, region)
+        self.actions_disabled: set[tuple[str, str, str]] = set()
+        #: (environment, region) → why reading CloudWatch there fails (throttled, denied)
+        self.read_failures: dict[tuple[str, str], str] = {}
         self._evaluated: set[tuple[str, str, str]] = set()  # alarms evaluated this tick
         self._released: set[tuple[str, str, str]] = set()  # no longer forced, not yet ticked
 
@@ -447,13 +469,17 @@ class SimulatedCloudWatch(AlarmReader):
         )
 
     def _metrics(self, groups: list[tuple[_Group, float]], now: datetime) -> Metrics:
-        served = sum(weight for _, weight in groups)
-        if not groups or served <= 0:
-            return {}
+        """One minute of metrics from the boxes that publish them (none: no data)."""
         behaviours = [
-            (group, weight, self.fleet.behaviours.get(group.version, _DEFAULT_BEHAVIOUR))
+            (group, weight, behaviour)
             for group, weight in groups
+            if (
+                behaviour := self.fleet.behaviours.get(group.version, _DEFAULT_BEHAVIOUR)
+            ).reports_metrics
         ]
+        served = sum(weight for _, weight, _ in behaviours)
+        if not behaviours or served <= 0:
+            return {}
         failed = sum(w * b.faults(now - (g.since or now)) for g, w, b in behaviours)
         latency = sum(w * b.latency_ms for _, w, b in behaviours) / served
         metrics: Metrics = {
@@ -500,6 +526,7 @@ class SimulatedCloudWatch(AlarmReader):
                 changes,
                 reason,
                 deliver=False,  # EventBridge delivers the composites the controller watches
+                no_data=value is None,
             ):
                 reasons.append(f"{rule.name}: {reason}")
         return "; ".join(reasons)
@@ -540,10 +567,18 @@ class SimulatedCloudWatch(AlarmReader):
         reason: str,
         *,
         deliver: bool = True,
+        no_data: bool = False,
     ) -> bool:
         self._evaluated.add(key)
         track = self._alarms[key]
         forced = self.forced.get(key)
+        if no_data and forced is None:
+            # CloudWatch with missing data treated as missing: INSUFFICIENT_DATA, not OK
+            track.recent.append(False)
+            if track.state != "INSUFFICIENT_DATA":
+                track.state = "INSUFFICIENT_DATA"
+                track.history.append((now, track.state))
+            return False
         track.recent.append(breaching)
         if forced is None and not breaching and track.state == "OK":
             return False  # the common case: nothing breaches, nothing changes
@@ -568,19 +603,34 @@ class SimulatedCloudWatch(AlarmReader):
             else:
                 self.forced[(name, environment, region)] = state
 
+    def delete(self, name: str, region: str, environment: str = "production") -> None:
+        """Remove an alarm (a stack deleted it, someone renamed it); `restore` brings it back."""
+        with self._lock:
+            self.deleted.add((name, environment, region))
+
+    def restore(self, name: str, region: str, environment: str = "production") -> None:
+        with self._lock:
+            self.deleted.discard((name, environment, region))
+
     # --- AlarmReader ---------------------------------------------------------------------
 
-    def in_alarm(self, environment: str, region: str, names: Sequence[str]) -> tuple[str, ...]:
+    def states(self, environment: str, region: str, names: Sequence[str]) -> dict[str, AlarmStatus]:
         with self._lock:
-            return tuple(
-                name
-                for name in names
-                if (
-                    self.forced.get((name, environment, region))
-                    or self._alarms[(name, environment, region)].state
+            failure = self.read_failures.get((environment, region))
+            if failure:
+                raise AlarmReadError(f"{environment} {region}: describe alarms failed ({failure})")
+            found: dict[str, AlarmStatus] = {}
+            for name in names:
+                key = (name, environment, region)
+                if name not in self._defined or key in self.deleted:
+                    continue
+                state = self.forced.get(key) or self._alarms[key].state
+                found[name] = AlarmStatus(
+                    name=name,
+                    state=state,  # type: ignore[arg-type]
+                    actions_enabled=key not in self.actions_disabled,
                 )
-                == "ALARM"
-            )
+            return found
 
     def breached(
         self, environment: str, region: str, names: Sequence[str], start: datetime, end: datetime

@@ -110,9 +110,10 @@ def test_a_change_is_superseded_at_every_stage(make_runtime: Make) -> None:
                 state,
                 stamp,
                 change_id=change,
-                approvers=("oncall", "manager"),
+                approvers=("ana", "bo"),
                 reason="catch up with the leader",
                 bake_factor=0.01,
+                senior_approvers=SPEC.emergency_approvers,
             ),
         )
         return change

@@ -6,19 +6,27 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import pytest
 from rich.console import Console
 
 from domain.events import (
+    AlarmsUnconfirmed,
+    BakeCompleted,
+    BakeStarted,
     BatchDeployed,
+    BlockerCleared,
     ChangeCompleted,
     ChangeSuperseded,
+    ExecutionEnded,
     OneBoxDeployed,
     ReviewHeld,
     ReviewPassed,
     StageLeaseAcquired,
 )
+from domain.operations import OperatorInputError, approve_emergency
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
+from statemachines.local.simulation import Behaviour
 from tests.e2e.conftest import SmallApp
 from tests.e2e.test_scenarios import events, versions
 
@@ -99,3 +107,195 @@ def test_an_approval_by_someone_outside_the_pipelines_reviewers_holds_the_change
     assert "reviewers" in held.reason
     assert runtime.log.state(PIPELINE).changes[change].status == "held-at-source"
     assert runtime.executions[change].status == "RUNNING"
+
+
+# --- 2. alarm reads fail closed ------------------------------------------------------------
+
+
+def test_a_missing_alarm_blocks_the_stage_until_it_exists_again(make_runtime: Make) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    spec = runtime.specs[PIPELINE]
+    missing = spec.alarm_names.one_box_composite
+    runtime.cloudwatch.delete(missing, "us-east-1", "gamma")
+    change = runtime.merge(PIPELINE, "v1.1.0")
+
+    def blocked_at_gamma() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("gamma")
+        return bool(stage and stage.blocked)
+
+    runtime.run(until=blocked_at_gamma, max_days=2)
+    runtime.run_for(3 * 3600)
+    (blocker,) = runtime.log.state(PIPELINE).stages["gamma"].blocked
+    assert blocker.blocker == "alarm-health"
+    assert f"alarm-missing: {missing} in us-east-1" in blocker.reason
+    assert versions(runtime, "create-order", "gamma", "us-east-1") == {"v1.0.0"}
+    assert "Gamma · Wait for blockers" in runtime.states_entered(change)
+
+    runtime.cloudwatch.restore(missing, "us-east-1", "gamma")
+    runtime.run()
+    assert runtime.executions[change].status == "SUCCEEDED"
+    assert not runtime.log.state(PIPELINE).stages["gamma"].blocked
+
+
+def test_a_version_whose_metrics_stop_never_passes_its_one_box_bake(make_runtime: Make) -> None:
+    """A 5 % fault version whose boxes publish no metrics: every one-box metric alarm goes to
+    INSUFFICIENT_DATA and the one-box composite stays OK. The bake does not pass on that."""
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    silent = Behaviour(fault_rate=0.05, reports_metrics=False)
+    change = runtime.merge(PIPELINE, "v1.3.0", behaviour=silent)
+    runtime.run_for(2 * 86400)
+
+    log = events(runtime, PIPELINE)
+    unconfirmed = [e for e in log if isinstance(e, AlarmsUnconfirmed)]
+    actions = [e.action for e in unconfirmed]
+    assert actions[:4] == ["extend", "extend", "extend", "hold"]
+    assert set(actions[4:]) == {"hold"}  # looked at again, still held
+    assert {e.stage for e in unconfirmed} == {"gamma"}
+    assert any(
+        "insufficient-data: create-order-one-box-fault-rate" in p for p in unconfirmed[0].problems
+    )
+    state = runtime.log.state(PIPELINE)
+    assert state.changes[change].stage == "gamma"
+    (blocker,) = state.stages["gamma"].blocked
+    assert blocker.blocker == "alarm-health:us-east-1"
+    assert runtime.fleet.peak_boxes[("create-order", "gamma", "us-east-1", "v1.3.0")] == 1
+    assert not [e for e in log if isinstance(e, BakeCompleted) and e.stage == "gamma"]
+
+
+def test_an_unreadable_cloudwatch_holds_the_stage_it_never_counts_as_not_in_alarm(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.cloudwatch.read_failures[("production", "af-south-1")] = "Throttling: Rate exceeded"
+    change = runtime.merge(PIPELINE, "v1.1.0")
+
+    def blocked_at_wave1() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("wave1")
+        return bool(stage and stage.blocked)
+
+    runtime.run(until=blocked_at_wave1, max_days=5)
+    (blocker,) = runtime.log.state(PIPELINE).stages["wave1"].blocked
+    assert "alarm-read-failed" in blocker.reason
+    assert "Throttling" in blocker.reason
+    assert versions(runtime, "create-order", "production", "af-south-1/afs1-az1") == {"v1.0.0"}
+
+    del runtime.cloudwatch.read_failures[("production", "af-south-1")]
+    runtime.run()
+    assert runtime.executions[change].status == "SUCCEEDED"
+
+
+def test_insufficient_data_during_deployment_holds_the_next_batch(make_runtime: Make) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    change = runtime.merge(PIPELINE, "v1.1.0")
+
+    def first_batch_in_gamma() -> bool:
+        return any(
+            isinstance(e, BatchDeployed) and e.stage == "gamma" for e in events(runtime, PIPELINE)
+        )
+
+    runtime.run(until=first_batch_in_gamma, max_days=2)
+    latency = "create-order-latency-p99"
+    runtime.cloudwatch.set_state(latency, "us-east-1", "INSUFFICIENT_DATA", "gamma")
+    runtime.run_for(60)  # a batch already under way when the data stopped completes
+    batches = len([e for e in events(runtime, PIPELINE) if isinstance(e, BatchDeployed)])
+    runtime.run_for(4 * 3600)
+
+    log = events(runtime, PIPELINE)
+    assert len([e for e in log if isinstance(e, BatchDeployed)]) == batches
+    (blocker,) = runtime.log.state(PIPELINE).stages["gamma"].blocked
+    assert blocker.blocker == "alarm-health:us-east-1"
+    assert f"insufficient-data: {latency} in us-east-1" in blocker.reason
+    assert "Gamma · Rolling · Wait for alarms" in runtime.states_entered(change)
+
+    runtime.cloudwatch.set_state(latency, "us-east-1", None, "gamma")
+    runtime.run()
+    assert runtime.executions[change].status == "SUCCEEDED"
+    cleared = [e for e in events(runtime, PIPELINE) if isinstance(e, BlockerCleared)]
+    assert "alarm-health:us-east-1" in {e.blocker for e in cleared}
+
+
+# --- 7. emergency approvals ----------------------------------------------------------------
+
+
+def test_an_emergency_needs_named_senior_approvers_and_never_bakes_below_the_floor(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    spec = runtime.specs[PIPELINE]
+    change = runtime.merge(PIPELINE, "v1.1.0", author="ana", approved_by=("bo",))
+
+    def approve(*approvers: str) -> None:
+        runtime.log.record(
+            PIPELINE,
+            runtime.clock.now(),
+            lambda state, stamp: approve_emergency(
+                state,
+                stamp,
+                change_id=change,
+                approvers=approvers,
+                reason="sev1 fix",
+                bake_factor=0.001,
+                senior_approvers=spec.emergency_approvers,
+            ),
+        )
+
+    with pytest.raises(OperatorInputError, match="ana wrote commits"):
+        approve("ana", "bo")
+    with pytest.raises(OperatorInputError, match="not among its emergency approvers"):
+        approve("bo", "reviewer")
+    approve("bo", "chen")
+    runtime.run()
+
+    bakes = [e for e in events(runtime, PIPELINE) if isinstance(e, BakeStarted)]
+    assert bakes
+    assert min(e.duration_seconds for e in bakes) == spec.min_emergency_bake_seconds == 600
+    assert runtime.executions[change].status == "SUCCEEDED"
+
+
+# --- 5. executions that end abnormally release what they hold --------------------------------
+
+
+def test_an_aborted_execution_releases_its_stage_and_the_waiting_change_goes_on(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
+    leader = runtime.merge(PIPELINE, "v1.1.0")  # it takes wave 1 and is held there
+
+    def leader_holds_wave1() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("wave1")
+        return bool(stage and stage.lease_holder == leader)
+
+    runtime.run(until=leader_holds_wave1, max_days=3)
+    follower = runtime.merge(PIPELINE, "v1.2.0")
+
+    def follower_waits_at_wave1() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("wave1")
+        return bool(stage and [w.change_id for w in stage.waiting] == [follower])
+
+    runtime.run(until=follower_waits_at_wave1, max_days=3)
+    assert runtime.log.state(PIPELINE).stages["wave1"].lease_holder == leader
+
+    runtime.abort(leader, cause="operator stopped it")
+    runtime.run_for(600)
+    assert runtime.log.state(PIPELINE).stages["wave1"].lease_holder == follower
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", None)
+    runtime.run()
+
+    log = events(runtime, PIPELINE)
+    (end,) = [e for e in log if isinstance(e, ExecutionEnded) and e.change_id == leader]
+    assert end.status == "ABORTED"
+    assert end.cause  # what the event says, or that it was aborted
+    state = runtime.log.state(PIPELINE)
+    assert state.change(leader).status == "aborted"  # type: ignore[union-attr]
+    assert runtime.executions[follower].status == "SUCCEEDED"
+    assert state.change(follower).status == "completed"  # type: ignore[union-attr]
+    for stage in state.stages.values():
+        for scope in stage.scopes.values():
+            assert not (scope.change_id == leader and scope.activity.startswith("baking"))

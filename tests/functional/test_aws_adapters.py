@@ -18,7 +18,8 @@ from moto import mock_aws
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.lambda_alias import LambdaAliasTarget
 from adapters.s3_artifacts import S3ArtifactStore
-from domain.errors import DeployTargetError
+from domain.alarm_health import Watched, assess
+from domain.errors import AlarmReadError, DeployTargetError
 from domain.events import Artifact
 from domain.spec import Datapoints, Rolling
 
@@ -159,9 +160,16 @@ def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
         )
         reader = CloudWatchAlarmReader(lambda env, region: client)
 
-        assert reader.in_alarm(
-            "production", REGION, ["create-order-fault-rate", "create-order-latency-p99"]
-        ) == ("create-order-fault-rate",)
+        states = reader.states(
+            "production",
+            REGION,
+            ["create-order-fault-rate", "create-order-latency-p99", "no-such-alarm"],
+        )
+        assert {name: status.state for name, status in states.items()} == {
+            "create-order-fault-rate": "ALARM",
+            "create-order-latency-p99": "OK",
+        }
+        assert all(status.actions_enabled for status in states.values())
         seen = reader.datapoints(
             "production",
             REGION,
@@ -171,6 +179,112 @@ def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
             now,
         )
         assert seen == 200
+
+
+def test_cloudwatch_reader_reports_missing_data_disabled_actions_and_composites() -> None:
+    """What the gates rely on, on moto's CloudWatch: a missing alarm is left out (the gate
+    names it missing), INSUFFICIENT_DATA and disabled actions come through as they are."""
+    with mock_aws():
+        client = boto3.client("cloudwatch", region_name=REGION)
+        client.put_metric_alarm(
+            AlarmName="create-order-fault-rate",
+            MetricName="FaultRate",
+            Namespace="create-order",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=0.01,
+            ComparisonOperator="GreaterThanThreshold",
+            ActionsEnabled=False,
+        )
+        client.set_alarm_state(
+            AlarmName="create-order-fault-rate",
+            StateValue="INSUFFICIENT_DATA",
+            StateReason="no datapoints",
+        )
+        client.put_metric_alarm(  # moto has no composite alarms: a metric alarm stands in
+            AlarmName="create-order-high-severity",
+            MetricName="Faults",
+            Namespace="create-order",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        reader = CloudWatchAlarmReader(lambda env, region: client)
+        names = ["create-order-high-severity", "create-order-fault-rate", "orders-aggregate"]
+
+        states = reader.states("production", REGION, names)
+
+        assert set(states) == {"create-order-high-severity", "create-order-fault-rate"}
+        fault = states["create-order-fault-rate"]
+        assert (fault.state, fault.actions_enabled) == ("INSUFFICIENT_DATA", False)
+        assert states["create-order-high-severity"].actions_enabled
+        watched = Watched(
+            region=REGION,
+            names=tuple(names),
+            need_data=frozenset(names),
+            need_actions=frozenset(names),
+        )
+        assert assess(watched, states).unconfirmed == (
+            "insufficient-data: create-order-fault-rate in eu-west-1",
+            "actions-disabled: create-order-fault-rate in eu-west-1",
+            "alarm-missing: orders-aggregate in eu-west-1",
+        )
+
+
+@pytest.mark.parametrize(
+    "code", ["Throttling", "AccessDenied", "UnrecognizedClientException", "InternalFailure"]
+)
+def test_a_failed_alarm_read_raises_instead_of_answering_not_in_alarm(code: str) -> None:
+    client = boto3.client("cloudwatch", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_client_error("describe_alarms", service_error_code=code, http_status_code=400)
+    reader = CloudWatchAlarmReader(lambda env, region: client)
+    with stub, pytest.raises(AlarmReadError, match=code):
+        reader.states("production", REGION, ["create-order-high-severity"])
+
+
+def test_composite_alarms_are_read_beside_metric_alarms() -> None:
+    client = boto3.client("cloudwatch", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_alarms",
+        {
+            "MetricAlarms": [],
+            "CompositeAlarms": [
+                {
+                    "AlarmName": "orders-aggregate",
+                    "StateValue": "ALARM",
+                    "ActionsEnabled": True,
+                    "AlarmRule": 'ALARM("create-order-high-severity")',
+                }
+            ],
+        },
+    )
+    reader = CloudWatchAlarmReader(lambda env, region: client)
+    with stub:
+        states = reader.states("production", REGION, ["orders-aggregate"])
+    assert states["orders-aggregate"].state == "ALARM"
+
+
+def test_an_alarm_state_cloudwatch_never_documented_is_a_read_error() -> None:
+    client = boto3.client("cloudwatch", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_alarms",
+        {"MetricAlarms": [{"AlarmName": "a", "StateValue": "UNKNOWN"}], "CompositeAlarms": []},
+    )
+    reader = CloudWatchAlarmReader(lambda env, region: client)
+    with stub, pytest.raises(AlarmReadError, match="unknown state"):
+        reader.states("production", REGION, ["a"])
+
+
+def test_the_deploy_role_clients_retry_in_standard_mode() -> None:
+    from adapters.aws_session import RETRYING
+
+    assert RETRYING.retries == {"mode": "standard", "max_attempts": 5}
 
 
 def test_cloudwatch_reader_alarm_history_backstop() -> None:

@@ -177,10 +177,14 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
     from domain.events import BlockerHit, Stamper
 
     store = SQLiteEventStore(tmp_path / "events.db")
-    store.append([change_received("orders-app", 1, "c1")])
+    store.append([change_received("create-order-application", 1, "c1")])
     store.append(
         [
-            Stamper("orders-app", 2, change_received("orders-app", 1, "c1").at)(
+            Stamper(
+                "create-order-application",
+                2,
+                change_received("create-order-application", 1, "c1").at,
+            )(
                 BlockerHit,
                 "hit",
                 stage="wave2",
@@ -196,12 +200,12 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
         app,
         [
             "emergency",
-            "orders-app",
+            "create-order-application",
             "c1",
             "--approver",
-            "ana",
-            "--approver",
             "bo",
+            "--approver",
+            "chen",
             "--reason",
             "sev1",
             "--event-log",
@@ -212,7 +216,7 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
         app,
         [
             "override",
-            "orders-app",
+            "create-order-application",
             "wave2",
             "c1",
             "--blocker",
@@ -231,7 +235,7 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
             "-m",
             "shipwave",
             "emergency",
-            "orders-app",
+            "create-order-application",
             "c1",
             "--approver",
             "ana",
@@ -249,6 +253,39 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
     assert overridden.exit_code == 0, overridden.output
     assert refused.returncode == 1
     assert "at least 2 distinct" in refused.stderr
-    history = runner.invoke(app, ["history", "orders-app", "--json", "--event-log", url])
+    history = runner.invoke(
+        app, ["history", "create-order-application", "--json", "--event-log", url]
+    )
     kinds = [e["type"] for e in json.loads(history.stdout)]
     assert kinds[-2:] == ["EmergencyApproved", "BlockerOverridden"]
+
+
+def test_an_emergency_approver_the_pipeline_does_not_name_is_refused(tmp_path: Path) -> None:
+    store = SQLiteEventStore(tmp_path / "events.db")
+    store.append([change_received("create-order-application", 1, "c1")])  # by ana
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+
+    def emergency(*approvers: str, pipelines: str = "examples.reference:PIPELINES") -> str:
+        options = [part for a in approvers for part in ("--approver", a)]
+        result = runner.invoke(
+            app,
+            [
+                "emergency",
+                "create-order-application",
+                "c1",
+                *options,
+                "--reason",
+                "sev1",
+                "--event-log",
+                url,
+                "--pipelines",
+                pipelines,
+            ],
+        )
+        assert result.exit_code != 0
+        return f"{result.output}{result.exception}"
+
+    assert "mallory is not among its emergency approvers" in emergency("bo", "mallory")
+    assert "ana wrote commits of c1" in emergency("ana", "bo")
+    assert "no module named" in emergency("bo", "chen", pipelines="nowhere:X").lower()
+    assert store.last_sequence("create-order-application") == 1  # nothing written

@@ -39,7 +39,8 @@ class World:
             self.fleet._set(SPEC.service, environment, scope, boxes, version, one_box=False)
 
     def state(self, name: str, environment: str = "production") -> tuple[str, ...]:
-        return self.cloudwatch.in_alarm(environment, "eu-west-1", (name,))
+        found = self.cloudwatch.states(environment, "eu-west-1", (name,))
+        return tuple(n for n, status in found.items() if status.state == "ALARM")
 
 
 def test_every_metric_rule_is_evaluated_not_only_the_fault_rate() -> None:

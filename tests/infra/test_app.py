@@ -76,7 +76,16 @@ def test_handlers_are_traced_python_functions_with_the_powertools_layer(
     handlers = sorted(f["Properties"]["Handler"] for f in functions.values())
     assert handlers == sorted(
         f"handlers.{n}.handler"
-        for n in ("lease", "blockers", "deploy", "bake", "transition", "alarm", "intake")
+        for n in (
+            "lease",
+            "blockers",
+            "deploy",
+            "bake",
+            "transition",
+            "alarm",
+            "intake",
+            "executions",
+        )
     )
     for function in functions.values():
         properties = function["Properties"]
@@ -259,6 +268,31 @@ def test_deploy_role_trusts_only_the_controller_handlers(
     assert {arn.rsplit("/", 1)[-1] for arn in trusted} == {
         f"shipwave-{n}-handler-{HOME}" for n in ("blockers", "deploy", "bake", "alarm")
     }
+
+
+def test_executions_that_end_abnormally_reach_the_execution_handler(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    rules = resources(template(assembly, "shipwave-controller"), "AWS::Events::Rule")
+    (rule,) = [
+        r["Properties"]
+        for r in rules.values()
+        if r["Properties"]["EventPattern"].get("source") == ["aws.states"]
+    ]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert len(pattern["detail"]["stateMachineArn"]) == len(PIPELINES)
+    assert "executions" in json.dumps(rule["Targets"])
+
+
+def test_metric_alarms_report_missing_data_as_missing_never_as_ok(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    alarms = resources(template(assembly, "shipwave-region-eu-west-1"), "AWS::CloudWatch::Alarm")
+    treat = {a["Properties"].get("TreatMissingData") for a in alarms.values()}
+    assert "notBreaching" not in treat
+    assert treat <= {"missing", "breaching"}
 
 
 def test_alarm_changes_are_forwarded_home_from_other_regions_only(

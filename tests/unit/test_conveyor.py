@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain import conveyor
-from domain.events import Event, Stamper
+from domain.errors import UnknownChangeError
+from domain.events import Event, RollbackFailed, Stamper
 from domain.state import PipelineState, project
 from tests.builders import T0, change_received
 
@@ -91,3 +94,73 @@ def test_two_changes_never_hold_one_stage() -> None:
         holders.append(state.stages["beta"].lease_holder if "beta" in state.stages else None)
     assert holders[-1] == "c2"
     assert log.state.stages["beta"].waiting[0].change_id == "c3"
+
+
+# --- an execution that ends abnormally releases what it held --------------------------------
+
+
+def ended(log: Log, change: str) -> list[Event]:
+    new = conveyor.execution_ended(
+        log.state,
+        log.stamp(),
+        change_id=change,
+        status="ABORTED",
+        cause="stopped by hand",
+        execution=f"arn:aws:states:us-east-1:123456789012:execution:m:{change}",
+    )
+    log.events += new
+    return new
+
+
+def test_an_aborted_holder_hands_its_stage_to_the_newest_waiter() -> None:
+    log = Log("c1", "c2", "c3")
+    log.acquire("c1", "t1")
+    log.acquire("c2", "t2")
+    log.acquire("c3", "t3")
+
+    recorded = ended(log, "c1")
+
+    hand = conveyor.handoffs(tuple(recorded))
+    assert hand.resume == (("c3", "t3"),)
+    assert hand.supersede == (("c2", "t2"),)
+    state = log.state
+    assert state.stages["beta"].lease_holder == "c3"
+    ended_change = state.change("c1")
+    assert ended_change is not None
+    assert (ended_change.status, ended_change.reason) == (
+        "aborted",
+        "execution ABORTED: stopped by hand",
+    )
+
+
+def test_an_ended_waiter_leaves_the_waiting_list() -> None:
+    log = Log("c1", "c2")
+    log.acquire("c1", "t1")
+    log.acquire("c2", "t2")
+    ended(log, "c2")
+    assert log.state.stages["beta"].waiting == ()
+    assert conveyor.handoffs(tuple(log.release("c1"))).resume == ()
+
+
+def test_a_stage_whose_rollback_failed_stays_held_after_the_execution_ends() -> None:
+    log = Log("c1")
+    log.acquire("c1", "t1")
+    log.events.append(
+        Stamper(PIPELINE, len(log.events) + 1, T0)(
+            RollbackFailed,
+            "c1:beta:us-east-1:rollback-failed",
+            stage="beta",
+            scope="us-east-1",
+            change_id="c1",
+            reason="checksum of v1 does not match",
+        )
+    )
+    recorded = ended(log, "c1")
+    assert [type(e).__name__ for e in recorded] == ["ExecutionEnded"]
+    assert log.state.stages["beta"].lease_holder == "c1"
+
+
+def test_the_end_of_an_unknown_change_is_refused() -> None:
+    log = Log("c1")
+    with pytest.raises(UnknownChangeError, match="no change 'ghost'"):
+        ended(log, "ghost")

@@ -130,7 +130,8 @@ def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     assert states["Gamma · Succeeded"]["Next"] == "Wave1 · Enter"
     assert states["Wave5 · Succeeded"]["Next"] == "Completed"
     assert states["Wave1 · Enter"]["Next"] == "Wave1 · Blockers"
-    assert states["Alpha · Enter"]["Next"] == "Alpha · Rolling · Scopes"
+    assert states["Alpha · Enter"]["Next"] == "Alpha · Blockers"
+    assert states["Alpha · Blocked?"]["Default"] == "Alpha · Rolling · Scopes"
     assert states["Wave1 · Enter"]["Catch"][0] == {
         "ErrorEquals": ["Superseded"],
         "Next": "Wave1 · Superseded",

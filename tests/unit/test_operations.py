@@ -10,6 +10,7 @@ from domain.state import PipelineState, project
 from tests.builders import T0, change_received
 
 PIPELINE = "orders-app"
+SENIOR = ("ana", "bo", "chen")
 
 
 def state_with_blocker() -> tuple[list[Event], PipelineState]:
@@ -32,24 +33,72 @@ def test_an_emergency_needs_two_senior_approvers_and_a_factor_below_one() -> Non
     events, state = state_with_blocker()
     stamp = Stamper(PIPELINE, 3, T0)
     (approved,) = approve_emergency(
-        state, stamp, change_id="c1", approvers=("ana", "bo"), reason="sev1 fix", bake_factor=0.25
+        state,
+        stamp,
+        change_id="c1",
+        approvers=("bo", "chen"),
+        reason="sev1 fix",
+        bake_factor=0.25,
+        senior_approvers=SENIOR,
     )
     emergency = project([*events, approved]).changes["c1"].emergency
     assert emergency is not None
-    assert (emergency.approvers, emergency.bake_factor) == (("ana", "bo"), 0.25)
+    assert (emergency.approvers, emergency.bake_factor) == (("bo", "chen"), 0.25)
 
     with pytest.raises(OperatorInputError, match="at least 2 distinct"):
         approve_emergency(
-            state, stamp, change_id="c1", approvers=("ana", "ana"), reason="x", bake_factor=0.5
+            state,
+            stamp,
+            change_id="c1",
+            approvers=("bo", " BO "),
+            reason="x",
+            bake_factor=0.5,
+            senior_approvers=SENIOR,
         )
     with pytest.raises(OperatorInputError, match="between 0 and 1"):
         approve_emergency(
-            state, stamp, change_id="c1", approvers=("ana", "bo"), reason="x", bake_factor=1.5
+            state,
+            stamp,
+            change_id="c1",
+            approvers=("bo", "chen"),
+            reason="x",
+            bake_factor=1.5,
+            senior_approvers=SENIOR,
         )
     with pytest.raises(OperatorInputError, match="not moving"):
         approve_emergency(
-            state, stamp, change_id="c9", approvers=("ana", "bo"), reason="x", bake_factor=0.5
+            state,
+            stamp,
+            change_id="c9",
+            approvers=("bo", "chen"),
+            reason="x",
+            bake_factor=0.5,
+            senior_approvers=SENIOR,
         )
+
+
+def test_emergency_approvers_are_named_senior_engineers_and_never_the_author() -> None:
+    _, state = state_with_blocker()  # c1's commit is by ana
+    stamp = Stamper(PIPELINE, 3, T0)
+
+    def approve(*approvers: str) -> list[Event]:
+        return approve_emergency(
+            state,
+            stamp,
+            change_id="c1",
+            approvers=approvers,
+            reason="sev1",
+            bake_factor=0.5,
+            senior_approvers=SENIOR,
+        )
+
+    with pytest.raises(OperatorInputError, match="mallory is not among its emergency approvers"):
+        approve("bo", "mallory")
+    with pytest.raises(OperatorInputError, match="ana wrote commits of c1"):
+        approve("ana", "bo")
+    with pytest.raises(OperatorInputError, match="at least 2 distinct"):
+        approve("Bo", "bo")
+    assert len(approve("Bo", "chen")) == 1
 
 
 def test_an_override_clears_only_a_blocker_that_holds_the_change() -> None:

@@ -60,7 +60,9 @@ def test_a_batch_never_exceeds_33_percent_nor_leaves_less_than_66_healthy(
 def test_an_emergency_bakes_faster_but_never_under_a_minute() -> None:
     assert bake_seconds(3600, None) == 3600
     assert bake_seconds(3600, 0.25) == 900
-    assert bake_seconds(3600, 0.001) == 60
+    assert bake_seconds(3600, 0.001) == 600  # never below the floor (10 minutes)
+    assert bake_seconds(3600, 0.001, 120) == 120
+    assert bake_seconds(300, 0.5) == 300  # a bake shorter than the floor is not lengthened
 
 
 @pytest.mark.parametrize(
