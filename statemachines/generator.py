@@ -13,8 +13,9 @@ Shape of one execution (one merged change):
                               Blocked? → Wait → again
     <Stage> · <Step> · Scopes the step's scopes (at most one AZ/cell per region)
     <Stage> · <Step>          Map over those scopes:
-        · Window              (a wave's one-box) the region's deployment window, else Wait
-        · Deploy / More?      one-box, or rolling batches until done
+        · Deploy / More?      one-box, or rolling batches until done; a production step
+                              starts only inside its region's window, and no batch goes
+                              while alarms cannot vouch: Wait to deploy → Deploy again
         · Bake                callback task, timeout = bake time; an alarm fails it at once
         · Check / Verdict     datapoints and alarm history; extend, roll back or pass
         · Roll back           the scope returns to its last known-good artifact
@@ -60,7 +61,7 @@ LAMBDA_TRANSIENT = (
 
 #: longer than the slowest legitimate rollout (4-5 business days, plus holds): an execution
 #: stuck past it ends TIMED_OUT, and the controller releases what it held
-EXECUTION_TIMEOUT_SECONDS = 30 * 86400
+EXECUTION_TIMEOUT_SECONDS = 90 * 86400
 #: how long a change may wait for a busy stage before it gives up (recorded as failed)
 LEASE_WAIT_SECONDS = 14 * 86400
 
@@ -175,7 +176,7 @@ def _source(first_stage: str) -> Json:
 
 def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
     t = stage.title
-    first_step = _name(t, stage.steps[0].name, "Scopes")
+    first_step = _name(t, "Scopes")
     states: Json = {}
     states[_name(t, "Enter")] = _task(
         "LeaseFunctionArn",
@@ -215,13 +216,7 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
         "SecondsPath": "$.blockers.wait_seconds",
         "Next": _name(t, "Blockers"),
     }
-    for index, step in enumerate(stage.steps):
-        following = (
-            _name(t, stage.steps[index + 1].name, "Scopes")
-            if index + 1 < len(stage.steps)
-            else _name(t, "Succeeded")
-        )
-        states.update(_step(stage, step, following, windowed=stage.production and index == 0))
+    states.update(_regions(stage, _name(t, "Succeeded")))
     states[_name(t, "Succeeded")] = _task(
         "TransitionFunctionArn",
         {"action": "stage-succeeded", "stage": stage.name, "next": next_stage},
@@ -264,40 +259,46 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
     return states
 
 
-def _step(stage: StageSpec, step: StepSpec, after: str, *, windowed: bool) -> Json:
+def _regions(stage: StageSpec, after: str) -> Json:
+    """Each region goes through the stage's steps on its own (one AZ/cell at a time, each step
+    starting inside that region's window), so a region in another time zone never waits for
+    the others between steps; the stage ends when every region has."""
     t = stage.title
-    map_name = _name(t, step.name)
+    map_name = _name(t, "Regions")
+    plan: dict[str, dict[str, str]] = {}
+    for step in stage.steps:
+        for scope in step.scopes:
+            plan.setdefault(scope.region, {})[step.name] = scope.scope
+    processor: Json = {}
+    for index, step in enumerate(stage.steps):
+        following = (
+            _name(t, stage.steps[index + 1].name, "Here?")
+            if index + 1 < len(stage.steps)
+            else _name(t, "Region done")
+        )
+        processor.update(_step_in_region(stage, step, following))
+    processor[_name(t, "Region done")] = {"Type": "Succeed"}
     return {
-        _name(t, step.name, "Scopes"): {
+        _name(t, "Scopes"): {
             "Type": "Pass",
-            "Result": [{"region": s.region, "scope": s.scope} for s in step.scopes],
-            "ResultPath": "$.scopes",
+            "Result": [{"region": region, "scopes": scopes} for region, scopes in plan.items()],
+            "ResultPath": "$.regions",
             "Next": map_name,
         },
         map_name: {
             "Type": "Map",
-            "ItemsPath": "$.scopes",
+            "ItemsPath": "$.regions",
             "MaxConcurrency": 0,
             "ItemSelector": {
                 "pipeline_id.$": "$.pipeline_id",
                 "change_id.$": "$.change_id",
-                "stage": stage.name,
-                "step": step.name,
-                "phase": step.phase,
                 "region.$": "$$.Map.Item.Value.region",
-                "scope.$": "$$.Map.Item.Value.scope",
-                "progress": {
-                    "batch": 0,
-                    "done": False,
-                    "bake_seconds": step.bake_seconds,
-                    "extensions": 0,
-                    "verdict": "pending",
-                    "wait_seconds": 0,
-                },
+                "scopes.$": "$$.Map.Item.Value.scopes",
             },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "INLINE"},
-                **_scope_states(map_name, step, windowed=windowed),
+                "StartAt": _name(t, stage.steps[0].name, "Here?"),
+                "States": processor,
             },
             "ResultPath": None,
             "Next": after,
@@ -312,7 +313,45 @@ def _step(stage: StageSpec, step: StepSpec, after: str, *, windowed: bool) -> Js
     }
 
 
-def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
+def _step_in_region(stage: StageSpec, step: StepSpec, after: str) -> Json:
+    """One step in one region: skipped where the region has no scope in it (fewer AZs)."""
+    p = _name(stage.title, step.name)
+    states: Json = {
+        _name(p, "Here?"): {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"$.scopes.{step.name}", "IsPresent": False, "Next": after}],
+            "Default": _name(p, "Scope"),
+        },
+        _name(p, "Scope"): {
+            "Type": "Pass",
+            "Parameters": {
+                "pipeline_id.$": "$.pipeline_id",
+                "change_id.$": "$.change_id",
+                "stage": stage.name,
+                "step": step.name,
+                "phase": step.phase,
+                "region.$": "$.region",
+                "scopes.$": "$.scopes",
+                "scope.$": f"$.scopes.{step.name}",
+                "progress": {
+                    "batch": 0,
+                    "done": False,
+                    "bake_seconds": step.bake_seconds,
+                    "extensions": 0,
+                    "verdict": "pending",
+                    "wait_seconds": 0,
+                },
+            },
+            "Next": "",  # set below: the step's first state
+        },
+    }
+    scope_states = _scope_states(p, step, after)
+    states[_name(p, "Scope")]["Next"] = scope_states["StartAt"]
+    states.update(scope_states["States"])
+    return states
+
+
+def _scope_states(prefix: str, step: StepSpec, after: str) -> Json:
     p = prefix
     progress = {
         "batch.$": "$.Payload.batch",
@@ -349,48 +388,19 @@ def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
                 {
                     "Variable": "$.progress.wait_seconds",
                     "NumericGreaterThan": 0,
-                    "Next": _name(p, "Wait for alarms"),
+                    "Next": _name(p, "Wait to deploy"),
                 },
                 {"Variable": "$.progress.done", "BooleanEquals": False, "Next": start},
             ],
             "Default": _name(p, "Bake"),
         }
-        # Alarms that cannot vouch (missing, no data, unreadable) hold the next batch.
-        states[_name(p, "Wait for alarms")] = {
+        # The region's window is closed (a production step's start), or alarms that cannot
+        # vouch (missing, no data, unreadable) hold the next batch: wait, then try again.
+        states[_name(p, "Wait to deploy")] = {
             "Type": "Wait",
             "SecondsPath": "$.progress.wait_seconds",
             "Next": start,
         }
-        if windowed:
-            # A wave starts in each region only inside that region's deployment window.
-            deploy, start = start, _name(p, "Window")
-            states[start] = _task(
-                "BlockersFunctionArn",
-                {"action": "window"},
-                next_state=_name(p, "Window open?"),
-                result_path="$.window",
-                selector={
-                    "open.$": "$.Payload.open",
-                    "wait_seconds.$": "$.Payload.wait_seconds",
-                },
-                catch_to=_name(p, "Roll back"),
-            )
-            states[_name(p, "Window open?")] = {
-                "Type": "Choice",
-                "Choices": [
-                    {
-                        "Variable": "$.window.open",
-                        "BooleanEquals": False,
-                        "Next": _name(p, "Wait for window"),
-                    }
-                ],
-                "Default": deploy,
-            }
-            states[_name(p, "Wait for window")] = {
-                "Type": "Wait",
-                "SecondsPath": "$.window.wait_seconds",
-                "Next": start,
-            }
     states[_name(p, "Bake")] = _task(
         "BakeFunctionArn",
         {"action": "start"},
@@ -441,7 +451,7 @@ def _scope_states(prefix: str, step: StepSpec, *, windowed: bool) -> Json:
         "Error": "RollbackFailed",
         "Cause": "the scope could not be returned to its last known-good artifact",
     }
-    states[_name(p, "Done")] = {"Type": "Succeed"}
+    states[_name(p, "Done")] = {"Type": "Pass", "Next": after}
     return {"StartAt": start, "States": states}
 
 

@@ -174,6 +174,7 @@ class ChangeState:
     overrides: tuple[Override, ...] = ()
     reason: str = ""
     last_alarm: str = ""  # the latest alarm that fired against this change
+    first_alarm: str = ""  # the first: what a failure names (later ones are its path)
     updated_at: datetime | None = None
 
 
@@ -621,6 +622,7 @@ def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
             "change_id": event.change_id,
             "activity": "one-box",
             "health": "unknown",
+            "last_alarm": None,  # an alarm against an earlier change is history here
         },
         status="deploying",
         stage=event.stage,
@@ -629,21 +631,25 @@ def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
 
 @_folds(BatchDeployed)
 def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
-    known_good = _known_good_before(_scope(_stage(state, event.stage), event.scope), event.artifact)
+    scope = _scope(_stage(state, event.stage), event.scope)
+    known_good = _known_good_before(scope, event.artifact)
+    fields: dict[str, Any] = {
+        "deployed": event.artifact,
+        "traffic_percent": event.fleet_percent_on_new,
+        "known_good": known_good,
+        "change_id": event.change_id,
+        "activity": f"rolling: batch {event.batch}",
+        "health": f"{event.healthy_percent:g}% healthy",
+    }
+    if scope.change_id != event.change_id:
+        fields["last_alarm"] = None  # an alarm against an earlier change is history here
     return _scope_event(
         state,
         event,
         event.stage,
         event.scope,
         event.change_id,
-        {
-            "deployed": event.artifact,
-            "traffic_percent": event.fleet_percent_on_new,
-            "known_good": known_good,
-            "change_id": event.change_id,
-            "activity": f"rolling: batch {event.batch}",
-            "health": f"{event.healthy_percent:g}% healthy",
-        },
+        fields,
         status="deploying",
         stage=event.stage,
     )
@@ -779,6 +785,8 @@ def _(event: AlarmsUnconfirmed, state: PipelineState) -> PipelineState:
 
 @_folds(AlarmFired)
 def _(event: AlarmFired, state: PipelineState) -> PipelineState:
+    described = f"alarm {event.alarm_name} in {event.region}: {event.reason}"
+    current = state.changes.get(event.change_id) if event.change_id else None
     return _scope_event(
         state,
         event,
@@ -787,7 +795,8 @@ def _(event: AlarmFired, state: PipelineState) -> PipelineState:
         event.change_id,
         {"last_alarm": event.alarm_name},
         reason=f"alarm {event.alarm_name} in {event.region}: {event.reason}",
-        last_alarm=f"alarm {event.alarm_name} in {event.region}: {event.reason}",
+        last_alarm=described,
+        first_alarm=(current.first_alarm if current and current.first_alarm else described),
     )
 
 
@@ -932,10 +941,12 @@ def _(event: ChangePromoted, state: PipelineState) -> PipelineState:
 @_folds(StageSucceeded)
 def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
+    # The stage passed: its scopes run the change (known good now), and an alarm that once
+    # fired against an earlier change is no longer what a row of it says.
     scopes = {
-        name: _with(scope, known_good=scope.deployed, activity="idle")
+        name: _with(scope, known_good=scope.deployed, activity="idle", last_alarm=None)
         if scope.change_id == event.change_id
-        else scope
+        else _with(scope, last_alarm=None)
         for name, scope in stage.scopes.items()
     }
     stage = _with(stage, scopes=scopes, last_succeeded=event.change_id)
@@ -950,9 +961,15 @@ def _(event: StageSucceeded, state: PipelineState) -> PipelineState:
 def _(event: StageFailed, state: PipelineState) -> PipelineState:
     stages = state.stages
     stage = stages.get(event.stage)
-    if stage is not None:  # a change that gave up waiting no longer waits
+    if stage is not None:  # a change that gave up waiting no longer waits, nor bakes
         waiting = tuple(w for w in stage.waiting if w.change_id != event.change_id)
-        stages = _put_stage(state, _with(stage, waiting=waiting))
+        scopes = {
+            name: _stopped(scope, "stopped: stage failed")
+            if scope.change_id == event.change_id
+            else scope
+            for name, scope in stage.scopes.items()
+        }
+        stages = _put_stage(state, _with(stage, waiting=waiting, scopes=scopes))
     current = state.changes.get(event.change_id)
     rolled_back = current is not None and current.status in ("rolling-back", "rolled-back")
     changes, finished = _on_change(

@@ -1,5 +1,6 @@
-"""Gates before deploying: the review gate at source, the team aggregate and company alarms
-before a stage, each region's window."""
+"""Gates before deploying: the review gate at source; at stage entry the alarm preflight and,
+before a production stage, the team aggregate and company alarms. (Each region's window is
+checked by the deploy step itself, before every production step starts there.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.models import ChangeInput, ScopeInput, StepRequest, where
+from handlers.models import ChangeInput, StepRequest
 from handlers.observability import logger, metrics, tracer
 from handlers.runtime import engine
 
@@ -31,6 +32,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if request.action == "review":
         change = ChangeInput.model_validate(request.input)
         return engine().review(change.pipeline_id, change.change_id)
-    if request.action == "window":
-        return engine().window(where(ScopeInput.model_validate(request.input)))
     raise BlockersRequestError(f"blockers: unknown action {request.action!r}")

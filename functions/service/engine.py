@@ -253,6 +253,20 @@ class Engine:
         change = self._change(state, where.change_id)
         artifact = self._artifact(change)
         scope_state = _scope_state(state, where)
+        if environment(spec, where.stage) == PRODUCTION and not int(progress.get("batch", 0)):
+            # Every production step starts in each region only inside its window.
+            window = self.window(where)
+            if not window["open"]:
+                return self._progress(
+                    spec,
+                    where,
+                    change,
+                    batch=0,
+                    done=False,
+                    extensions=0,
+                    verdict="pending",
+                    wait_seconds=int(window["wait_seconds"]),
+                )
         if scope_state is not None and scope_state.change_id == where.change_id:
             # Only once this change runs here can an alarm be its fault.
             wait = self._hold_while_unconfirmed(spec, where, one_box=phase == "one-box")

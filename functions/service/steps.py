@@ -76,9 +76,11 @@ class PipelineSteps:
     def stage_failed(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> None:
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
             change = state.changes.get(change_id)
-            why = (
-                f"rolled back after {change.last_alarm}" if change and change.last_alarm else reason
-            )
+            why = reason
+            if change and change.first_alarm:
+                why = f"rolled back after {change.first_alarm}"
+                if change.last_alarm != change.first_alarm:
+                    why += f" (then {change.last_alarm})"
             events: list[Event] = [
                 stamp(
                     StageFailed,

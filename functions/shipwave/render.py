@@ -45,6 +45,8 @@ def status_view(state: PipelineState) -> Group:
         scopes.add_column(column)
     for stage in state.stages.values():
         for scope in stage.scopes.values():
+            if scope.deployed is None and scope.known_good is None and scope.bake_ends_at is None:
+                continue  # a region-wide bake's row holds nothing of its own
             activity = scope.activity
             if scope.bake_ends_at is not None:
                 activity += f" until {when(scope.bake_ends_at)}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from rich.console import Console
 
+from domain.catalogue import DEFAULT_CATALOGUE
 from domain.events import (
     AlarmsUnconfirmed,
     BakeCompleted,
@@ -24,6 +26,8 @@ from domain.events import (
     StageLeaseAcquired,
 )
 from domain.operations import OperatorInputError, approve_emergency
+from domain.rollout import window_closed
+from examples.reference import CreateOrderApp
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
 from statemachines.local.simulation import Behaviour
@@ -209,7 +213,7 @@ def test_insufficient_data_during_deployment_holds_the_next_batch(make_runtime: 
     (blocker,) = runtime.log.state(PIPELINE).stages["gamma"].blocked
     assert blocker.blocker == "alarm-health:us-east-1"
     assert f"insufficient-data: {latency} in us-east-1" in blocker.reason
-    assert "Gamma · Rolling · Wait for alarms" in runtime.states_entered(change)
+    assert "Gamma · Rolling · Wait to deploy" in runtime.states_entered(change)
 
     runtime.cloudwatch.set_state(latency, "us-east-1", None, "gamma")
     runtime.run()
@@ -299,3 +303,40 @@ def test_an_aborted_execution_releases_its_stage_and_the_waiting_change_goes_on(
     for stage in state.stages.values():
         for scope in stage.scopes.values():
             assert not (scope.change_id == leader and scope.activity.startswith("baking"))
+
+
+# --- 4. every deployment starts inside its region's window ----------------------------------
+
+
+def test_every_step_start_in_every_region_is_inside_that_regions_window(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(CreateOrderApp)
+    pipeline = CreateOrderApp.pipeline_id()
+    spec = runtime.specs[pipeline]
+    runtime.adopt(pipeline, "v1.0.0")
+    change = runtime.merge(pipeline, "v1.1.0")
+    runtime.run()
+    assert runtime.executions[change].status == "SUCCEEDED"
+
+    production = {stage.name for stage in spec.stages if stage.production}
+    starts: dict[tuple[str, str], datetime] = {}
+    for event in events(runtime, pipeline):
+        if isinstance(event, OneBoxDeployed | BatchDeployed) and event.stage in production:
+            starts.setdefault((event.stage, event.scope), event.at)  # the step's first batch
+    assert len(starts) == len(
+        {
+            (s.name, scope.scope)
+            for s in spec.stages
+            if s.production
+            for step in s.steps
+            if step.phase != "bake"
+            for scope in step.scopes
+        }
+    )
+    outside = [
+        (stage, scope, at.isoformat())
+        for (stage, scope), at in starts.items()
+        if window_closed(at, DEFAULT_CATALOGUE.region(scope.split("/")[0]), spec.window)  # type: ignore[arg-type]
+    ]
+    assert outside == []

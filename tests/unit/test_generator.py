@@ -96,18 +96,36 @@ def test_every_path_ends_and_every_state_is_reachable(machine: Json) -> None:
         assert reachable == set(states)
 
 
-def test_a_wave_fans_out_over_its_regions_with_a_map(machine: Json) -> None:
-    step = machine["States"]["Wave3 · AZ2"]
-    plan = machine["States"]["Wave3 · AZ2 · Scopes"]
-    assert step["Type"] == "Map"
-    assert step["ItemsPath"] == "$.scopes"
+def test_a_wave_fans_out_over_its_regions_each_going_through_the_steps_alone(
+    machine: Json,
+) -> None:
+    regions = machine["States"]["Wave3 · Regions"]
+    plan = machine["States"]["Wave3 · Scopes"]
+    assert regions["Type"] == "Map"
+    assert regions["ItemsPath"] == "$.regions"
     assert [item["region"] for item in plan["Result"]] == [
         "eu-west-1",
         "ap-northeast-1",
         "us-west-2",
     ]
-    assert step["ItemSelector"]["change_id.$"] == "$.change_id"
-    assert step["ItemSelector"]["stage"] == "wave3"
+    (us_west_2,) = [item for item in plan["Result"] if item["region"] == "us-west-2"]
+    assert list(us_west_2["scopes"]) == ["OneBox", "AZ1", "AZ2", "AZ3", "AZ4", "Bake"]
+    assert us_west_2["scopes"]["AZ4"] == "us-west-2/usw2-az4"
+    assert regions["ItemSelector"]["change_id.$"] == "$.change_id"
+    processor = regions["ItemProcessor"]
+    assert processor["StartAt"] == "Wave3 · OneBox · Here?"
+    states = processor["States"]
+    # a region without a fourth AZ skips that step
+    here = states["Wave3 · AZ4 · Here?"]
+    assert here["Choices"] == [
+        {"Variable": "$.scopes.AZ4", "IsPresent": False, "Next": "Wave3 · Bake · Here?"}
+    ]
+    scope = states["Wave3 · AZ4 · Scope"]["Parameters"]
+    assert (scope["stage"], scope["step"], scope["phase"]) == ("wave3", "AZ4", "rolling")
+    assert scope["scope.$"] == "$.scopes.AZ4"
+    # one step after the other inside a region: at most one AZ per region at a time
+    assert states["Wave3 · AZ1 · Done"]["Next"] == "Wave3 · AZ2 · Here?"
+    assert states["Wave3 · Bake · Done"]["Next"] == "Wave3 · Region done"
 
 
 def test_change_and_stage_travel_in_every_state(machine: Json) -> None:
@@ -131,7 +149,7 @@ def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     assert states["Wave5 · Succeeded"]["Next"] == "Completed"
     assert states["Wave1 · Enter"]["Next"] == "Wave1 · Blockers"
     assert states["Alpha · Enter"]["Next"] == "Alpha · Blockers"
-    assert states["Alpha · Blocked?"]["Default"] == "Alpha · Rolling · Scopes"
+    assert states["Alpha · Blocked?"]["Default"] == "Alpha · Scopes"
     assert states["Wave1 · Enter"]["Catch"][0] == {
         "ErrorEquals": ["Superseded"],
         "Next": "Wave1 · Superseded",
