@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.aws_errors import deploy_error
 from domain.errors import DeployTargetError
 from domain.events import Artifact
 from domain.ports import DeployResult, DeployTarget
@@ -171,7 +172,7 @@ class EcsServiceTarget(DeployTarget):
         try:
             found = client.describe_services(cluster=self.cluster, services=[service])
         except (ClientError, BotoCoreError) as error:
-            raise DeployTargetError(f"{self.cluster}/{service} in {scope}: {error}") from None
+            raise deploy_error(error, f"{self.cluster}/{service} in {scope}: {error}") from None
         services = found.get("services", [])
         if not services or services[0].get("status") == "INACTIVE":
             raise DeployTargetError(f"{self.cluster}/{service} in {scope}: no such service")
@@ -233,7 +234,7 @@ class EcsServiceTarget(DeployTarget):
             registered = client.register_task_definition(**definition)
             return str(registered["taskDefinition"]["taskDefinitionArn"])
         except (ClientError, BotoCoreError) as error:
-            raise DeployTargetError(f"{self.cluster}/{self.service}: {error}") from None
+            raise deploy_error(error, f"{self.cluster}/{self.service}: {error}") from None
 
 
 def _revision_name(arn: str) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.aws_errors import deploy_error
 from domain.errors import DeployTargetError
 from domain.events import Artifact
 from domain.ports import DeployResult, DeployTarget
@@ -113,7 +114,7 @@ class LambdaAliasTarget(DeployTarget):
         try:
             return dict(client.get_alias(FunctionName=self.function_name, Name=self.alias))
         except (ClientError, BotoCoreError) as error:
-            raise DeployTargetError(f"{self.function_name}:{self.alias}: {error}") from None
+            raise deploy_error(error, f"{self.function_name}:{self.alias}: {error}") from None
 
     def _route(
         self, client: LambdaClient, version: object, weights: dict[str, float], scope: str
@@ -160,4 +161,4 @@ class LambdaAliasTarget(DeployTarget):
                 ]
             )
         except (ClientError, BotoCoreError) as error:
-            raise DeployTargetError(f"{self.function_name}: {error}") from None
+            raise deploy_error(error, f"{self.function_name}: {error}") from None

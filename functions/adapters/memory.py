@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from domain.errors import ConcurrencyConflictError, InvalidAppendError
-from domain.events import Event, from_json, to_json
-from domain.ports import EventStore, ReviewSource, decode_stored, earlier_result
+from domain.events import Event, PersonPaged, from_json, to_json
+from domain.ports import EventStore, Notifier, ReviewSource, decode_stored, earlier_result
 from domain.review import CommitReview
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
@@ -125,3 +125,16 @@ class InMemoryReviewSource(ReviewSource):
                 for c in commit_ids
                 if (repository, c) in self._commits
             }
+
+
+class OutboxNotifier(Notifier):
+    """Pages kept in process memory, in the order sent: the local runtime's outbox (the demo
+    prints it; `shipwave status` shows the recorded pages from the log). Never raises."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent: list[PersonPaged] = []
+
+    def send(self, page: PersonPaged) -> None:
+        with self._lock:
+            self.sent.append(page)

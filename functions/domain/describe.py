@@ -29,6 +29,7 @@ from domain.events import (
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
+    PersonPaged,
     ReviewHeld,
     ReviewPassed,
     RollbackCompleted,
@@ -39,7 +40,9 @@ from domain.events import (
     StageLeaseAcquired,
     StageLeaseReleased,
     StageLeaseWaiting,
+    StageRecovered,
     StageSucceeded,
+    StageUnblocked,
 )
 
 
@@ -77,6 +80,12 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
         f"alarms cannot vouch for {e.scope} ({'; '.join(e.problems)}): bake "
         + ("extended" if e.action == "extend" else "held")
     ),
+    PersonPaged: lambda e: f"PAGED: {e.subject}",
+    StageRecovered: lambda e: (
+        f"{e.stage} recovered by {e.by} to {artifact_label(e.artifact)} in "
+        f"{', '.join(e.scopes)}: {e.why}"
+    ),
+    StageUnblocked: lambda e: f"{e.stage} unblocked by {e.by}: {e.why}",
     ExecutionEnded: lambda e: f"execution ended {e.status}: {e.cause or 'no cause given'}",
     ChangeSuperseded: lambda e: f"superseded at {e.stage} by {e.superseded_by}",
     OneBoxDeployed: lambda e: (

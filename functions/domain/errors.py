@@ -68,3 +68,15 @@ class AlarmReadError(ShipwaveError):
 
 class UnknownChangeError(ShipwaveError):
     """A request names a change the pipeline's log does not hold."""
+
+
+class TransientDeployError(DeployTargetError):
+    """The deploy API failed in a way that may pass (throttled, unavailable): try again."""
+
+
+class ArtifactReadError(ShipwaveError):
+    """The artifact store could not be read (not: the bytes do not match); try again."""
+
+
+class NotifyError(ShipwaveError):
+    """A page could not be delivered (it stays recorded in the log)."""

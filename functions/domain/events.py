@@ -335,6 +335,39 @@ class ChangeCompleted(Event):
     change_id: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class PersonPaged(Event):
+    """People were told that shipwave cannot go on alone: a rollback failed, or a stage has
+    been blocked too long. Recorded first, then published (SNS on AWS; the outbox locally)."""
+
+    stage: str
+    change_id: str
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageRecovered(Event):
+    """A person redeployed a named earlier artifact to the scopes whose rollback failed."""
+
+    stage: str
+    change_id: str
+    artifact: Artifact
+    scopes: tuple[str, ...]
+    by: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageUnblocked(Event):
+    """A person released a stage held by a failed rollback, once its scopes were healthy."""
+
+    stage: str
+    change_id: str
+    by: str
+    why: str
+
+
 ExecutionStatus = Literal["FAILED", "TIMED_OUT", "ABORTED"]
 
 
@@ -384,6 +417,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StageFailed,
         ChangeCompleted,
         ExecutionEnded,
+        PersonPaged,
+        StageRecovered,
+        StageUnblocked,
     )
 }
 

@@ -14,7 +14,7 @@ from domain.errors import (
     InvalidAppendError,
     MalformedEventError,
 )
-from domain.events import Artifact, Event, check_batch, payload
+from domain.events import Artifact, Event, PersonPaged, check_batch, payload
 from domain.review import CommitReview
 from domain.spec import Datapoints, Rolling
 from domain.state import PipelineState
@@ -219,7 +219,17 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def verify(self, artifact: Artifact) -> bool:
-        """True when the stored bytes still hash to the artifact's sha256 checksum."""
+        """True when the stored bytes still hash to the artifact's sha256 checksum; False
+        when they do not or are gone; ArtifactReadError when they could not be read."""
+
+
+class Notifier(ABC):
+    """How people are told what shipwave cannot settle alone (SNS on AWS, an outbox
+    locally). Pages are recorded in the log first and sent after: at least once."""
+
+    @abstractmethod
+    def send(self, page: PersonPaged) -> None:
+        """Deliver one page; raises NotifyError when it cannot."""
 
 
 class ReviewSource(ABC):

@@ -251,6 +251,8 @@ class PipelineSpec:
     emergency_approvers: tuple[str, ...] = ()
     #: an emergency's reduced bake never goes below this
     min_emergency_bake_seconds: int = 600
+    #: a stage blocked longer than this (by anything but its time window) pages people
+    page_after_blocked_seconds: int = 4 * 3600
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -373,6 +375,7 @@ class Pipeline:
     reviewers: ClassVar[tuple[str, ...]] = ()
     emergency_approvers: ClassVar[tuple[str, ...]] = ()
     min_emergency_bake_seconds: ClassVar[int] = 600
+    page_after_blocked_seconds: ClassVar[int] = 4 * 3600
 
     @classmethod
     def pipeline_id(cls) -> str:
@@ -455,6 +458,7 @@ class _Resolver:
             reviewers=tuple(r.strip() for r in cls.reviewers),
             emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
             min_emergency_bake_seconds=cls.min_emergency_bake_seconds,
+            page_after_blocked_seconds=cls.page_after_blocked_seconds,
         )
 
     # --- checks ----------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from domain.events import (
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
+    PersonPaged,
     ReviewHeld,
     ReviewPassed,
     RollbackCompleted,
@@ -55,7 +56,9 @@ from domain.events import (
     StageLeaseAcquired,
     StageLeaseReleased,
     StageLeaseWaiting,
+    StageRecovered,
     StageSucceeded,
+    StageUnblocked,
 )
 
 #: How many finished changes the state keeps; older ones live on in the log (`history`).
@@ -179,6 +182,21 @@ class ChangeState:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Page:
+    """A notification people got (the local outbox shows these)."""
+
+    key: str
+    at: datetime
+    stage: str
+    change_id: str
+    subject: str
+
+
+#: how many pages the state keeps (older ones stay in the log)
+PAGES_KEPT = 50
+
+
+@dataclass(frozen=True, kw_only=True)
 class PipelineState:
     pipeline_id: str
     sequence: int = 0  # the last event folded in
@@ -186,6 +204,7 @@ class PipelineState:
     stages: Mapping[str, StageState] = field(default_factory=dict)
     changes: Mapping[str, ChangeState] = field(default_factory=dict)  # still moving
     finished: tuple[ChangeState, ...] = ()  # the most recent finished, oldest first
+    pages: tuple[Page, ...] = ()  # the most recent notifications, oldest first
 
     def change(self, change_id: str) -> ChangeState | None:
         """The change if it is moving or among the recently finished ones."""
@@ -272,7 +291,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 4
+FOLD_VERSION = 5
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -1037,3 +1056,47 @@ def _(event: ExecutionEnded, state: PipelineState) -> PipelineState:
         state, event.change_id, event, finish=current is not None, **fields
     )
     return _moved(state, event, stages=stages, changes=changes, finished=finished)
+
+
+@_folds(PersonPaged)
+def _(event: PersonPaged, state: PipelineState) -> PipelineState:
+    page = Page(
+        key=event.idempotency_key,
+        at=event.at,
+        stage=event.stage,
+        change_id=event.change_id,
+        subject=event.subject,
+    )
+    return _with(_moved(state, event), pages=(*state.pages, page)[-PAGES_KEPT:])
+
+
+@_folds(StageRecovered)
+def _(event: StageRecovered, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    scopes = dict(stage.scopes)
+    for name in event.scopes:
+        scopes[name] = _with(
+            _scope(stage, name),
+            deployed=event.artifact,
+            known_good=event.artifact,
+            traffic_percent=100.0,
+            change_id=None,
+            activity=f"recovered by {event.by}",
+            health="unknown",
+            updated_at=event.at,
+        )
+    return _moved(state, event, stages=_put_stage(state, _with(stage, scopes=scopes)))
+
+
+@_folds(StageUnblocked)
+def _(event: StageUnblocked, state: PipelineState) -> PipelineState:
+    stage = _stage(state, event.stage)
+    stage = _with(
+        stage,
+        blocked=tuple(
+            b
+            for b in stage.blocked
+            if not (b.change_id == event.change_id and b.blocker == "rollback-failed")
+        ),
+    )
+    return _moved(state, event, stages=_put_stage(state, stage))

@@ -14,6 +14,7 @@ from adapters.aws_session import DeployRoles, aws_target, load_specs, parse_pair
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.s3_artifacts import S3ArtifactStore
+from adapters.sns import SnsNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.errors import ShipwaveError
 from handlers.settings import settings
@@ -81,6 +82,11 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
         ),
         clock=system_clock,
         accounts={account: env for env, account in roles.accounts.items()},
+        notifier=(
+            SnsNotifier(os.environ["SHIPWAVE_PAGE_TOPIC_ARN"])
+            if os.environ.get("SHIPWAVE_PAGE_TOPIC_ARN")
+            else None
+        ),
     )
 
 

@@ -8,11 +8,13 @@ invocation record nothing twice. Decisions come from the pure core (`domain.roll
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain import conveyor
 from domain.alarm_health import (
     Health,
     Watched,
@@ -22,7 +24,14 @@ from domain.alarm_health import (
     watched_by_step,
 )
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
-from domain.errors import AlarmReadError, DeployTargetError, ShipwaveError
+from domain.errors import (
+    AlarmReadError,
+    ArtifactReadError,
+    DeployTargetError,
+    NotifyError,
+    ShipwaveError,
+    TransientDeployError,
+)
 from domain.events import (
     AlarmFired,
     AlarmsUnconfirmed,
@@ -42,6 +51,7 @@ from domain.events import (
     HealthCheckFailed,
     HealthCheckPassed,
     OneBoxDeployed,
+    PersonPaged,
     RollbackCompleted,
     RollbackFailed,
     RollbackStarted,
@@ -54,9 +64,11 @@ from domain.ports import (
     ArtifactStore,
     DeployTarget,
     Executions,
+    Notifier,
     ReviewSource,
     Workflow,
 )
+from domain.recovery import decide_unblock, plan_recovery, recovered
 from domain.rollout import (
     Blocked,
     BlockerCheck,
@@ -114,6 +126,10 @@ class Where:
         return {"stage": self.stage, "scope": self.scope, "change_id": self.change_id}
 
 
+#: a rollback tries this many times (2, 4, 8 s apart) before it is declared failed
+ROLLBACK_ATTEMPTS = 4
+ROLLBACK_BACKOFF_SECONDS = 2.0
+
 _BAKE_PHASE: dict[str, BakePhase] = {"one-box": "one-box", "rolling": "fleet", "bake": "wave"}
 PRODUCTION = "production"
 
@@ -161,6 +177,8 @@ class Engine:
         catalogue: Catalogue = DEFAULT_CATALOGUE,
         accounts: Mapping[str, str] | None = None,
         reviews: ReviewSource | None = None,
+        notifier: Notifier | None = None,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log
         self.specs = specs
@@ -173,6 +191,8 @@ class Engine:
         self.catalogue = catalogue
         self.accounts = dict(accounts or {})
         self.review_gate = ReviewGate(log, reviews, clock)
+        self.notifier = notifier
+        self.pause = pause
 
     def environment_of(self, account: str) -> str:
         """Which environment an alarm event's account belongs to (production unless mapped)."""
@@ -425,29 +445,43 @@ class Engine:
                 )
             ],
         )
-        failure = ""
-        if to_artifact is not None and not self.artifacts.verify(to_artifact):
-            failure = f"checksum of {to_artifact.version} does not match {to_artifact.checksum}"
-        else:
-            try:
-                self.targets(spec).roll_back(
-                    environment(spec, where.stage), where.scope, to_artifact, spec.rolling
-                )
-            except DeployTargetError as error:
-                failure = str(error)
+        failure = self._return_to(spec, where.stage, where.scope, to_artifact)
         if failure:
-            self.log.record(
-                where.pipeline_id,
-                self.clock(),
-                lambda _, stamp: [
+            page_key = where.key("page-rollback-failed")
+
+            def failed(state: PipelineState, stamp: Stamper) -> list[Event]:
+                events: list[Event] = [
                     stamp(
                         RollbackFailed,
                         where.key(f"rollback-failed{attempt}"),
                         **where.fields(),
                         reason=failure,
                     )
-                ],
-            )
+                ]
+                if any(page.key == page_key for page in state.pages):
+                    return events  # people were told of this scope already (first attempt)
+                return [
+                    *events,
+                    stamp(
+                        PersonPaged,
+                        page_key,
+                        stage=where.stage,
+                        change_id=where.change_id,
+                        subject=(
+                            f"{where.pipeline_id}: rollback failed in {where.stage} {where.scope}"
+                        ),
+                        message=(
+                            f"The rollback of {where.change_id} in {where.scope} failed: "
+                            f"{failure}. The stage stays blocked and the failed version may "
+                            f"still serve there. Recover with: shipwave rollback "
+                            f"{where.pipeline_id} {where.stage} --to VERSION, then shipwave "
+                            f"unblock {where.pipeline_id} {where.stage}."
+                        ),
+                    ),
+                ]
+
+            recorded = self.log.record(where.pipeline_id, self.clock(), failed)
+            self._send_pages(recorded.events)
             raise (ChecksumMismatchError if "checksum" in failure else RollbackFailedError)(
                 f"{where.scope}: {failure}"
             )
@@ -463,6 +497,90 @@ class Engine:
                 )
             ],
         )
+
+    def _return_to(
+        self, spec: PipelineSpec, stage: str, scope: str, artifact: Artifact | None
+    ) -> str:
+        """Put the scope back on `artifact`, its checksum verified first; errors that may pass
+        (throttled, unavailable, unreadable store) are tried again with back-off. Returns
+        why it failed, or "" when the scope runs `artifact` now."""
+        failure = ""
+        for attempt in range(1, ROLLBACK_ATTEMPTS + 1):
+            try:
+                target = self.targets(spec)
+                if artifact is not None and not self.artifacts.verify(artifact):
+                    return f"checksum of {artifact.version} does not match {artifact.checksum}"
+                target.roll_back(environment(spec, stage), scope, artifact, spec.rolling)
+                return ""
+            except (TransientDeployError, ArtifactReadError) as error:
+                failure = f"{error} (tried {attempt} times)"
+                if attempt < ROLLBACK_ATTEMPTS:
+                    self.pause(ROLLBACK_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            except DeployTargetError as error:
+                return str(error)
+        return failure
+
+    def _send_pages(self, recorded: tuple[Event, ...]) -> None:
+        """Publish the pages just recorded (a retried handler publishes them again)."""
+        for event in recorded:
+            if isinstance(event, PersonPaged):
+                if self.notifier is None:
+                    raise NotifyError(
+                        f"page {event.subject!r} is recorded but no notifier is configured"
+                    )
+                self.notifier.send(event)
+
+    # --- a person recovers -------------------------------------------------------------------
+
+    def recover(self, pipeline_id: str, stage: str, version: str, *, by: str, why: str) -> Progress:
+        """`shipwave rollback`: redeploy a named earlier artifact (checksum verified) to the
+        scopes of a stage whose rollback failed; recorded with who and why."""
+        spec = self._spec(pipeline_id)
+        plan = plan_recovery(
+            self.log.state(pipeline_id), stage=stage, version=version, by=by, why=why
+        )
+        done: list[str] = []
+        failures: list[str] = []
+        for scope in plan.scopes:
+            failure = self._return_to(spec, stage, scope, plan.artifact)
+            if failure:
+                failures.append(f"{scope}: {failure}")
+            else:
+                done.append(scope)
+        if done:
+            self.log.record(
+                pipeline_id,
+                self.clock(),
+                lambda _, stamp: recovered(
+                    stamp, plan, stage=stage, scopes=tuple(done), by=by, why=why
+                ),
+            )
+        if failures:
+            raise RollbackFailedError("recovery failed in " + "; ".join(failures))
+        return {"recovered": done, "artifact": plan.artifact.version}
+
+    def unblock(self, pipeline_id: str, stage: str, *, by: str, why: str) -> Progress:
+        """`shipwave unblock`: release a stage held by a failed rollback once none of its
+        scopes runs the failed change; the newest waiting change takes it."""
+        self._spec(pipeline_id)
+        result = self.log.record(
+            pipeline_id,
+            self.clock(),
+            lambda state, stamp: decide_unblock(state, stamp, stage=stage, by=by, why=why),
+        )
+        hand = conveyor.handoffs(result.events)
+        for change, token in hand.supersede:
+            self.workflow.fail(token, "Superseded", f"a newer change took {stage} after {change}")
+        resumed = [
+            change
+            for change, token in hand.resume
+            if self.workflow.resume(token, {"holder": change})
+        ]
+        return {
+            "unblocked": stage,
+            "next": [change for change, _ in hand.resume],
+            "resumed": resumed,
+        }
 
     # --- baking ------------------------------------------------------------------------------
 
@@ -748,6 +866,48 @@ class Engine:
             return events
 
         self.log.record(pipeline_id, now, decide)
+        self._page_long_blocks(pipeline_id, change_id, stage, now)
+
+    def _page_long_blocks(
+        self, pipeline_id: str, change_id: str, stage: str, now: datetime
+    ) -> None:
+        """A stage held longer than the pipeline allows (by anything but its time window)
+        pages people, once per blocker and hold."""
+        limit = self._spec(pipeline_id).page_after_blocked_seconds
+
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            stage_state = state.stages.get(stage)
+            paged = {page.key for page in state.pages}
+            events: list[Event] = []
+            for blocker in stage_state.blocked if stage_state else ():
+                held = (now - blocker.since).total_seconds()
+                key = f"{change_id}:{stage}:{blocker.blocker}:page:{blocker.since.isoformat()}"
+                if (
+                    blocker.change_id != change_id
+                    or blocker.blocker.startswith("time-window")
+                    or held < limit
+                    or key in paged
+                ):
+                    continue
+                events.append(
+                    stamp(
+                        PersonPaged,
+                        key,
+                        stage=stage,
+                        change_id=change_id,
+                        subject=(
+                            f"{pipeline_id}: {stage} blocked {held / 3600:.1f} h by "
+                            f"{blocker.blocker}"
+                        ),
+                        message=(
+                            f"{change_id} has waited at {stage} since "
+                            f"{blocker.since.isoformat()}: {blocker.reason}"
+                        ),
+                    )
+                )
+            return events
+
+        self._send_pages(self.log.record(pipeline_id, now, decide).events)
 
     # --- alarms --------------------------------------------------------------------------------
 

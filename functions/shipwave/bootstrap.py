@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from adapters.aws_session import DeployRoles, aws_target, parse_pairs
+from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
+from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sqlite import SQLiteEventStore
-from domain.errors import ShipwaveError
-from domain.ports import EventStore
+from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
+from domain.errors import DeployTargetError, ShipwaveError
+from domain.ports import DeployTarget, EventStore, Workflow
 from domain.spec import Pipeline, PipelineSpec, resolve_all
+from service.engine import Engine
+from service.pipeline_log import PipelineLog
 
 DEFAULT_EVENT_LOG = "sqlite:///.shipwave/events.db"
 DEFAULT_PIPELINES = "examples.reference:PIPELINES"
@@ -77,4 +85,47 @@ def open_store(url: str, *, create: bool = False) -> EventStore:
     raise EventLogUrlError(
         f"event log {url!r}: unknown kind {parts.scheme or '(none)'!r}; "
         "use sqlite:///path.db or dynamodb://TABLE?region=REGION"
+    )
+
+
+class LocalFleetUnreachableError(DeployTargetError):
+    """A local event log's fleet lives in the process that ran it (the demo, a test)."""
+
+
+class _NoLocalWorkflow(Workflow):
+    """A local run's executions lived in its own process: nothing here can resume them."""
+
+    def resume(self, token: str, output: dict[str, object]) -> bool:
+        return False
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return False
+
+
+def operator_engine(event_log: str, pipelines: str) -> Engine:
+    """The engine a person's recovery runs on: over AWS for a DynamoDB log (the caller's
+    credentials must be allowed to assume the shipwave deploy roles), over the log alone for
+    a local one (its fleet and executions lived in the process that ran them)."""
+    specs = load_pipelines(pipelines)
+    store = open_store(event_log)
+    roles = DeployRoles(accounts=parse_pairs(os.environ.get("SHIPWAVE_ENVIRONMENT_ACCOUNTS", "")))
+    aws = isinstance(store, DynamoDBEventStore)
+
+    def targets(spec: PipelineSpec) -> DeployTarget:
+        if not aws:
+            raise LocalFleetUnreachableError(
+                f"{event_log} is a local log: its simulated fleet lived in the process that ran "
+                "it; recover there (LocalRuntime.engine.recover), or against an AWS log"
+            )
+        return aws_target(spec, roles)
+
+    return Engine(
+        log=PipelineLog(store),
+        specs=specs,
+        targets=targets,
+        alarms=CloudWatchAlarmReader(roles.cloudwatch),
+        artifacts=S3ArtifactStore(),
+        workflow=StepFunctionsWorkflow() if aws else _NoLocalWorkflow(),
+        executions=StepFunctionsExecutions({}),
+        clock=lambda: datetime.now(UTC),
     )

@@ -20,7 +20,13 @@ from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
 from service.pipeline_log import Decision, PipelineLog, Recorded
-from shipwave.bootstrap import DEFAULT_EVENT_LOG, DEFAULT_PIPELINES, load_pipelines, open_store
+from shipwave.bootstrap import (
+    DEFAULT_EVENT_LOG,
+    DEFAULT_PIPELINES,
+    load_pipelines,
+    open_store,
+    operator_engine,
+)
 from shipwave.demo import run_demo
 from shipwave.render import history_view, status_view
 
@@ -222,6 +228,50 @@ def override(
         f"recorded at sequence {result.events[-1].sequence}: {blocker} at {stage} "
         f"overridden for {change} by {by}"
     )
+
+
+@app.command()
+def rollback(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    stage: Annotated[str, typer.Argument(help="The stage whose rollback failed.")],
+    to: Annotated[str, typer.Option("--to", help="The earlier version to redeploy.")],
+    by: Annotated[str, typer.Option("--by", help="Who acts.")],
+    why: Annotated[str, typer.Option("--why", help="Why.")],
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Redeploy a named earlier artifact (checksum verified) to the scopes of a stage whose
+    rollback failed; recorded with who and why. Then `shipwave unblock` releases the stage."""
+    result = operator_engine(event_log, pipelines).recover(pipeline, stage, to, by=by, why=why)
+    console.print(
+        f"recorded: {stage} back on {result['artifact']} in {', '.join(result['recovered'])}, "
+        f"by {by}"
+    )
+
+
+@app.command()
+def unblock(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    stage: Annotated[str, typer.Argument(help="The stage held by a failed rollback.")],
+    by: Annotated[str, typer.Option("--by", help="Who acts.")],
+    why: Annotated[str, typer.Option("--why", help="Why it is safe now.")],
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Release a stage held by a failed rollback once none of its scopes runs the failed
+    change; the newest change waiting for it goes on. Recorded with who and why."""
+    result = operator_engine(event_log, pipelines).unblock(pipeline, stage, by=by, why=why)
+    console.print(f"recorded: {stage} unblocked by {by}")
+    for change in result["next"]:
+        if change in result["resumed"]:
+            console.print(f"{change} takes {stage} and goes on")
+        else:
+            console.print(
+                f"{change} takes {stage}, but its execution could not be reached from here "
+                "(a local run's executions lived in the process that ran them)"
+            )
+    if not result["next"]:
+        console.print("no change was waiting for it")
 
 
 @app.command()

@@ -109,6 +109,14 @@ def status_view(state: PipelineState) -> Group:
     else:
         parts.append(Text("Nothing is blocked.", style="green"))
 
+    if state.pages:
+        pages = Table(title="People paged (newest first)", title_justify="left", style="red")
+        for column in ("When", "Stage", "Change", "Page"):
+            pages.add_column(column)
+        for page in reversed(state.pages[-10:]):
+            pages.add_row(when(page.at), page.stage, page.change_id, f"PAGED: {page.subject}")
+        parts.append(pages)
+
     parts.append(_changes_table("In flight", state.changes.values()))
     if state.finished:
         parts.append(_changes_table("Recently finished", reversed(state.finished[-10:])))

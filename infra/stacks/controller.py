@@ -8,8 +8,10 @@ from aws_cdk import Acknowledgment, CfnOutput, CfnParameter, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from domain.spec import PipelineSpec
@@ -55,6 +57,7 @@ class ControllerStack(Stack):
         self._intake(specs)
         self._alarm_changes(specs)
         self._execution_ends()
+        self._pages()
         self._acknowledge()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
@@ -142,6 +145,22 @@ class ControllerStack(Stack):
                 targets.LambdaFunction(self.handlers.functions["executions"], retry_attempts=20)
             ],
         )
+
+    def _pages(self) -> None:
+        """The topic teams subscribe to: every failed rollback, every stage blocked too long."""
+        topic = sns.Topic(
+            self,
+            "Pages",
+            display_name="shipwave pages",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        for name, function in self.handlers.functions.items():
+            if name in ("intake", "lease"):
+                continue  # neither records a page
+            topic.grant_publish(function)
+            function.add_environment("SHIPWAVE_PAGE_TOPIC_ARN", topic.topic_arn)
+        CfnOutput(self, "PagesTopicArn", value=topic.topic_arn)
 
     def _acknowledge(self) -> None:
         pass

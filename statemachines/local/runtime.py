@@ -27,7 +27,7 @@ import boto3
 from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
-from adapters.memory import InMemoryReviewSource
+from adapters.memory import InMemoryReviewSource, OutboxNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
@@ -160,6 +160,7 @@ class LocalRuntime:
         self.cloudwatch = SimulatedCloudWatch(self.fleet, self.specs)
         self.artifacts = SimulatedArtifactStore()
         self.reviews = InMemoryReviewSource()
+        self.outbox = OutboxNotifier()
         workflow = StepFunctionsWorkflow(client=self.sfn)
         self.engine = Engine(
             log=self.log,
@@ -172,6 +173,8 @@ class LocalRuntime:
             clock=self.clock.now,
             accounts={account: env for env, account in ENVIRONMENT_ACCOUNTS.items()},
             reviews=self.reviews,
+            notifier=self.outbox,
+            pause=lambda seconds: None,  # retries back off in virtual time: no wall wait
         )
         handler_runtime.use(
             handler_runtime.Services(

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from domain.alarm_health import AlarmStatus
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
-from domain.errors import AlarmReadError, DeployTargetError
+from domain.errors import AlarmReadError, DeployTargetError, TransientDeployError
 from domain.events import Artifact
 from domain.ports import AlarmReader, ArtifactStore, DeployResult, DeployTarget
 from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
@@ -115,6 +115,8 @@ class SimulatedFleet:
         #: the most boxes each version ran on: (service, environment, scope, version) → count
         self.peak_boxes: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.broken_targets: set[str] = set()  # services whose rollbacks fail
+        #: service → rollbacks still to fail as throttled (a rollback tried again passes)
+        self.flaky_rollbacks: dict[str, int] = defaultdict(int)
         #: moves on whenever any box changes version or role (caches key on it)
         self.generation = 0
 
@@ -232,6 +234,9 @@ class _FleetTarget(DeployTarget):
     ) -> DeployResult:
         if self.service in self.fleet.broken_targets:
             raise DeployTargetError(f"{self.service} in {scope}: the deploy API refused the call")
+        if self.fleet.flaky_rollbacks[self.service] > 0:
+            self.fleet.flaky_rollbacks[self.service] -= 1
+            raise TransientDeployError(f"{self.service} in {scope}: Throttling: rate exceeded")
         with self.fleet._lock:
             boxes = self.fleet.boxes(self.service, environment, scope)
             version = artifact.version if artifact else None

@@ -23,7 +23,11 @@ from domain.events import (
     OneBoxDeployed,
     ReviewHeld,
     ReviewPassed,
+    RollbackCompleted,
+    RollbackFailed,
     StageLeaseAcquired,
+    StageRecovered,
+    StageUnblocked,
 )
 from domain.operations import OperatorInputError, approve_emergency
 from domain.rollout import window_closed
@@ -340,3 +344,99 @@ def test_every_step_start_in_every_region_is_inside_that_regions_window(
         if window_closed(at, DEFAULT_CATALOGUE.region(scope.split("/")[0]), spec.window)  # type: ignore[arg-type]
     ]
     assert outside == []
+
+
+# --- 3. a failed rollback is never left silent ---------------------------------------------
+
+
+def alarm_at_gamma_one_box(runtime: LocalRuntime, change: str) -> None:
+    def one_box_baking() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("gamma")
+        scope = stage.scopes.get("us-east-1") if stage else None
+        return bool(scope and scope.change_id == change and scope.activity == "baking one-box")
+
+    runtime.run(until=one_box_baking, max_days=2)
+    spec = runtime.specs[PIPELINE]
+    runtime.cloudwatch.set_state(spec.alarm_names.one_box_composite, "us-east-1", "ALARM", "gamma")
+
+
+def test_a_throttled_rollback_is_tried_again_before_it_is_declared_failed(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.fleet.flaky_rollbacks["create-order"] = 2  # throttled twice, then it goes through
+    change = runtime.merge(PIPELINE, "v1.1.0")
+    alarm_at_gamma_one_box(runtime, change)
+    runtime.run()
+
+    log = events(runtime, PIPELINE)
+    assert not [e for e in log if isinstance(e, RollbackFailed)]
+    assert [e.scope for e in log if isinstance(e, RollbackCompleted)] == ["us-east-1"]
+    assert versions(runtime, "create-order", "gamma", "us-east-1") == {"v1.0.0"}
+    assert runtime.outbox.sent == []
+
+
+def test_a_failed_rollback_pages_and_a_person_recovers_and_unblocks(make_runtime: Make) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.fleet.broken_targets.add("create-order")  # the deploy API refuses every rollback
+    change = runtime.merge(PIPELINE, "v1.1.0")
+    alarm_at_gamma_one_box(runtime, change)
+    runtime.run_for(1800)  # the one-box rolls back, and the rollback fails
+    waiting = runtime.merge(PIPELINE, "v1.2.0")
+    runtime.run_for(3 * 3600)  # it passes alpha and beta, then waits for gamma
+
+    # Then people are told, and the stage stays blocked with the failed version on the one-box
+    (page,) = runtime.outbox.sent
+    assert "rollback failed in gamma us-east-1" in page.subject
+    assert "shipwave rollback" in page.message
+    state = runtime.log.state(PIPELINE)
+    assert state.pages[-1].subject == page.subject
+    assert "rollback failed in gamma" in rendered(runtime)
+    assert state.stages["gamma"].lease_holder == change
+    assert [w.change_id for w in state.stages["gamma"].waiting] == [waiting]
+    assert "v1.1.0" in versions(runtime, "create-order", "gamma", "us-east-1")
+
+    # A person cannot unblock while the scope still runs the failed version
+    with pytest.raises(OperatorInputError, match="still run"):
+        runtime.engine.unblock(PIPELINE, "gamma", by="ana", why="looks fine")
+    # nor redeploy the version that failed, nor one the log never had
+    with pytest.raises(OperatorInputError, match="failed to roll back"):
+        runtime.engine.recover(PIPELINE, "gamma", "v1.1.0", by="ana", why="x")
+    with pytest.raises(OperatorInputError, match="no artifact"):
+        runtime.engine.recover(PIPELINE, "gamma", "v0.9.9", by="ana", why="x")
+
+    # When the deploy API works again, a person redeploys v1.0.0 and releases the stage
+    runtime.fleet.broken_targets.discard("create-order")
+    one_box_alarm = runtime.specs[PIPELINE].alarm_names.one_box_composite
+    runtime.cloudwatch.set_state(one_box_alarm, "us-east-1", None, "gamma")  # back to its rule
+    runtime.run_for(120)  # the alarm's rule takes over again: OK
+    runtime.engine.recover(PIPELINE, "gamma", "v1.0.0", by="ana", why="deploy API fixed")
+    assert versions(runtime, "create-order", "gamma", "us-east-1") == {"v1.0.0"}
+    runtime.engine.unblock(PIPELINE, "gamma", by="ana", why="gamma is back on v1.0.0")
+    runtime.run()
+
+    log = events(runtime, PIPELINE)
+    (recovered,) = [e for e in log if isinstance(e, StageRecovered)]
+    assert (recovered.by, recovered.artifact.version, recovered.scopes) == (
+        "ana",
+        "v1.0.0",
+        ("us-east-1",),
+    )
+    assert [e.by for e in log if isinstance(e, StageUnblocked)] == ["ana"]
+    assert runtime.executions[waiting].status == "SUCCEEDED"
+    assert runtime.log.state(PIPELINE).change(waiting).status == "completed"  # type: ignore[union-attr]
+
+
+def test_a_stage_blocked_longer_than_allowed_pages_once(make_runtime: Make) -> None:
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
+    runtime.merge(PIPELINE, "v1.1.0")
+    runtime.run_for(12 * 3600)
+
+    pages = [p for p in runtime.outbox.sent if "blocked" in p.subject]
+    assert len(pages) == 1
+    assert "wave1 blocked" in pages[0].subject
+    assert "company-alarm" in pages[0].subject

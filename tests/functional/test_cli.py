@@ -17,7 +17,10 @@ from adapters.dynamodb import DynamoDBEventStore
 from adapters.sqlite import SQLiteEventStore
 from shipwave.cli import app
 from statemachines.local.moto_patches import isolate_dynamodb
+from statemachines.local.runtime import LocalRuntime
 from tests.builders import change_received, rollout
+from tests.e2e.conftest import MONDAY_8AM, SmallApp
+from tests.e2e.test_fail_closed import alarm_at_gamma_one_box
 
 runner = CliRunner()
 
@@ -289,3 +292,57 @@ def test_an_emergency_approver_the_pipeline_does_not_name_is_refused(tmp_path: P
     assert "ana wrote commits of c1" in emergency("ana", "bo")
     assert "no module named" in emergency("bo", "chen", pipelines="nowhere:X").lower()
     assert store.last_sequence("create-order-application") == 1  # nothing written
+
+
+SMALL_PIPELINES = (SmallApp,)
+
+
+def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path) -> None:
+    """A local run leaves gamma blocked by a rollback the deploy API refused; a person then
+    works from the command line on the log it left."""
+    path = tmp_path / "events.db"
+    pipeline = SmallApp.pipeline_id()
+    with LocalRuntime(
+        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM
+    ) as runtime:
+        runtime.adopt(pipeline, "v1.0.0")
+        runtime.fleet.broken_targets.add("create-order")
+        change = runtime.merge(pipeline, "v1.1.0")
+        alarm_at_gamma_one_box(runtime, change)
+        runtime.run_for(1800)
+    url = f"sqlite:///{path}"
+    where = ["--event-log", url, "--pipelines", "tests.functional.test_cli:SMALL_PIPELINES"]
+    before = SQLiteEventStore(path).last_sequence(pipeline)
+
+    def shipwave(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "shipwave", *args, *where],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).parent.parent.parent,
+        )
+
+    early = shipwave("unblock", pipeline, "gamma", "--by", "ana", "--why", "looks fine")
+    assert early.returncode == 1
+    assert "still run" in early.stderr
+    assert "Traceback" not in early.stderr
+    local = shipwave("rollback", pipeline, "gamma", "--to", "v1.0.0", "--by", "ana", "--why", "x")
+    assert local.returncode == 1
+    assert "local log" in local.stderr
+    unknown = shipwave("rollback", pipeline, "gamma", "--to", "v9", "--by", "ana", "--why", "x")
+    assert "no artifact 'v9'" in unknown.stderr
+    assert SQLiteEventStore(path).last_sequence(pipeline) == before  # nothing written
+
+    with LocalRuntime(
+        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM
+    ) as runtime:  # the fleet is back: recover where it lives
+        runtime.fleet.seed("create-order", [("gamma", "us-east-1")], "v1.1.0")
+        runtime.artifacts.build("create-order", "v1.0.0")  # the store still holds its bytes
+        runtime.engine.recover(pipeline, "gamma", "v1.0.0", by="ana", why="deploy API fixed")
+    done = shipwave("unblock", pipeline, "gamma", "--by", "ana", "--why", "back on v1.0.0")
+    assert done.returncode == 0, done.stderr
+    assert "gamma unblocked by ana" in done.stdout
+    history = runner.invoke(app, ["history", pipeline, "--json", "--event-log", url])
+    kinds = [e["type"] for e in json.loads(history.stdout)]
+    assert kinds[-3:] == ["StageRecovered", "StageUnblocked", "StageLeaseReleased"]

@@ -286,6 +286,30 @@ def test_executions_that_end_abnormally_reach_the_execution_handler(
     assert "executions" in json.dumps(rule["Targets"])
 
 
+def test_pages_go_to_an_encrypted_topic_the_recording_handlers_may_publish_to(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-controller")
+    (topic_id,) = resources(body, "AWS::SNS::Topic")
+    topic = body["Resources"][topic_id]["Properties"]
+    assert topic["KmsMasterKeyId"]
+    policies = json.dumps(resources(body, "AWS::SNS::TopicPolicy"))
+    assert "aws:SecureTransport" in policies
+    functions = resources(body, "AWS::Lambda::Function")
+    with_topic = {
+        f["Properties"]["Handler"].split(".")[1]
+        for f in functions.values()
+        if "SHIPWAVE_PAGE_TOPIC_ARN" in f["Properties"]["Environment"]["Variables"]
+    }
+    assert with_topic == {"blockers", "deploy", "bake", "transition", "alarm", "executions"}
+    grants = [
+        p
+        for p in resources(body, "AWS::IAM::Policy").values()
+        if "sns:Publish" in json.dumps(p["Properties"]["PolicyDocument"])
+    ]
+    assert len(grants) == len(with_topic)
+
+
 def test_metric_alarms_report_missing_data_as_missing_never_as_ok(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
