@@ -1,10 +1,12 @@
-"""`shipwave demo`: the reference pipeline on the local runtime, four scenarios.
+"""`shipwave demo`: the reference pipeline on the local runtime, five scenarios.
 
 1. A good change reaches all 24 regions (one-box, rolling, bakes, windows, waves).
 2. Two changes merged minutes apart wait behind it: the newer takes the stage, the older is
    superseded and its commits ride along (the conveyor).
 3. A bad change (its version raises the fault rate) is rolled back at the first one-box.
-4. A slow-burn change is rolled back during a bake, hours in.
+4. Fail closed: a commit approved only by its author waits at source, deploying nothing,
+   until a member of the team approves it after the fact; then it goes everywhere.
+5. A slow-burn change is rolled back during a bake, hours in.
 
 Everything runs through the generated state machine, the real handlers and the event log;
 time is virtual, the fleet and CloudWatch are simulated.
@@ -30,6 +32,9 @@ from domain.events import (
     ChangeCompleted,
     ChangeSuperseded,
     Event,
+    PersonPaged,
+    ReviewHeld,
+    ReviewPassed,
     RollbackCompleted,
     StageFailed,
     StageSucceeded,
@@ -51,6 +56,9 @@ _SHOWN = (
     AlarmFired,
     RollbackCompleted,
     BlockerHit,
+    ReviewHeld,
+    ReviewPassed,
+    PersonPaged,
 )
 
 
@@ -65,6 +73,7 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     seen: int = 0
     rollbacks: int = 0
+    windows: set[tuple[str, str]] = field(default_factory=set)  # (change, stage) shown
 
     def __call__(self, previous: datetime, now: datetime) -> None:
         if self.log.store.last_sequence(self.pipeline_id) <= self.seen:
@@ -75,6 +84,10 @@ class Progress:
                 self.rollbacks += 1
                 if self.rollbacks > 3:
                     continue
+            if isinstance(event, BlockerHit) and event.blocker.startswith("time-window"):
+                if (event.change_id, event.stage) in self.windows:
+                    continue  # one line per stage: the other regions wait the same way
+                self.windows.add((event.change_id, event.stage))
             if isinstance(event, _SHOWN):
                 self._line(event)
 
@@ -82,7 +95,7 @@ class Progress:
         wall = time.monotonic() - self.started
         style = (
             "red"
-            if isinstance(event, StageFailed | AlarmFired | RollbackCompleted)
+            if isinstance(event, StageFailed | AlarmFired | RollbackCompleted | PersonPaged)
             else ("green" if isinstance(event, ChangeCompleted) else "")
         )
         change = getattr(event, "change_id", "") or ""
@@ -157,7 +170,21 @@ def run_demo(event_log: str, console: Console) -> None:
         runtime.run()
         progress(runtime.clock.now(), runtime.clock.now())
 
-        console.rule("4 · a slow burn: faults start five hours after a box takes the version")
+        console.rule("4 · fail closed: a commit approved only by its author waits at source")
+        held = runtime.merge(pipeline, "v1.5.0", author="dara", approved_by=("dara",))
+        runtime.run_for(6 * 3600)
+        waiting = runtime.log.state(pipeline).changes[held]
+        console.print(
+            f"  after 6 h: [bold]{held}[/bold] is {waiting.status}, nothing of it deployed; "
+            f"{waiting.reason}",
+            highlight=False,
+        )
+        console.print("  [bold]ana[/bold] (a team reviewer) approves the commit after the fact")
+        runtime.approve(pipeline, held, "ana")
+        runtime.run()
+        progress(runtime.clock.now(), runtime.clock.now())
+
+        console.rule("5 · a slow burn: faults start five hours after a box takes the version")
         progress.rollbacks = 0
         slow = runtime.merge(pipeline, "v1.4.0", behaviour=Behaviour(burns_after_hours=5))
         runtime.run()
@@ -166,7 +193,11 @@ def run_demo(event_log: str, console: Console) -> None:
         results = runtime.refresh()
         state = runtime.log.state(pipeline)
         console.rule("outcome")
-        console.print(_outcome(state, [good, older, newer, bad, slow], results, runtime))
+        console.print(_outcome(state, [good, older, newer, bad, held, slow], results, runtime))
+        console.print(
+            f"people paged: {len(runtime.outbox.sent)}"
+            + "".join(f"\n  PAGED: {page.subject}" for page in runtime.outbox.sent)
+        )
         console.print(
             f"virtual time {runtime.clock.now() - START} · wall time "
             f"{time.monotonic() - wall_start:.1f} s"
