@@ -82,6 +82,9 @@ def test_an_unreviewed_commit_is_never_deployed_and_later_changes_wait_behind_it
     assert "code-review" in text
     assert "held-at-source" in text
     assert "Source · Wait for review" in runtime.states_entered(first)
+    # held 6 h, longer than the 4 h the pipeline allows: people are told, once per change
+    paged = sorted(p.change_id for p in runtime.outbox.sent if p.stage == "source")
+    assert paged == sorted([first, second])
 
     # When a team member approves the commit after the fact
     runtime.approve(PIPELINE, first, "bo")

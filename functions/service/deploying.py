@@ -1,0 +1,134 @@
+"""Deploying: one-box and rolling batches of one scope."""
+
+from __future__ import annotations
+
+from domain.errors import (
+    DeployTargetError,
+)
+from domain.events import (
+    BatchDeployed,
+    Event,
+    HealthCheckFailed,
+    HealthCheckPassed,
+    OneBoxDeployed,
+    Stamper,
+)
+from domain.state import PipelineState
+from service.core import (
+    PRODUCTION,
+    HealthCheckFailedError,
+    Progress,
+    Where,
+    environment,
+    scope_of,
+)
+from service.gates import GateSteps
+
+
+class DeploySteps(GateSteps):
+    def deploy(self, where: Where, phase: str, progress: Progress) -> Progress:
+        spec = self._spec(where.pipeline_id)
+        state = self.log.state(where.pipeline_id)
+        change = self._change(state, where.change_id)
+        artifact = self._artifact(change)
+        scope_state = scope_of(state, where)
+        if environment(spec, where.stage) == PRODUCTION and not int(progress.get("batch", 0)):
+            # Every production step starts in each region only inside its window.
+            window = self.window(where)
+            if not window["open"]:
+                return self._progress(
+                    spec,
+                    where,
+                    change,
+                    batch=0,
+                    done=False,
+                    extensions=0,
+                    verdict="pending",
+                    wait_seconds=int(window["wait_seconds"]),
+                )
+        if scope_state is not None and scope_state.change_id == where.change_id:
+            # Only once this change runs here can an alarm be its fault.
+            wait = self._hold_while_unconfirmed(spec, where, one_box=phase == "one-box")
+            if wait:
+                return self._progress(
+                    spec,
+                    where,
+                    change,
+                    batch=int(progress.get("batch", 0)),
+                    done=False,
+                    extensions=0,
+                    verdict="pending",
+                    wait_seconds=wait,
+                )
+        target = self.targets(spec)
+        env = environment(spec, where.stage)
+        try:
+            if phase == "one-box":
+                result = target.one_box(env, where.scope, artifact, spec.one_box_percent)
+                batch = 0
+            else:
+                batch = int(progress.get("batch", 0)) + 1
+                result = target.next_batch(env, where.scope, artifact, spec.rolling, batch)
+        except DeployTargetError as error:
+            raise HealthCheckFailedError(f"{where.scope}: deployment failed: {error}") from None
+
+        def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
+            events: list[Event] = []
+            if phase == "one-box":
+                events.append(
+                    stamp(
+                        OneBoxDeployed,
+                        where.key("onebox"),
+                        **where.fields(),
+                        artifact=artifact,
+                        traffic_percent=result.fleet_percent_on_new,
+                    )
+                )
+            else:
+                events.append(
+                    stamp(
+                        BatchDeployed,
+                        where.key(f"batch{batch}"),
+                        **where.fields(),
+                        artifact=artifact,
+                        batch=batch,
+                        boxes=result.boxes,
+                        fleet_percent_on_new=result.fleet_percent_on_new,
+                        healthy_percent=result.healthy_percent,
+                    )
+                )
+            if result.unhealthy:
+                events.append(
+                    stamp(
+                        HealthCheckFailed,
+                        where.key(f"health{batch}"),
+                        **where.fields(),
+                        boxes=result.unhealthy,
+                        reason=result.reason or "health check failed",
+                    )
+                )
+            else:
+                events.append(
+                    stamp(
+                        HealthCheckPassed,
+                        where.key(f"health{batch}"),
+                        **where.fields(),
+                        boxes=result.boxes,
+                    )
+                )
+            return events
+
+        self.log.record(where.pipeline_id, self.clock(), decide)
+        if result.unhealthy:
+            raise HealthCheckFailedError(
+                f"{where.scope}: {len(result.unhealthy)} new box(es) unhealthy: {result.reason}"
+            )
+        return self._progress(
+            spec,
+            where,
+            change,
+            batch=batch,
+            done=result.done or phase == "one-box",
+            extensions=0,
+            verdict="pending",
+        )
