@@ -443,3 +443,28 @@ def test_a_stage_blocked_longer_than_allowed_pages_once(make_runtime: Make) -> N
     assert len(pages) == 1
     assert "wave1 blocked" in pages[0].subject
     assert "company-alarm" in pages[0].subject
+
+
+def test_a_change_that_waits_too_long_for_a_stage_gives_up_recorded(make_runtime: Make) -> None:
+    """The lease callback has a timeout: a change stuck behind a stage for two weeks ends
+    failed with the reason recorded and leaves the waiting list, instead of waiting forever."""
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    runtime.cloudwatch.set_state("company-large-scale-event", "af-south-1", "ALARM")
+    leader = runtime.merge(PIPELINE, "v1.1.0")
+
+    def leader_holds_wave1() -> bool:
+        stage = runtime.log.state(PIPELINE).stages.get("wave1")
+        return bool(stage and stage.lease_holder == leader)
+
+    runtime.run(until=leader_holds_wave1, max_days=3)
+    follower = runtime.merge(PIPELINE, "v1.2.0")
+    runtime.run(until=lambda: runtime.refresh()[follower].status != "RUNNING", max_days=20)
+
+    assert runtime.executions[follower].status == "FAILED"
+    ended = runtime.log.state(PIPELINE).change(follower)
+    assert ended is not None
+    assert ended.status == "failed"
+    assert "States.Timeout" in ended.reason
+    assert runtime.log.state(PIPELINE).stages["wave1"].waiting == ()
+    assert runtime.executions[leader].status == "RUNNING"  # still held by the company alarm
