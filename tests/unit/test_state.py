@@ -148,6 +148,54 @@ def test_failed_rollback_blocks_the_stage_with_its_reason_until_overridden() -> 
     assert state.changes["c1"].overrides[0].by == "ana"
 
 
+def test_after_a_stage_fails_no_scope_of_it_still_bakes() -> None:
+    log = Log()
+    log.receive("c1")
+    where = {"stage": "wave1", "scope": "af-south-1", "change_id": "c1"}
+    log.add(
+        BakeStarted,
+        **where,
+        phase="wave",
+        duration_seconds=43200,
+        ends_at=T0 + timedelta(hours=12),
+        metric="AWS/ApiGateway/Count",
+        min_datapoints=100,
+        callback_token="t",
+    )
+    log.add(StageFailed, stage="wave1", change_id="c1", reason="rolled back")
+    scope = log.state().stages["wave1"].scopes["af-south-1"]
+    assert (scope.activity, scope.bake_ends_at, scope.bake_token) == (
+        "stopped: stage failed",
+        None,
+        "",
+    )
+
+
+def test_an_alarm_of_an_earlier_change_no_longer_sticks_once_a_later_change_passes() -> None:
+    log = Log()
+    log.receive("c1")
+    old = {"stage": "gamma", "scope": "us-east-1", "change_id": "c1"}
+    log.add(OneBoxDeployed, **old, artifact=artifact("c1"), traffic_percent=10.0)
+    log.add(AlarmFired, **old, alarm_name="orders-onebox", region="us-east-1", reason="5xx")
+    log.add(RollbackCompleted, **old, artifact=None)
+    log.add(StageFailed, stage="gamma", change_id="c1", reason="rolled back")
+    assert log.state().stages["gamma"].scopes["us-east-1"].last_alarm == "orders-onebox"
+    log.receive("c2")
+    log.extend(rollout(PIPELINE, len(log.events) + 1, "c2", "gamma", "us-east-1"))
+    assert log.state().stages["gamma"].scopes["us-east-1"].last_alarm is None
+
+
+def test_a_failure_names_the_first_alarm_and_keeps_the_later_as_its_path() -> None:
+    log = Log()
+    log.receive("c1")
+    where = {"stage": "wave1", "scope": "af-south-1/afs1-az1", "change_id": "c1"}
+    for name, reason in (("svc-high-severity", "fault rate 5 %"), ("orders-aggregate", "svc")):
+        log.add(AlarmFired, **where, alarm_name=name, region="af-south-1", reason=reason)
+    change = log.state().changes["c1"]
+    assert change.first_alarm == "alarm svc-high-severity in af-south-1: fault rate 5 %"
+    assert change.last_alarm.startswith("alarm orders-aggregate")
+
+
 def test_blockers_keep_their_inputs_and_clear() -> None:
     log = Log()
     log.receive("c1")

@@ -1,0 +1,99 @@
+"""A person recovers a stage whose rollback failed: redeploy a named earlier artifact to the
+failed scopes, then release the stage once none of them runs the failed change."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.events import (
+    Event,
+    OneBoxDeployed,
+    RollbackFailed,
+    StageLeaseAcquired,
+    StageLeaseWaiting,
+    Stamper,
+)
+from domain.operations import OperatorInputError
+from domain.recovery import decide_unblock, find_artifact, plan_recovery, recovered
+from domain.state import PipelineState, project
+from tests.builders import T0, artifact, change_received, rollout
+
+PIPELINE = "orders-app"
+
+
+class Log:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def stamp(self) -> Stamper:
+        return Stamper(PIPELINE, len(self.events) + 1, T0)
+
+    def add(self, cls: type[Event], **fields: object) -> None:
+        self.events.append(self.stamp()(cls, f"k{len(self.events) + 1}", **fields))
+
+    @property
+    def state(self) -> PipelineState:
+        return project(self.events)
+
+
+def failed_at_gamma() -> Log:
+    """c1 is known good in gamma; c2's one-box there could not be rolled back; c3 waits."""
+    log = Log()
+    log.events.append(change_received(PIPELINE, 1, "c1"))
+    log.events += rollout(PIPELINE, 2, "c1", "gamma", "us-east-1")
+    log.events.append(change_received(PIPELINE, len(log.events) + 1, "c2"))
+    log.add(StageLeaseAcquired, stage="gamma", change_id="c2", callback_token="t2")
+    where = {"stage": "gamma", "scope": "us-east-1", "change_id": "c2"}
+    log.add(OneBoxDeployed, **where, artifact=artifact("c2"), traffic_percent=10.0)
+    log.add(RollbackFailed, **where, reason="the deploy API refused the call")
+    log.events.append(change_received(PIPELINE, len(log.events) + 1, "c3"))
+    log.add(StageLeaseWaiting, stage="gamma", change_id="c3", callback_token="t3")
+    return log
+
+
+def test_a_recovery_redeploys_a_named_earlier_artifact_to_the_failed_scopes() -> None:
+    log = failed_at_gamma()
+    assert find_artifact(log.state, "c1") == artifact("c1")
+    plan = plan_recovery(log.state, stage="gamma", version="c1", by="ana", why="API fixed")
+    assert (plan.change_id, plan.scopes, plan.artifact) == ("c2", ("us-east-1",), artifact("c1"))
+    log.events += recovered(
+        log.stamp(), plan, stage="gamma", scopes=plan.scopes, by="ana", why="API fixed"
+    )
+    scope = log.state.stages["gamma"].scopes["us-east-1"]
+    assert (scope.deployed, scope.known_good, scope.change_id) == (
+        artifact("c1"),
+        artifact("c1"),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "version", "by", "match"),
+    [
+        ("beta", "c1", "ana", "not held by a failed rollback"),
+        ("gamma", "c9", "ana", "no artifact 'c9'"),
+        ("gamma", "c2", "ana", "failed to roll back"),
+        ("gamma", "c1", " ", "who acts and why"),
+    ],
+)
+def test_a_recovery_that_cannot_apply_is_refused(
+    stage: str, version: str, by: str, match: str
+) -> None:
+    with pytest.raises(OperatorInputError, match=match):
+        plan_recovery(failed_at_gamma().state, stage=stage, version=version, by=by, why="x")
+
+
+def test_unblock_waits_for_every_scope_to_leave_the_failed_change_then_hands_on() -> None:
+    log = failed_at_gamma()
+    with pytest.raises(OperatorInputError, match="us-east-1 still run c2"):
+        decide_unblock(log.state, log.stamp(), stage="gamma", by="ana", why="x")
+    plan = plan_recovery(log.state, stage="gamma", version="c1", by="ana", why="fixed")
+    log.events += recovered(
+        log.stamp(), plan, stage="gamma", scopes=plan.scopes, by="ana", why="fixed"
+    )
+
+    log.events += decide_unblock(log.state, log.stamp(), stage="gamma", by="ana", why="healthy")
+
+    stage = log.state.stages["gamma"]
+    assert stage.lease_holder == "c3"
+    assert not [b for b in stage.blocked if b.blocker == "rollback-failed"]
