@@ -20,7 +20,7 @@ from service.core import (
     Progress,
     Where,
     environment,
-    scope_of,
+    in_area,
 )
 from service.gates import GateSteps
 
@@ -31,7 +31,6 @@ class DeploySteps(GateSteps):
         state = self.log.state(where.pipeline_id)
         change = self._change(state, where.change_id)
         artifact = self._artifact(change)
-        scope_state = scope_of(state, where)
         if environment(spec, where.stage) == PRODUCTION and not int(progress.get("batch", 0)):
             # Every production step starts in each region only inside its window.
             window = self.window(where)
@@ -46,8 +45,14 @@ class DeploySteps(GateSteps):
                     verdict="pending",
                     wait_seconds=int(window["wait_seconds"]),
                 )
-        if scope_state is not None and scope_state.change_id == where.change_id:
-            # Only once this change runs here can an alarm be its fault.
+        stage_state = state.stages.get(where.stage)
+        runs_in_region = any(
+            scope.change_id == where.change_id and in_area(scope.scope, where.region)
+            for scope in (stage_state.scopes.values() if stage_state else ())
+        )
+        if runs_in_region:
+            # Only once this change runs in the region (this scope, or an AZ before it) can a
+            # region's alarm be its fault; from then on every next batch asks the alarms.
             wait = self._hold_while_unconfirmed(spec, where, one_box=phase == "one-box")
             if wait:
                 return self._progress(

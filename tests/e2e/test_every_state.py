@@ -152,3 +152,47 @@ def test_a_change_is_superseded_at_every_stage(make_runtime: Make) -> None:
         if stage.production:
             assert f"{stage.title}{SEP}Wait for blockers" in entered, stage.name
     assert_one_holder_per_stage(events(runtime, PIPELINE))
+
+
+def test_the_source_gate_and_the_preflight_waits_of_every_pre_production_stage(
+    make_runtime: Make,
+) -> None:
+    """The review gate's states (held, superseded at source, a gate that cannot decide) and
+    each pre-production stage waiting at its alarm preflight, on the reference machine."""
+    runtime = make_runtime(CreateOrderApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    one_box = SPEC.alarm_names.one_box_composite
+    missing = [("alpha", "us-east-1"), ("beta", "us-east-1"), ("gamma", "us-east-1")]
+    for env, region in missing:
+        runtime.cloudwatch.delete(one_box, region, env)
+    first = runtime.merge(PIPELINE, "v1.1.0", author="ana", approved_by=("ana",))
+    second = runtime.merge(PIPELINE, "v1.2.0", author="bo", approved_by=("chen",))
+    runtime.run_for(3600)
+    runtime.approve(PIPELINE, first, "dara")
+
+    def passed_review(change: str) -> bool:
+        found = runtime.log.state(PIPELINE).change(change)
+        return bool(found and found.status not in ("received", "built", "held-at-source"))
+
+    runtime.run(until=lambda: passed_review(first) and passed_review(second))
+    runtime.crashes[("blockers", "review")] = 10  # the gate cannot decide for the next change
+    third = runtime.merge(PIPELINE, "v1.3.0")
+    for env, region in missing:
+
+        def blocked_at(stage: str = env) -> bool:
+            stage_state = runtime.log.state(PIPELINE).stages.get(stage)
+            return bool(stage_state and stage_state.blocked)
+
+        runtime.run(until=blocked_at)
+        runtime.cloudwatch.restore(one_box, region, env)
+    runtime.run()
+
+    entered = set().union(*(runtime.states_entered(c) for c in (first, second, third)))
+    for name in ("Wait for review", "Superseded", "Failed", "Stopped"):
+        assert f"Source{SEP}{name}" in entered
+    for stage in ("Alpha", "Beta", "Gamma"):
+        assert f"{stage}{SEP}Wait for blockers" in entered
+    state = runtime.log.state(PIPELINE)
+    assert state.change(first).status == "superseded"  # type: ignore[union-attr]
+    assert state.change(second).status == "completed"  # type: ignore[union-attr]
+    assert state.change(third).status == "failed"  # type: ignore[union-attr]
