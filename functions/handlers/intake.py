@@ -42,7 +42,8 @@ class ChangeIn(BaseModel):
     artifact: ArtifactIn
 
 
-@logger.inject_lambda_context(log_event=True)
+# The intake faces the outside world (its Function URL): anonymous requests are never logged.
+@logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

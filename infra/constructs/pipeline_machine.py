@@ -42,7 +42,7 @@ class PipelineStateMachine(Construct):
         log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/shipwave-{spec.pipeline_id}",
+            # no fixed name: a retained group of a deleted stack must not block its re-creation
             retention=logs.RetentionDays.ONE_YEAR,
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -97,6 +97,11 @@ class ControllerStack(Stack):
         )
         secret.grant_read(intake)
         intake.add_environment("GITHUB_WEBHOOK_SECRET_ARN", secret.secret_arn)
+        # The URL is reachable by anyone: at most this many requests run at once, so a flood
+        # can neither exhaust the account's concurrency nor the event table's capacity.
+        cfn_intake = intake.node.default_child
+        assert isinstance(cfn_intake, lambda_.CfnFunction)
+        cfn_intake.reserved_concurrent_executions = INTAKE_CONCURRENCY
         url = intake.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         CfnOutput(self, "GitHubWebhookUrl", value=url.url)
         Validations.of(secret).acknowledge(
@@ -164,6 +169,10 @@ class ControllerStack(Stack):
 
     def _acknowledge(self) -> None:
         pass
+
+
+#: concurrent intake invocations at most (merges and webhooks are few; a flood is refused)
+INTAKE_CONCURRENCY = 10
 
 
 class PipelineStack(Stack):

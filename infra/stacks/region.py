@@ -78,6 +78,8 @@ class RegionStack(Stack):
                         "lambda:PublishVersion",
                         "lambda:GetFunction",
                         "lambda:UpdateFunctionCode",
+                        # the alias target lists versions first (one-box, batches, rollback)
+                        "lambda:ListVersionsByFunction",
                     ],
                     resources=[
                         arn

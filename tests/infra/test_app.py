@@ -393,3 +393,32 @@ def test_handlers_get_the_validated_specs_in_a_layer(assembly: cdk.cx_api.CloudA
         assert function["Properties"]["Environment"]["Variables"]["SHIPWAVE_SPECS"] == (
             "/opt/shipwave/specs.json"
         )
+
+
+def test_the_deploy_role_may_list_the_versions_the_alias_target_reads_first(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-region-eu-west-1")
+    policies = json.dumps(resources(body, "AWS::IAM::Role")) + json.dumps(
+        resources(body, "AWS::IAM::Policy")
+    )
+    assert "lambda:ListVersionsByFunction" in policies
+
+
+def test_state_machine_log_groups_have_no_fixed_name_so_a_stack_can_be_recreated(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    for pipeline in PIPELINES:
+        body = template(assembly, f"shipwave-pipeline-{pipeline.pipeline_id()}")
+        for group in resources(body, "AWS::Logs::LogGroup").values():
+            assert "LogGroupName" not in group["Properties"]
+
+
+def test_the_public_intake_has_bounded_concurrency(assembly: cdk.cx_api.CloudAssembly) -> None:
+    functions = resources(template(assembly, "shipwave-controller"), "AWS::Lambda::Function")
+    (intake,) = [
+        f["Properties"]
+        for f in functions.values()
+        if f["Properties"]["Handler"] == "handlers.intake.handler"
+    ]
+    assert intake["ReservedConcurrentExecutions"] == 10
