@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,25 +61,43 @@ def parse_pairs(text: str) -> dict[str, str]:
 RETRYING = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
+#: a session is assumed again this long before its credentials expire (a bake outlives them)
+REFRESH_BEFORE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class _Assumed:
+    session: boto3.Session
+    expires: datetime
+
+
 class DeployRoles:
     """Sessions that assume `shipwave-deploy-<region>` in an environment's account (the
-    controller's own account unless `accounts` maps the environment elsewhere)."""
+    controller's own account unless `accounts` maps the environment elsewhere). A session is
+    assumed again before its credentials expire, so a warm container that lives through a
+    multi-day rollout never calls AWS with expired credentials."""
 
-    def __init__(self, *, accounts: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        accounts: dict[str, str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.accounts = accounts
+        self.clock = clock
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._sessions: dict[tuple[str, str], _Assumed] = {}
         self._own: str | None = None
 
     def session(self, environment: str, region: str) -> boto3.Session:
         key = (environment, region)
         with self._lock:
             found = self._sessions.get(key)
-            if found is not None:
-                return found
+            if found is not None and self.clock() < found.expires - REFRESH_BEFORE:
+                return found.session
             account = self.accounts.get(environment) or self._own_account()
             role = f"arn:aws:iam::{account}:role/shipwave-deploy-{region}"
-            credentials = boto3.client("sts").assume_role(
+            credentials = boto3.client("sts", config=RETRYING).assume_role(
                 RoleArn=role, RoleSessionName=f"shipwave-{environment}"[:64]
             )["Credentials"]
             session = boto3.Session(
@@ -85,7 +106,10 @@ class DeployRoles:
                 aws_session_token=credentials["SessionToken"],
                 region_name=region,
             )
-            self._sessions[key] = session
+            expires = credentials["Expiration"]
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=UTC)
+            self._sessions[key] = _Assumed(session, expires)
             return session
 
     def _own_account(self) -> str:

@@ -327,3 +327,21 @@ def test_specs_travel_to_the_handlers_as_json(tmp_path: Any) -> None:
     }
     with pytest.raises(Exception, match="key=value"):
         parse_pairs("gamma")
+
+
+def test_deploy_role_sessions_are_assumed_again_before_their_credentials_expire() -> None:
+    from adapters.aws_session import DeployRoles
+
+    with mock_aws():
+        now = [datetime.now(UTC)]
+        roles = DeployRoles(accounts={}, clock=lambda: now[0])
+        first = roles.session("production", "eu-west-1")
+        now[0] += timedelta(minutes=30)  # an hour's credentials: still fresh
+        assert roles.session("production", "eu-west-1") is first
+        now[0] += timedelta(minutes=20)  # within 15 minutes of expiry
+        second = roles.session("production", "eu-west-1")
+        assert second is not first
+        keys = {s.get_credentials().access_key for s in (first, second)}  # type: ignore[union-attr]
+        assert len(keys) == 2
+        now[0] += timedelta(days=3)  # a multi-day rollout: a warm container goes on working
+        assert roles.cloudwatch("production", "eu-west-1").describe_alarms()["MetricAlarms"] == []
