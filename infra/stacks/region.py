@@ -28,6 +28,11 @@ class RegionStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.alarms = RegionAlarms(self, "Alarms", specs=specs)
+        #: every alarm the controller reads here: the pipelines' own and the company-wide
+        #: blockers (which the company, not this app, creates)
+        self.watched = sorted(
+            {*self.alarms.names, *(name for spec in specs for name in spec.alarm_names.blockers)}
+        )
         self.deploy_role = self._deploy_role(specs, home_region)
         if self.region != home_region:
             home_bus = events.EventBus.from_event_bus_arn(
@@ -42,7 +47,7 @@ class RegionStack(Stack):
                 event_pattern=events.EventPattern(
                     source=["aws.cloudwatch"],
                     detail_type=["CloudWatch Alarm State Change"],
-                    detail={"alarmName": sorted(self.alarms.names)},
+                    detail={"alarmName": self.watched},
                 ),
                 targets=[targets.EventBus(home_bus)],
             )
@@ -133,7 +138,7 @@ class RegionStack(Stack):
                 actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
                 resources=[
                     f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{name}"
-                    for name in sorted(self.alarms.names)
+                    for name in self.watched
                 ],
             )
         )

@@ -422,3 +422,17 @@ def test_the_public_intake_has_bounded_concurrency(assembly: cdk.cx_api.CloudAss
         if f["Properties"]["Handler"] == "handlers.intake.handler"
     ]
     assert intake["ReservedConcurrentExecutions"] == 10
+
+
+def test_company_blockers_are_readable_by_the_deploy_role_and_forwarded_home(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-region-af-south-1")
+    policies = json.dumps(resources(body, "AWS::IAM::Role")) + json.dumps(
+        resources(body, "AWS::IAM::Policy")
+    )
+    (rule,) = resources(body, "AWS::Events::Rule").values()
+    forwarded = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
+    for name in ("company-large-scale-event", "company-deployment-freeze"):
+        assert f":alarm:{name}" in policies
+        assert name in forwarded
