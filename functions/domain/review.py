@@ -109,22 +109,24 @@ def check_commit(
 def commits_to_review(state: PipelineState, change_id: str) -> tuple[str, ...]:
     """The commits the change's artifact holds that no passed review covers: its own and
     those of every earlier change still at source (their commits are in its build too)."""
-    commits: list[str] = []
-    for change in state.changes.values():
-        if change.status in AT_SOURCE or change.change_id == change_id:
-            commits.extend(c for c in change.commits if c not in commits)
-        if change.change_id == change_id:
-            break
-    return tuple(commits)
+    return _at_source(state, change_id, through=True)
 
 
 def commits_to_read(state: PipelineState, change_id: str) -> tuple[str, ...]:
     """Every commit the decision for `change_id` may look at: those of every change at source
     (a newer one may carry this one's commits on) and the change's own."""
+    return _at_source(state, change_id, through=False)
+
+
+def _at_source(state: PipelineState, change_id: str, *, through: bool) -> tuple[str, ...]:
+    """The commits of the changes at source and of `change_id`, in order received; with
+    `through`, none received after `change_id`."""
     commits: list[str] = []
     for change in state.changes.values():
         if change.status in AT_SOURCE or change.change_id == change_id:
             commits.extend(c for c in change.commits if c not in commits)
+        if through and change.change_id == change_id:
+            break
     return tuple(commits)
 
 

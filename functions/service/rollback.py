@@ -3,7 +3,6 @@ a person's recovery."""
 
 from __future__ import annotations
 
-from domain import conveyor
 from domain.errors import (
     ArtifactReadError,
     DeployTargetError,
@@ -33,6 +32,7 @@ from service.core import (
     in_area,
     scope_of,
 )
+from service.steps import hand_off
 
 
 class RollbackSteps(EngineCore):
@@ -218,16 +218,9 @@ class RollbackSteps(EngineCore):
             self.clock(),
             lambda state, stamp: decide_unblock(state, stamp, stage=stage, by=by, why=why),
         )
-        hand = conveyor.handoffs(result.events)
-        for change, token in hand.supersede:
-            self.workflow.fail(token, "Superseded", f"a newer change took {stage} after {change}")
-        resumed = [
-            change
-            for change, token in hand.resume
-            if self.workflow.resume(token, {"holder": change})
-        ]
+        taking, resumed = hand_off(self.workflow, result.events)
         return {
             "unblocked": stage,
-            "next": [change for change, _ in hand.resume],
+            "next": taking,
             "resumed": resumed,
         }

@@ -144,8 +144,17 @@ class PipelineSteps:
         self._hand_off(result.events)
 
     def _hand_off(self, recorded: tuple[Event, ...]) -> None:
-        hand = conveyor.handoffs(recorded)
-        for change, token in hand.supersede:
-            self.workflow.fail(token, "Superseded", f"a newer change took the stage from {change}")
-        for change, token in hand.resume:
-            self.workflow.resume(token, {"holder": change})
+        hand_off(self.workflow, recorded)
+
+
+def hand_off(workflow: Workflow, recorded: tuple[Event, ...]) -> tuple[list[str], list[str]]:
+    """Tell Step Functions what the recorded lease events call for: superseded executions
+    end, the newest waiter resumes. Returns (changes that take a stage, those resumed: a
+    waiter whose execution is gone is not)."""
+    hand = conveyor.handoffs(recorded)
+    for change, token in hand.supersede:
+        workflow.fail(token, "Superseded", f"a newer change took the stage from {change}")
+    resumed = [
+        change for change, token in hand.resume if workflow.resume(token, {"holder": change})
+    ]
+    return [change for change, _ in hand.resume], resumed
