@@ -23,7 +23,6 @@ def build(app: cdk.App, config: AppConfig, specs: tuple[PipelineSpec, ...]) -> N
         app,
         "shipwave-controller",
         specs=specs,
-        powertools_layer_version=config.powertools_layer_version,
         env=cdk.Environment(account=config.account, region=config.home_region),
         description="shipwave controller: event log, handlers, pipeline state machines",
     )
@@ -52,8 +51,7 @@ def build(app: cdk.App, config: AppConfig, specs: tuple[PipelineSpec, ...]) -> N
 def main() -> None:
     app = cdk.App()
     context = {
-        key: app.node.try_get_context(key)
-        for key in ("shipwave:pipelines", "shipwave:homeRegion", "shipwave:powertoolsLayerVersion")
+        key: app.node.try_get_context(key) for key in ("shipwave:pipelines", "shipwave:homeRegion")
     }
     config = read_config(
         {k: v for k, v in context.items() if v is not None},

@@ -13,7 +13,6 @@ from domain.spec import Pipeline, PipelineSpec, resolve_all
 class AppConfig:
     pipelines_module: str  # "examples.reference:PIPELINES"
     home_region: str
-    powertools_layer_version: int
     account: str | None
 
 
@@ -21,7 +20,6 @@ def read_config(context: dict[str, Any], account: str | None) -> AppConfig:
     return AppConfig(
         pipelines_module=str(context.get("shipwave:pipelines", "examples.reference:PIPELINES")),
         home_region=str(context.get("shipwave:homeRegion", "us-east-1")),
-        powertools_layer_version=int(context.get("shipwave:powertoolsLayerVersion", 18)),
         account=account,
     )
 

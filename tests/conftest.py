@@ -12,6 +12,13 @@ for name, value in {
     os.environ[name] = value
 os.environ.pop("AWS_PROFILE", None)
 
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Generation speed depends on the machine's load (two workers beside Lambda sandboxes), not on
+# the code: a slow draw is not a finding. Every property still runs its full example count.
+settings.register_profile("shipwave", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shipwave")
+
 
 # --- e2e state coverage (here, so the xdist controller reports it) -----------------------------
 

@@ -10,14 +10,14 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from adapters.aws_session import dump_specs
 from domain.spec import PipelineSpec
+from infra.bundling import LAMBDA_PYTHON, build_asset, powertools_version
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.nag import account, acknowledge, partition
-
-FUNCTIONS_ROOT = Path(__file__).resolve().parents[2] / "functions"
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,14 @@ HANDLERS = (
     HandlerDef("executions", "handlers.executions.handler", None, 60, True, False),
 )
 
-#: Powertools' public layer (account 017000801446); the version is a stack parameter.
-POWERTOOLS_LAYER = (
-    "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64"
-)
+
+def powertools_layer_parameter(version: str) -> str:
+    """The public SSM parameter Powertools publishes in every region for each release: its
+    value is the ARN of the layer built from exactly that library version, so the layer the
+    functions run with is the library the handlers were tested with (pyproject.toml's pin).
+    Documented on the Powertools "Lambda Layers" page (SSM Parameter Store)."""
+    runtime = "python" + LAMBDA_PYTHON
+    return f"/aws/service/powertools/python/x86_64/{runtime}/{version}"
 
 
 def _specs_folder(specs: tuple[PipelineSpec, ...]) -> str:
@@ -83,18 +87,18 @@ class Handlers(Construct):
         construct_id: str,
         *,
         event_log: EventLogTable,
-        powertools_layer_arn: str,
         home_region: str,
         specs: tuple[PipelineSpec, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        code = lambda_.Code.from_asset(
-            str(FUNCTIONS_ROOT),
-            exclude=["**/__pycache__", "**/*.pyc", "shipwave", "*.egg-info"],
-        )
+        code = lambda_.Code.from_asset(str(build_asset()))
         layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", powertools_layer_arn
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(
+                self, powertools_layer_parameter(powertools_version())
+            ),
         )
         specs_layer = lambda_.LayerVersion(
             self,

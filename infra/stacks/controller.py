@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, CfnParameter, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -16,7 +16,7 @@ from constructs import Construct
 
 from domain.spec import PipelineSpec
 from infra.constructs.event_log import EventLogTable
-from infra.constructs.handlers import HANDLERS, POWERTOOLS_LAYER, Handlers, function_arn
+from infra.constructs.handlers import HANDLERS, Handlers, function_arn
 from infra.constructs.pipeline_machine import PipelineStateMachine, state_machine_arn
 
 
@@ -27,24 +27,14 @@ class ControllerStack(Stack):
         construct_id: str,
         *,
         specs: tuple[PipelineSpec, ...],
-        powertools_layer_version: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        layer_version = CfnParameter(
-            self,
-            "PowertoolsLayerVersion",
-            type="Number",
-            default=powertools_layer_version,
-            description="Version of the public AWSLambdaPowertoolsPythonV3 python3.13 layer",
-        )
         self.event_log = EventLogTable(self, "EventLog")
         self.handlers = Handlers(
             self,
             "Handlers",
             event_log=self.event_log,
-            powertools_layer_arn=POWERTOOLS_LAYER.format(region=self.region)
-            + f":{layer_version.value_as_string}",
             home_region=self.region,
             specs=specs,
         )

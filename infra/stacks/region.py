@@ -133,23 +133,32 @@ class RegionStack(Stack):
                     conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
                 )
             )
+        # "To use this operation and return information about composite alarms, you must be
+        # signed on with the cloudwatch:DescribeAlarms permission that is scoped to *. You
+        # can't return information about composite alarms if your cloudwatch:DescribeAlarms
+        # permission has a narrower scope." (CloudWatch API Reference, DescribeAlarms). Scoped
+        # to the alarms' ARNs, the composites every bake reads would come back missing.
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+                actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarmHistory"],
                 resources=[
                     f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{name}"
                     for name in self.watched
                 ],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
-        )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:GetMetricData (datapoint counts at bake end) supports no resource-level "
-            "permissions.",
+            "cloudwatch:DescribeAlarms returns composite alarms only when granted on '*' "
+            "(CloudWatch API Reference, DescribeAlarms); cloudwatch:GetMetricData (datapoint "
+            "counts at bake end) supports no resource-level permissions. Both only read.",
         )
         for name in functions:
             acknowledge(

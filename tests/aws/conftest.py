@@ -1,0 +1,131 @@
+"""The synthesized app and a moto server standing in for one AWS account.
+
+The world is made from the templates: the table with the template's keys and indexes, the
+topic, the secret and the state machines with the synthesized names and definitions, so the
+handlers meet what CloudFormation would have created.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from infra.app import build
+from infra.config import load_specs, read_config
+from tests.aws.cfn import World
+
+ROOT = Path(__file__).parents[2]
+ACCOUNT = "111122223333"
+HOME = "us-east-1"
+FIXTURES = ROOT / "tests" / "fixtures" / "aws"
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cdk synth` of the app with cdk.json's context, into a folder of its own."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(context=context, outdir=str(outdir))
+    config = read_config(context, account=ACCOUNT)
+    build(app, config, load_specs(config.pipelines_module))
+    app.synth()
+    return outdir
+
+
+def template(outdir: Path, stack: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads((outdir / f"{stack}.template.json").read_text())
+    return result
+
+
+def of_type(body: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in body["Resources"].items() if v["Type"] == kind}
+
+
+def fixture(name: str, **replacements: str) -> dict[str, Any]:
+    text = (FIXTURES / name).read_text()
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def client(service: str, endpoint: str, region: str = HOME) -> Any:
+    """A client of the moto server acting in the app's account (moto's account header)."""
+    made = boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+    def in_account(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = ACCOUNT
+
+    made.meta.events.register("before-sign.*.*", in_account)
+    return made
+
+
+@pytest.fixture(scope="session")
+def world(cloud_assembly: Path, moto_endpoint: str) -> World:
+    """The controller's resources, created in moto from the template, and what they are."""
+    body = template(cloud_assembly, "shipwave-controller")
+    # the functions' own credentials: an access key of the app's account, so moto serves
+    # their calls in that account (the key, not a header, says which account)
+    iam = client("iam", moto_endpoint)
+    iam.create_user(UserName="shipwave-function-role")
+    key = iam.create_access_key(UserName="shipwave-function-role")["AccessKey"]
+    world = World(
+        account=ACCOUNT, region=HOME, credentials=(key["AccessKeyId"], key["SecretAccessKey"])
+    )
+    for logical_id, table in of_type(body, "AWS::DynamoDB::Table").items():
+        properties = table["Properties"]
+        name = "shipwave-events"
+        client("dynamodb", moto_endpoint).create_table(
+            TableName=name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode=properties["BillingMode"],
+            GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
+        )
+        world.refs[logical_id] = name
+        world.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{HOME}:{ACCOUNT}:table/{name}"
+    for logical_id in of_type(body, "AWS::SNS::Topic"):
+        arn = client("sns", moto_endpoint).create_topic(Name="shipwave-pages")["TopicArn"]
+        world.refs[logical_id] = arn
+    for logical_id in of_type(body, "AWS::SecretsManager::Secret"):
+        arn = client("secretsmanager", moto_endpoint).create_secret(
+            Name="shipwave-github-webhook", SecretString="a shared webhook secret"
+        )["ARN"]
+        world.refs[logical_id] = arn
+    for path in sorted(cloud_assembly.glob("shipwave-pipeline-*.template.json")):
+        pipeline = json.loads(path.read_text())
+        for machine in of_type(pipeline, "AWS::StepFunctions::StateMachine").values():
+            properties = machine["Properties"]
+            definition = properties["DefinitionString"]
+            for key, value in properties.get("DefinitionSubstitutions", {}).items():
+                definition = definition.replace("${" + key + "}", str(world.resolve(value)))
+            client("stepfunctions", moto_endpoint).create_state_machine(
+                name=properties["StateMachineName"],
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/shipwave-state-machine",
+            )
+    return world

@@ -1,0 +1,260 @@
+"""AWS calls held to the synthesized IAM policies.
+
+Each recorded call (IAM prefix, operation, parameters, signing key) becomes the IAM
+action(s) and resource ARN(s) AWS authorizes, per the Service Authorization Reference; the
+statements of the signing role's policies, read from the templates with their intrinsics
+resolved, must allow each pair and no statement may deny it. A call this module cannot map
+is an error naming it: an unknown call never passes by omission.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.aws.cfn import UnresolvedError, World
+
+#: signing names whose IAM prefix differs
+PREFIX = {"monitoring": "cloudwatch"}
+#: actions with no resource-level permissions: authorized on "*"
+UNSCOPED = {
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+    "cloudwatch:GetMetricData",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ecs:RegisterTaskDefinition",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+}
+#: actions AWS authorizes for every principal ("No permissions are required", STS API
+#: reference for GetCallerIdentity)
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+#: DynamoDB authorizes a transaction by the actions it contains
+TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+TRANSACT["ConditionCheck"] = "ConditionCheckItem"
+
+
+class UnmappedCallError(AssertionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str
+    context: dict[str, str]
+
+
+def requests(call: dict[str, Any], world: World) -> list[Request]:
+    """What AWS authorizes for one API call."""
+    prefix = PREFIX.get(call["signing_name"], call["signing_name"])
+    operation = call["operation"]
+    params = call["params"]
+    region = call["region"] or world.region
+    account = world.account
+    action = f"{prefix}:{operation}"
+
+    def one(resource: str, name: str = action, **context: str) -> list[Request]:
+        return [Request(name, resource, context)]
+
+    if action in NEEDS_NO_PERMISSION:
+        return []
+    if action in UNSCOPED:
+        return one("*")
+    if prefix == "dynamodb":
+        if operation == "TransactWriteItems":
+            found = []
+            for item in params["TransactItems"]:
+                ((kind, body),) = item.items()
+                table = f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}"
+                found.append(Request(f"dynamodb:{TRANSACT[kind]}", table, {}))
+            return found
+        table = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
+        if params.get("IndexName"):
+            table += f"/index/{params['IndexName']}"
+        return one(table)
+    if prefix == "states":
+        for key in ("stateMachineArn", "executionArn"):
+            if key in params:
+                return one(params[key])
+    if prefix == "sns" and operation == "Publish":
+        return one(params["TopicArn"])
+    if prefix == "secretsmanager" and operation == "GetSecretValue":
+        return one(params["SecretId"])
+    if prefix == "sts" and operation == "AssumeRole":
+        return one(params["RoleArn"])
+    if prefix == "lambda":
+        function = f"arn:aws:lambda:{region}:{account}:function:{params['FunctionName']}"
+        return one(function)
+    if prefix == "cloudwatch" and operation == "DescribeAlarms":
+        names = params.get("AlarmNames")
+        # "To use this operation and return information about composite alarms, you must be
+        # signed on with the cloudwatch:DescribeAlarms permission that is scoped to *"
+        # (CloudWatch API Reference, DescribeAlarms): a narrower grant answers without them
+        if not names or "CompositeAlarm" in params.get("AlarmTypes", []):
+            return one("*")
+        return [
+            Request(action, f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}", {})
+            for name in names
+        ]
+    if prefix == "cloudwatch" and operation == "DescribeAlarmHistory":
+        return one(f"arn:aws:cloudwatch:{region}:{account}:alarm:{params['AlarmName']}")
+    if prefix == "s3" and operation in ("GetObject", "HeadObject"):
+        return one(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", "s3:GetObject")
+    if prefix == "ecs" and operation in ("DescribeServices", "UpdateService"):
+        cluster = params["cluster"]
+        services = params.get("services") or [params["service"]]
+        return [
+            Request(action, f"arn:aws:ecs:{region}:{account}:service/{cluster}/{service}", {})
+            for service in services
+        ]
+    raise UnmappedCallError(
+        f"{action} with {json.dumps(params)[:300]}: no IAM resource mapping; add one"
+    )
+
+
+def _matches(pattern: str, value: str, *, case: bool = True) -> bool:
+    if not case:
+        pattern, value = pattern.lower(), value.lower()
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            actual = context.get(key)
+            if actual is None:
+                return False  # a condition on a key the request lacks never holds
+            if operator in ("StringEquals", "ArnEquals"):
+                ok = actual in _list(expected)
+            elif operator in ("StringLike", "ArnLike"):
+                ok = any(_matches(p, actual) for p in _list(expected))
+            else:
+                return False  # an operator this evaluator does not know: fail closed
+            if not ok:
+                return False
+    return True
+
+
+def _statement_applies(statement: dict[str, Any], request: Request) -> bool:
+    actions = _list(statement.get("Action", []))
+    resources = _list(statement.get("Resource", []))
+    return (
+        any(_matches(a, request.action, case=False) for a in actions)
+        and any(_matches(str(r), request.resource) for r in resources)
+        and _condition_holds(statement.get("Condition", {}), request.context)
+    )
+
+
+def allowed(statements: list[dict[str, Any]], request: Request) -> bool:
+    applying = [s for s in statements if _statement_applies(s, request)]
+    return any(s["Effect"] == "Allow" for s in applying) and not any(
+        s["Effect"] == "Deny" for s in applying
+    )
+
+
+def role_statements(
+    outdir: Path, stack: str, role_logical_id: str, world: World
+) -> list[dict[str, Any]]:
+    """Every statement of the role's policies in `stack`, intrinsics resolved (a resource
+    the world cannot resolve stays a marker that matches nothing)."""
+    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    documents = []
+    role = body["Resources"][role_logical_id]
+    documents += [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
+    for resource in body["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_logical_id} in resource[
+            "Properties"
+        ].get("Roles", []):
+            documents.append(resource["Properties"]["PolicyDocument"])
+    statements = []
+    for document in documents:
+        for statement in document["Statement"]:
+            resolved = dict(statement)
+            values = []
+            for value in _list(statement.get("Resource", [])):
+                try:
+                    values.append(world.resolve(value))
+                except UnresolvedError as error:
+                    values.append(f"<unresolved {error}>")
+            resolved["Resource"] = values
+            statements.append(resolved)
+    return statements
+
+
+def deploy_role(outdir: Path, role_arn: str) -> tuple[str, str]:
+    """The region stack and logical id of the deploy role named by `role_arn`."""
+    name = role_arn.rsplit("/", 1)[-1]
+    for path in sorted(outdir.glob("shipwave-region-*.template.json")):
+        body = json.loads(path.read_text())
+        for logical_id, resource in body["Resources"].items():
+            if (
+                resource["Type"] == "AWS::IAM::Role"
+                and resource["Properties"].get("RoleName") == name
+            ):
+                return path.name.removesuffix(".template.json"), logical_id
+    raise AssertionError(f"{role_arn}: no region stack has this role")
+
+
+def denied_calls(
+    outdir: Path, function_role: str, calls: list[dict[str, Any]], world: World
+) -> list[str]:
+    """Each call its signer's policies do not allow, as 'role: action on resource'."""
+    signers: dict[str | None, tuple[str, str]] = {
+        world.credentials[0]: ("shipwave-controller", function_role)
+    }
+    problems = []
+    for call in calls:
+        signer = signers.get(call["access_key"])
+        if signer is None:
+            problems.append(f"{call['operation']}: signed by an unknown key")
+            continue
+        region_world = World(
+            account=world.account,
+            region=world.region if signer[0] == "shipwave-controller" else signer[0][16:],
+            refs=world.refs,
+            attributes=world.attributes,
+        )
+        statements = role_statements(outdir, *signer, region_world)
+        for request in requests(call, world):
+            if not allowed(statements, request):
+                problems.append(f"{signer[1]}: {request.action} on {request.resource}")
+        if call["operation"] == "AssumeRole":
+            target = deploy_role(outdir, call["params"]["RoleArn"])
+            principal = role_arn(outdir, *signer, world)
+            if not trusts(outdir, *target, principal, world):
+                problems.append(f"{target[1]} does not trust {principal}")
+            if call.get("assumed_key"):
+                signers[call["assumed_key"]] = target
+    return problems
+
+
+def role_arn(outdir: Path, stack: str, logical_id: str, world: World) -> str:
+    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    name = body["Resources"][logical_id]["Properties"].get("RoleName", logical_id)
+    return f"arn:aws:iam::{world.account}:role/{world.resolve(name)}"
+
+
+def trusts(outdir: Path, stack: str, logical_id: str, principal: str, world: World) -> bool:
+    """The role's trust policy lets `principal` (a role of this account) assume it."""
+    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    document = body["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow" or "sts:AssumeRole" not in _list(statement["Action"]):
+            continue
+        aws = [str(world.resolve(p)) for p in _list(statement["Principal"].get("AWS", []))]
+        account_root = f"arn:aws:iam::{world.account}:root"
+        if (principal in aws or account_root in aws) and _condition_holds(
+            statement.get("Condition", {}), {"aws:PrincipalArn": principal}
+        ):
+            return True
+    return False

@@ -1,0 +1,187 @@
+"""Published AWS sample events (tests/fixtures/aws/README.md cites each) through the
+synthesized EventBridge rules, then to the function behind the rule, run from its asset and
+layers as Lambda would.
+
+Each pattern is put as a rule on the moto server (PutRule validates its syntax as
+EventBridge does) and matched by moto's EventBridge matcher (`moto.events.models.
+EventPattern`, the code that routes moto's PutEvents), never by a matcher of ours. moto
+leaves the TestEventPattern API unimplemented (it answers no Result), so it is not used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from tests.aws import iam, sandbox
+from tests.aws.cfn import World
+from tests.aws.conftest import ACCOUNT, HOME, client, fixture, of_type, template
+
+PIPELINE = "create-order-application"
+MACHINE = f"arn:aws:states:{HOME}:{ACCOUNT}:stateMachine:shipwave-{PIPELINE}"
+
+
+def rules(outdir: Path, stack: str, world: World) -> dict[str, tuple[dict[str, Any], str]]:
+    """Each rule of `stack`: its event pattern and the logical id of its first target."""
+    found = {}
+    for logical_id, rule in of_type(template(outdir, stack), "AWS::Events::Rule").items():
+        properties = rule["Properties"]
+        target = properties["Targets"][0]["Arn"]
+        found[logical_id] = (
+            properties["EventPattern"],
+            target["Fn::GetAtt"][0] if isinstance(target, dict) and "Fn::GetAtt" in target else "",
+        )
+    return found
+
+
+def matching(
+    endpoint: str, patterns: dict[str, tuple[dict[str, Any], str]], event: dict[str, Any]
+) -> set[str]:
+    events = client("events", endpoint)
+    matched = set()
+    for logical_id, (pattern, _) in patterns.items():
+        events.put_rule(Name=logical_id, EventPattern=json.dumps(pattern))  # validated there
+        if EventPattern.load(json.dumps(pattern)).matches_event(event):
+            matched.add(logical_id)
+    return matched
+
+
+def alarm_event(name: str = "create-order-high-severity", **changes: Any) -> dict[str, Any]:
+    event = fixture("cloudwatch-alarm-state-change-alarm.json")
+    event["detail"]["alarmName"] = name
+    event["resources"] = [f"arn:aws:cloudwatch:{event['region']}:{ACCOUNT}:alarm:{name}"]
+    for key, value in changes.items():
+        event[key] = value
+    return event
+
+
+def execution_event(status: str, change: str, machine: str = MACHINE) -> dict[str, Any]:
+    event = fixture(
+        f"sfn-execution-status-change-{status.lower().replace('_', '-')}.json",
+        PIPELINE=PIPELINE,
+        CHANGE=change,
+        **{"123456789012": ACCOUNT},
+    )
+    event["detail"]["stateMachineArn"] = machine
+    return event
+
+
+def the_rule(patterns: dict[str, tuple[dict[str, Any], str]], prefix: str) -> str:
+    (found,) = [logical_id for logical_id in patterns if logical_id.startswith(prefix)]
+    return found
+
+
+def test_published_events_match_exactly_the_rules_meant_for_them(
+    cloud_assembly: Path, world: World, moto_endpoint: str
+) -> None:
+    patterns = rules(cloud_assembly, "shipwave-controller", world)
+    alarms = the_rule(patterns, "AlarmStateChanges")
+    merges = the_rule(patterns, "CodeCommitMerges")
+    ends = the_rule(patterns, "ExecutionEnds")
+
+    assert matching(moto_endpoint, patterns, alarm_event()) == {alarms}
+    assert matching(moto_endpoint, patterns, alarm_event("company-deployment-freeze")) == {alarms}
+    recovered = alarm_event()
+    recovered["detail"]["state"]["value"] = "OK"
+    assert matching(moto_endpoint, patterns, recovered) == set()
+    assert matching(moto_endpoint, patterns, alarm_event("someone-elses-alarm")) == set()
+
+    merge = fixture("codecommit-reference-updated.json")
+    assert matching(moto_endpoint, patterns, merge) == {merges}
+    merge["detail"]["referenceName"] = "feature/x"
+    assert matching(moto_endpoint, patterns, merge) == set()
+    tag = fixture("codecommit-reference-updated.json")
+    tag["detail"]["referenceType"] = "tag"
+    assert matching(moto_endpoint, patterns, tag) == set()
+
+    for status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        assert matching(moto_endpoint, patterns, execution_event(status, "c1")) == {ends}
+    assert matching(moto_endpoint, patterns, execution_event("SUCCEEDED", "c1")) == set()
+    other = f"arn:aws:states:{HOME}:{ACCOUNT}:stateMachine:not-shipwave"
+    assert matching(moto_endpoint, patterns, execution_event("FAILED", "c1", other)) == set()
+
+
+def test_alarm_changes_elsewhere_are_forwarded_home_by_their_region_only(
+    cloud_assembly: Path, world: World, moto_endpoint: str
+) -> None:
+    in_ireland = alarm_event(region="eu-west-1")
+    ireland = rules(cloud_assembly, "shipwave-region-eu-west-1", world)
+    assert matching(moto_endpoint, ireland, in_ireland) == {the_rule(ireland, "ForwardAlarm")}
+    assert matching(moto_endpoint, ireland, alarm_event("someone-elses-alarm")) == set()
+    assert rules(cloud_assembly, f"shipwave-region-{HOME}", world) == {}  # the home bus has it
+
+
+def handled(
+    outdir: Path, world: World, endpoint: str, work: Path, function: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    """`event` handled by `function` without error, every AWS call it made allowed by its
+    role (and any role it assumed), as the templates grant them."""
+    package = sandbox.functions(outdir)[function]
+    outcome = sandbox.invoke(package, event, world=world, endpoint=endpoint, work=work)
+    assert "error" not in outcome, outcome.get("traceback")
+    assert iam.denied_calls(outdir, package.role, outcome["calls"], world) == []
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def started_change(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, Any]]:
+    """A built change through the intake, as the build step sends it."""
+    change = "c-0001"
+    build = {
+        "pipeline_id": PIPELINE,
+        "change_id": change,
+        "commits": [{"commit_id": "7c9cf0123456789", "author": "mary"}],
+        "artifact": {"version": "v1", "checksum": "sha256:" + "ab" * 32, "uri": ""},
+    }
+    work = tmp_path_factory.mktemp("intake")
+    return change, handled(cloud_assembly, world, moto_endpoint, work, "shipwave-intake", build)
+
+
+def test_the_intake_records_the_change_and_starts_its_pipeline(
+    started_change: tuple[str, dict[str, Any]], moto_endpoint: str
+) -> None:
+    change, outcome = started_change
+    assert outcome["result"]["change_id"] == change
+    executions = client("stepfunctions", moto_endpoint).list_executions(stateMachineArn=MACHINE)
+    assert [e["name"] for e in executions["executions"]] == [change]
+    operations = [call["operation"] for call in outcome["calls"]]
+    assert "StartExecution" in operations
+    items = client("dynamodb", moto_endpoint).scan(TableName="shipwave-events")["Items"]
+    kinds = {item.get("type", {}).get("S") for item in items}
+    assert {"ChangeReceived", "ArtifactBuilt"} <= kinds
+
+
+Deliver = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def deliver(cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path) -> Deliver:
+    """Hand an event to a function the way its rule would: `deliver(function, event)`."""
+    return lambda function, event: handled(
+        cloud_assembly, world, moto_endpoint, tmp_path, function, event
+    )
+
+
+def test_a_published_alarm_event_reaches_the_alarm_function_which_reads_the_log(
+    deliver: Deliver, started_change: tuple[str, dict[str, Any]]
+) -> None:
+    outcome = deliver("shipwave-alarm", alarm_event())
+    # the change waits at its review gate: no bake is in flight for the alarm to fail
+    assert outcome["result"] == {"alarm": "create-order-high-severity", "told": []}
+    assert {call["operation"] for call in outcome["calls"]} <= {"Query", "GetItem"}
+
+
+def test_a_published_execution_failure_reaches_the_executions_function_which_records_it(
+    deliver: Deliver, started_change: tuple[str, dict[str, Any]], moto_endpoint: str
+) -> None:
+    change, _ = started_change
+    outcome = deliver("shipwave-executions", execution_event("FAILED", change))
+    assert outcome["result"]["recorded"] is True
+    items = client("dynamodb", moto_endpoint).scan(TableName="shipwave-events")["Items"]
+    assert "ExecutionEnded" in {item.get("type", {}).get("S") for item in items}
