@@ -77,9 +77,10 @@ def main() -> None:
         zipped = Path(shutil.make_archive(str(work / "asset"), "zip", package.asset))
         layers = [sandbox.size(layer) for layer in package.layers]
         total = asset + sum(layers)
+        described = zip(package.layer_versions, layers, strict=True)
         print(
             f"[asset] code {asset / MB:.1f} MB unzipped, {zipped.stat().st_size / MB:.1f} MB "
-            f"zipped; layers {', '.join(f'{d}: {s / MB:.1f} MB' for d, s in zip(package.layer_versions, layers, strict=True))}"
+            f"zipped; layers {', '.join(f'{d}: {s / MB:.1f} MB' for d, s in described)}"
         )
         print(
             f"[asset] code + layers {total / MB:.1f} MB of Lambda's 250 MB unzipped quota "

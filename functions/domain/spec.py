@@ -220,8 +220,19 @@ class StageSpec:
     steps: tuple[StepSpec, ...]
 
 
+#: the name endings of the alarms shipwave acts on (see AlarmNames)
+HIGH_SEVERITY_SUFFIX = "-high-severity"
+ONE_BOX_SUFFIX = "-one-box"
+AGGREGATE_SUFFIX = "-aggregate"
+ACTED_ON_SUFFIXES = (HIGH_SEVERITY_SUFFIX, ONE_BOX_SUFFIX, AGGREGATE_SUFFIX)
+
+
 @dataclass(frozen=True, kw_only=True)
 class AlarmNames:
+    """The alarms shipwave acts on when they change. Their names follow one convention
+    (`<service>` + HIGH_SEVERITY_SUFFIX, `<service>` + ONE_BOX_SUFFIX, `<team>` +
+    AGGREGATE_SUFFIX), so an event rule can match every service's by suffix."""
+
     high_severity_composite: str
     one_box_composite: str
     team_aggregate: str
@@ -575,9 +586,9 @@ class _Resolver:
         if not alarms.one_box:
             self.problem("alarms.one_box", "needs at least one alarm")
         names = AlarmNames(
-            high_severity_composite=f"{service}-high-severity",
-            one_box_composite=f"{service}-one-box",
-            team_aggregate=f"{team}-aggregate",
+            high_severity_composite=service + HIGH_SEVERITY_SUFFIX,
+            one_box_composite=service + ONE_BOX_SUFFIX,
+            team_aggregate=team + AGGREGATE_SUFFIX,
             blockers=self.cls.blockers,
         )
         for name in alarms.aggregate_also:

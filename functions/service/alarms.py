@@ -10,7 +10,7 @@ from domain.alarm_health import (
 )
 from domain.errors import (
     AlarmReadError,
-    ShipwaveError,
+    PipelineNotFoundError,
 )
 from domain.events import (
     AlarmFired,
@@ -42,8 +42,8 @@ class AlarmSteps(EngineCore):
                 continue
             try:
                 state = self.log.state(spec.pipeline_id)
-            except ShipwaveError:
-                continue
+            except PipelineNotFoundError:
+                continue  # never run: nothing of it bakes (a read that fails raises: retried)
             for stage_state in state.stages.values():
                 if environment(spec, stage_state.stage) != environment_name:
                     continue

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from domain.spec import PipelineSpec
+from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.handlers import HANDLERS, Handlers, function_arn
+from infra.constructs.nag import acknowledge
 from infra.constructs.pipeline_machine import PipelineStateMachine, state_machine_arn
 
 
@@ -44,11 +50,11 @@ class ControllerStack(Stack):
         self.machine_arns = {
             spec.pipeline_id: state_machine_arn(self, spec.pipeline_id) for spec in specs
         }
+        self.topic = self._pages()
+        self.dead_letters = self._dead_letters()
         self._intake(specs)
         self._alarm_changes(specs)
         self._execution_ends()
-        self._pages()
-        self._acknowledge()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
     def _intake(self, specs: tuple[PipelineSpec, ...]) -> None:
@@ -78,7 +84,7 @@ class ControllerStack(Stack):
                     "repositoryName": repositories,
                 },
             ),
-            targets=[targets.LambdaFunction(intake, retry_attempts=20)],
+            targets=[self._target("intake")],
         )
         secret = secretsmanager.Secret(
             self,
@@ -103,22 +109,33 @@ class ControllerStack(Stack):
         )
 
     def _alarm_changes(self, specs: tuple[PipelineSpec, ...]) -> None:
-        names = sorted(
-            {spec.alarm_names.high_severity_composite for spec in specs}
-            | {spec.alarm_names.one_box_composite for spec in specs}
-            | {spec.alarm_names.team_aggregate for spec in specs}
-            | {name for spec in specs for name in spec.alarm_names.blockers}
-        )
         events.Rule(
             self,
             "AlarmStateChanges",
             description="alarm changes (local and forwarded from every region) to the controller",
+            event_pattern=acted_on_alarms(specs),
+            targets=[self._target("alarm")],
+        )
+        # a region's forwarder could not deliver: its dead-letter alarm pages from home
+        events.Rule(
+            self,
+            "ForwardingDeadLetters",
+            description="a region's alarm forwarding failed: page",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
-                detail={"alarmName": names, "state": {"value": ["ALARM"]}},
+                detail={
+                    "alarmName": [FORWARDING_DEAD_LETTERS_ALARM],
+                    "state": {"value": ["ALARM"]},
+                },
             ),
-            targets=[targets.LambdaFunction(self.handlers.functions["alarm"], retry_attempts=20)],
+            targets=[
+                targets.SnsTopic(
+                    self.topic,
+                    retry_attempts=RULE_RETRY_ATTEMPTS,
+                    dead_letter_queue=self.dead_letters,
+                )
+            ],
         )
 
     def _execution_ends(self) -> None:
@@ -136,30 +153,101 @@ class ControllerStack(Stack):
                     "stateMachineArn": sorted(self.machine_arns.values()),
                 },
             ),
-            targets=[
-                targets.LambdaFunction(self.handlers.functions["executions"], retry_attempts=20)
-            ],
+            targets=[self._target("executions")],
         )
 
-    def _pages(self) -> None:
-        """The topic teams subscribe to: every failed rollback, every stage blocked too long."""
+    def _target(self, name: str) -> targets.LambdaFunction:
+        """An EventBridge target that loses nothing: EventBridge retries for a day, then the
+        event goes to the dead-letter queue; the function's own asynchronous retries end
+        there too (its failure destination)."""
+        function = self.handlers.functions[name]
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.dead_letters),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        return targets.LambdaFunction(
+            function,
+            retry_attempts=RULE_RETRY_ATTEMPTS,
+            max_event_age=Duration.hours(24),
+            dead_letter_queue=self.dead_letters,
+        )
+
+    def _dead_letters(self) -> sqs.Queue:
+        """Every merge, alarm change or execution end that no handler could take: kept 14
+        days, and the first one pages (a person re-drives it once the cause is fixed)."""
+        queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersWaiting",
+            alarm_description="an event no shipwave handler could take waits in the "
+            "dead-letter queue: read it, fix the cause, re-drive it",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            # an idle queue stops reporting: no data is shown as such, never as "empty"
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        Validations.of(queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the dead-letter queue of the EventBridge targets and the "
+                "failure destination of the asynchronous handlers.",
+            )
+        )
+        CfnOutput(self, "DeadLetterQueueUrl", value=queue.queue_url)
+        return queue
+
+    def _pages(self) -> sns.Topic:
+        """The topic teams subscribe to: every failed rollback, every stage blocked too long,
+        every event left in the dead-letter queue.
+
+        Its key is our own: a CloudWatch alarm cannot publish to a topic encrypted with the
+        AWS managed key aws/sns, whose policy cannot let the CloudWatch service use it (SNS
+        Developer Guide, "Enabling compatibility between event sources from AWS services and
+        encrypted topics")."""
+        key = kms.Key(
+            self,
+            "PagesKey",
+            description="shipwave pages topic",
+            enable_key_rotation=True,
+        )
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
         topic = sns.Topic(
             self,
             "Pages",
             display_name="shipwave pages",
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=key,
         )
         for name, function in self.handlers.functions.items():
             if name in ("intake", "lease"):
                 continue  # neither records a page
             topic.grant_publish(function)
             function.add_environment("SHIPWAVE_PAGE_TOPIC_ARN", topic.topic_arn)
+        acknowledge(
+            self.handlers,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the encrypted pages topic needs kms:GenerateDataKey* on its one key "
+            "(the grant sns.Topic.grant_publish makes); the resource is that key alone.",
+        )
         CfnOutput(self, "PagesTopicArn", value=topic.topic_arn)
+        return topic
 
-    def _acknowledge(self) -> None:
-        pass
 
+#: EventBridge's retries of a target before the event goes to the dead-letter queue
+RULE_RETRY_ATTEMPTS = 20
 
 #: concurrent intake invocations at most (merges and webhooks are few; a flood is refused)
 INTAKE_CONCURRENCY = 10

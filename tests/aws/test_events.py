@@ -89,6 +89,15 @@ def test_published_events_match_exactly_the_rules_meant_for_them(
     recovered["detail"]["state"]["value"] = "OK"
     assert matching(moto_endpoint, patterns, recovered) == set()
     assert matching(moto_endpoint, patterns, alarm_event("someone-elses-alarm")) == set()
+    # matched by its name ending (patterns that do not grow per service): the handler ignores
+    # another team's composite
+    assert matching(moto_endpoint, patterns, alarm_event("payments-high-severity")) == {alarms}
+    child = alarm_event("create-order-one-box-latency-p99")
+    assert matching(moto_endpoint, patterns, child) == set()
+    dead_letters = alarm_event("shipwave-forwarding-dead-letters", region="eu-west-1")
+    assert matching(moto_endpoint, patterns, dead_letters) == {
+        the_rule(patterns, "ForwardingDeadLetters")
+    }
 
     merge = fixture("codecommit-reference-updated.json")
     assert matching(moto_endpoint, patterns, merge) == {merges}
@@ -112,6 +121,8 @@ def test_alarm_changes_elsewhere_are_forwarded_home_by_their_region_only(
     ireland = rules(cloud_assembly, "shipwave-region-eu-west-1", world)
     assert matching(moto_endpoint, ireland, in_ireland) == {the_rule(ireland, "ForwardAlarm")}
     assert matching(moto_endpoint, ireland, alarm_event("someone-elses-alarm")) == set()
+    waiting = alarm_event("shipwave-forwarding-dead-letters", region="eu-west-1")
+    assert matching(moto_endpoint, ireland, waiting) == {the_rule(ireland, "ForwardAlarm")}
     assert rules(cloud_assembly, f"shipwave-region-{HOME}", world) == {}  # the home bus has it
 
 
@@ -175,6 +186,9 @@ def test_a_published_alarm_event_reaches_the_alarm_function_which_reads_the_log(
     # the change waits at its review gate: no bake is in flight for the alarm to fail
     assert outcome["result"] == {"alarm": "create-order-high-severity", "told": []}
     assert {call["operation"] for call in outcome["calls"]} <= {"Query", "GetItem"}
+    foreign = deliver("shipwave-alarm", alarm_event("payments-high-severity"))
+    assert foreign["result"] == {"alarm": "payments-high-severity", "told": []}
+    assert foreign["calls"] == []
 
 
 def test_a_published_execution_failure_reaches_the_executions_function_which_records_it(
@@ -185,3 +199,20 @@ def test_a_published_execution_failure_reaches_the_executions_function_which_rec
     assert outcome["result"]["recorded"] is True
     items = client("dynamodb", moto_endpoint).scan(TableName="shipwave-events")["Items"]
     assert "ExecutionEnded" in {item.get("type", {}).get("S") for item in items}
+
+
+def test_an_alarm_whose_log_cannot_be_read_fails_the_invocation_so_it_is_retried(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Never "nothing to fail" because the log did not answer: the invocation fails, and
+    EventBridge retries it, then keeps it in the dead-letter queue, which pages."""
+    outcome = sandbox.invoke(
+        sandbox.functions(cloud_assembly)["shipwave-alarm"],
+        alarm_event(),
+        world=world,
+        endpoint=moto_endpoint,
+        work=tmp_path,
+        environment={"EVENT_LOG_TABLE": "shipwave-table-that-is-gone"},
+    )
+    assert outcome["error"]["type"] == "EventStoreUnavailableError", outcome.get("traceback")
+    assert "shipwave-table-that-is-gone" in outcome["error"]["message"]

@@ -13,6 +13,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
+from moto.events.models import EventPattern
 
 from domain.spec import PipelineSpecError
 from examples.reference import PIPELINES
@@ -202,16 +203,27 @@ def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.Cloud
 
 def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.CloudAssembly) -> None:
     body = template(assembly, "shipwave-controller")
-    rules = {
-        r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
-        for r in resources(body, "AWS::Events::Rule").values()
-    }
-    merge = rules["aws.codecommit"]["EventPattern"]["detail"]
+    rules = {k: r["Properties"] for k, r in resources(body, "AWS::Events::Rule").items()}
+    (merges,) = [r for k, r in rules.items() if k.startswith("CodeCommitMerges")]
+    merge = merges["EventPattern"]["detail"]
     assert merge["referenceName"] == ["main"]
     assert set(merge["repositoryName"]) == {"create-order", "create-order-config", "order-history"}
-    alarm = rules["aws.cloudwatch"]["EventPattern"]["detail"]
-    assert "orders-aggregate" in alarm["alarmName"]
-    assert "create-order-one-box" in alarm["alarmName"]
+    (alarms,) = [r for k, r in rules.items() if k.startswith("AlarmStateChanges")]
+    pattern = EventPattern.load(json.dumps(alarms["EventPattern"]))
+
+    def fires(name: str) -> bool:
+        event = {
+            "source": "aws.cloudwatch",
+            "detail-type": "CloudWatch Alarm State Change",
+            "detail": {"alarmName": name, "state": {"value": "ALARM"}},
+        }
+        return bool(pattern.matches_event(event))
+
+    for name in ("orders-aggregate", "create-order-one-box", "order-history-high-severity"):
+        assert fires(name), name
+    assert not fires("create-order-one-box-latency-p99")  # a child: its composite says it
+    # by name ending, so the pattern does not grow with the services (EventBridge: 2,048)
+    assert len(json.dumps(alarms["EventPattern"])) < 400
     url = resources(body, "AWS::Lambda::Url")
     assert [u["Properties"]["AuthType"] for u in url.values()] == ["NONE"]
     assert resources(body, "AWS::SecretsManager::Secret")
@@ -441,3 +453,47 @@ def test_company_blockers_are_readable_by_the_deploy_role_and_forwarded_home(
     for name in ("company-large-scale-event", "company-deployment-freeze"):
         assert f":alarm:{name}" in policies
         assert name in forwarded
+
+
+def test_no_event_is_dropped_after_its_retries_and_what_waits_pages(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    for stack in assembly.stacks:
+        for rule in resources(stack.template, "AWS::Events::Rule").values():
+            for target in rule["Properties"]["Targets"]:
+                assert "Arn" in target["DeadLetterConfig"], (stack.stack_name, target)
+                if ":event-bus/" not in json.dumps(target["Arn"]):  # a bus target: no policy
+                    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    body = template(assembly, "shipwave-controller")
+    functions = resources(body, "AWS::Lambda::Function")
+    invoked = {
+        functions[c["Properties"]["FunctionName"]["Ref"]]["Properties"]["FunctionName"]: c[
+            "Properties"
+        ]
+        for c in resources(body, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert set(invoked) == {"shipwave-intake", "shipwave-alarm", "shipwave-executions"}
+    (queue,) = resources(body, "AWS::SQS::Queue")
+    for config in invoked.values():
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": [queue, "Arn"]
+        }
+    (topic,) = resources(body, "AWS::SNS::Topic")
+    waiting = [
+        a["Properties"]
+        for a in resources(body, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert [a["AlarmActions"] for a in waiting] == [[{"Ref": topic}]]
+    # CloudWatch can publish to the encrypted topic only with a key of ours (not aws/sns)
+    key = body["Resources"][topic]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    policy = json.dumps(body["Resources"][key]["Properties"]["KeyPolicy"])
+    assert "cloudwatch.amazonaws.com" in policy
+    assert "events.amazonaws.com" in policy
+    remote = template(assembly, "shipwave-region-af-south-1")
+    (alarm,) = [
+        a
+        for a in resources(remote, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("AlarmName") == "shipwave-forwarding-dead-letters"
+    ]
+    assert alarm["Properties"]["TreatMissingData"] == "missing"
