@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,6 +19,7 @@ from constructs import Construct
 
 from domain.spec import PipelineSpec
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
+from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.handlers import HANDLERS, Handlers, function_arn
 from infra.constructs.nag import acknowledge
@@ -174,39 +174,16 @@ class ControllerStack(Stack):
         )
 
     def _dead_letters(self) -> sqs.Queue:
-        """Every merge, alarm change or execution end that no handler could take: kept 14
-        days, and the first one pages (a person re-drives it once the cause is fixed)."""
-        queue = sqs.Queue(
+        """Every merge, alarm change or execution end that no handler could take: the first
+        one pages (a person re-drives it once the cause is fixed)."""
+        dead_letters = DeadLetters(
             self,
             "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            holds="queue of the EventBridge targets and failure destination of the handlers",
         )
-        alarm = cloudwatch.Alarm(
-            self,
-            "DeadLettersWaiting",
-            alarm_description="an event no shipwave handler could take waits in the "
-            "dead-letter queue: read it, fix the cause, re-drive it",
-            metric=queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            # an idle queue stops reporting: no data is shown as such, never as "empty"
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-        )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
-        Validations.of(queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the EventBridge targets and the "
-                "failure destination of the asynchronous handlers.",
-            )
-        )
-        CfnOutput(self, "DeadLetterQueueUrl", value=queue.queue_url)
-        return queue
+        dead_letters.alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        CfnOutput(self, "DeadLetterQueueUrl", value=dead_letters.queue.queue_url)
+        return dead_letters.queue
 
     def _pages(self) -> sns.Topic:
         """The topic teams subscribe to: every failed rollback, every stage blocked too long,

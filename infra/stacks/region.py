@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
 from infra.constructs.alarms import RegionAlarms
+from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.handlers import HANDLERS, handler_role_name
 from infra.constructs.nag import account, acknowledge, partition
 
@@ -48,39 +47,18 @@ class RegionStack(Stack):
             "HomeBus",
             f"arn:{self.partition}:events:{home_region}:{self.account}:event-bus/default",
         )
-        dead_letters = sqs.Queue(
+        dead_letters = DeadLetters(
             self,
             "ForwardingDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(dead_letters).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is the dead-letter queue of the alarm forwarding rule.",
-            )
-        )
-        cloudwatch.Alarm(
-            self,
-            "ForwardingDeadLettersWaiting",
+            holds=f"queue of the alarm forwarding from {self.region} to {home_region}",
             alarm_name=FORWARDING_DEAD_LETTERS_ALARM,
-            alarm_description=f"alarm changes in {self.region} could not be forwarded to "
-            f"{home_region}: read the queue, fix the cause, re-drive it",
-            metric=dead_letters.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
         )
         events.Rule(
             self,
             "ForwardAlarmChanges",
             description=f"alarm changes shipwave acts on, to the controller in {home_region}",
             event_pattern=acted_on_alarms(specs, FORWARDING_DEAD_LETTERS_ALARM),
-            targets=[targets.EventBus(home_bus, dead_letter_queue=dead_letters)],
+            targets=[targets.EventBus(home_bus, dead_letter_queue=dead_letters.queue)],
         )
 
     def _deploy_role(self, specs: tuple[PipelineSpec, ...], home_region: str) -> iam.Role:
