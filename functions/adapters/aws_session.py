@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from adapters.ecs_service import EcsServiceTarget
 from adapters.lambda_alias import LambdaAliasTarget
+from adapters.s3_artifacts import S3ArtifactStore
 from domain import codec
 from domain.errors import DeployTargetError, ShipwaveError
 from domain.ports import DeployTarget
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.client import CloudWatchClient
     from mypy_boto3_ecs.client import ECSClient
     from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_s3.client import S3Client
 
 
 class SpecsFileError(ShipwaveError):
@@ -126,11 +128,19 @@ class DeployRoles:
     def ecs_client(self, environment: str, region: str) -> ECSClient:
         return self.session(environment, region).client("ecs", config=RETRYING)
 
+    def s3_client(self, environment: str, region: str) -> S3Client:
+        return self.session(environment, region).client("s3", config=RETRYING)
+
 
 def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:
     target: Any = spec.target
     if isinstance(target, LambdaAliasSpec):
-        return LambdaAliasTarget(target.function_name, target.alias, roles.lambda_client)
+        return LambdaAliasTarget(
+            target.function_name,
+            target.alias,
+            roles.lambda_client,
+            S3ArtifactStore(roles.s3_client).copy_into,
+        )
     if isinstance(target, EcsServiceSpec):
         return EcsServiceTarget(
             target.cluster, target.service, target.one_box_service, roles.ecs_client

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws_errors import deploy_error
+from domain.artifacts import s3_location
 from domain.errors import DeployTargetError
 from domain.events import Artifact
 from domain.ports import DeployResult, DeployTarget
@@ -26,21 +26,26 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
 
 ClientFactory = Callable[[str, str], "LambdaClient"]  # (environment, region) → client
+#: (artifact, environment, region) → the artifact's verified copy in that region
+CopyInto = Callable[[Artifact, str, str], Artifact]
 
 
 class LambdaAliasTarget(DeployTarget):
     """Raises DeployTargetError for every AWS failure, naming the function and scope."""
 
-    def __init__(self, function_name: str, alias: str, clients: ClientFactory) -> None:
+    def __init__(
+        self, function_name: str, alias: str, clients: ClientFactory, copy_into: CopyInto
+    ) -> None:
         self.function_name = function_name
         self.alias = alias
         self._clients = clients
+        self._copy_into = copy_into
 
     def one_box(
         self, environment: str, scope: str, artifact: Artifact, traffic_percent: float
     ) -> DeployResult:
         client = self._client(environment, scope)
-        new = self._version(client, artifact, publish=True)
+        new = self._version(client, artifact, publish=(environment, scope))
         stable = self._alias(client)["FunctionVersion"]
         weight = round(traffic_percent / 100, 4)
         if stable == new:
@@ -62,7 +67,7 @@ class LambdaAliasTarget(DeployTarget):
         self, environment: str, scope: str, artifact: Artifact, rolling: Rolling, batch: int
     ) -> DeployResult:
         client = self._client(environment, scope)
-        new = self._version(client, artifact, publish=True)
+        new = self._version(client, artifact, publish=(environment, scope))
         alias = self._alias(client)
         if alias["FunctionVersion"] == new:
             return DeployResult(
@@ -93,7 +98,7 @@ class LambdaAliasTarget(DeployTarget):
         client = self._client(environment, scope)
         alias = self._alias(client)
         target = (
-            self._version(client, artifact, publish=False)
+            self._version(client, artifact, publish=None)
             if artifact is not None
             else alias["FunctionVersion"]  # nothing known good: drop the new version's weight
         )
@@ -131,7 +136,12 @@ class LambdaAliasTarget(DeployTarget):
                 f"{self.function_name}:{self.alias} in {scope}: update alias failed ({error})"
             ) from None
 
-    def _version(self, client: LambdaClient, artifact: Artifact, *, publish: bool) -> str:
+    def _version(
+        self, client: LambdaClient, artifact: Artifact, *, publish: tuple[str, str] | None
+    ) -> str:
+        """The function version built from `artifact`; `publish` (environment, scope): build
+        it from the artifact's verified copy in the scope's region when there is none (a
+        function's code comes only from a bucket in its own region)."""
         description = f"{artifact.version} {artifact.checksum}"
         try:
             for page in client.get_paginator("list_versions_by_function").paginate(
@@ -140,19 +150,19 @@ class LambdaAliasTarget(DeployTarget):
                 for version in page.get("Versions", []):
                     if version.get("Description") == description:
                         return str(version["Version"])
-            if not publish:
+            if publish is None:
                 raise DeployTargetError(
                     f"{self.function_name}: no published version for {artifact.version}"
                 )
-            location = urlsplit(artifact.uri)
-            if location.scheme != "s3":
+            if s3_location(artifact) is None:
                 raise DeployTargetError(
                     f"{artifact.version}: artifact {artifact.uri!r} is not an s3:// object"
                 )
+            environment, scope = publish
+            copy = s3_location(self._copy_into(artifact, environment, scope.split("/")[0]))
+            assert copy is not None  # an S3 artifact's copy is an S3 object
             client.update_function_code(
-                FunctionName=self.function_name,
-                S3Bucket=location.netloc,
-                S3Key=location.path.lstrip("/"),
+                FunctionName=self.function_name, S3Bucket=copy.bucket, S3Key=copy.key
             )
             client.get_waiter("function_updated_v2").wait(FunctionName=self.function_name)
             return str(

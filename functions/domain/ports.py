@@ -218,9 +218,10 @@ class ArtifactStore(ABC):
     """Immutable, checksummed build outputs."""
 
     @abstractmethod
-    def verify(self, artifact: Artifact) -> bool:
-        """True when the stored bytes still hash to the artifact's sha256 checksum; False
-        when they do not or are gone; ArtifactReadError when they could not be read."""
+    def verify(self, artifact: Artifact, environment: str, region: str) -> bool:
+        """True when the bytes `region` deploys from (its copy of the artifact) still hash to
+        the artifact's sha256 checksum; False when they do not or are gone;
+        ArtifactReadError when they could not be read."""
 
 
 class Notifier(ABC):

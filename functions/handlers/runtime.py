@@ -67,21 +67,19 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
     if not path.is_file():
         return None
     specs = load_specs(path)
-    roles = DeployRoles(
-        accounts=parse_pairs(os.environ.get("SHIPWAVE_ENVIRONMENT_ACCOUNTS", "")),
-    )
+    # Every stage runs in this account on AWS: the handlers may assume only its deploy roles.
+    roles = DeployRoles(accounts={})
     return Engine(
         log=log,
         specs=specs,
         targets=lambda spec: aws_target(spec, roles),
         alarms=CloudWatchAlarmReader(roles.cloudwatch),
-        artifacts=S3ArtifactStore(),
+        artifacts=S3ArtifactStore(roles.s3_client),
         workflow=workflow,
         executions=StepFunctionsExecutions(
             parse_pairs(os.environ.get("STATE_MACHINES", "")),
         ),
         clock=system_clock,
-        accounts={account: env for env, account in roles.accounts.items()},
         notifier=(
             SnsNotifier(os.environ["SHIPWAVE_PAGE_TOPIC_ARN"])
             if os.environ.get("SHIPWAVE_PAGE_TOPIC_ARN")

@@ -170,7 +170,10 @@ class RollbackSteps(EngineCore):
         for attempt in range(1, ROLLBACK_ATTEMPTS + 1):
             try:
                 target = self.targets(spec)
-                if artifact is not None and not self.artifacts.verify(artifact):
+                region = scope.split("/", maxsplit=1)[0]
+                if artifact is not None and not self.artifacts.verify(
+                    artifact, environment(spec, stage), region
+                ):
                     return f"checksum of {artifact.version} does not match {artifact.checksum}"
                 target.roll_back(environment(spec, stage), scope, artifact, spec.rolling)
                 return ""

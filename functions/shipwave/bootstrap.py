@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from adapters.aws_session import DeployRoles, aws_target, parse_pairs
+from adapters.aws_session import DeployRoles, aws_target
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.s3_artifacts import S3ArtifactStore
@@ -108,7 +107,7 @@ def operator_engine(event_log: str, pipelines: str) -> Engine:
     a local one (its fleet and executions lived in the process that ran them)."""
     specs = load_pipelines(pipelines)
     store = open_store(event_log)
-    roles = DeployRoles(accounts=parse_pairs(os.environ.get("SHIPWAVE_ENVIRONMENT_ACCOUNTS", "")))
+    roles = DeployRoles(accounts={})  # every stage runs in the log's account on AWS
     aws = isinstance(store, DynamoDBEventStore)
 
     def targets(spec: PipelineSpec) -> DeployTarget:
@@ -124,7 +123,7 @@ def operator_engine(event_log: str, pipelines: str) -> Engine:
         specs=specs,
         targets=targets,
         alarms=CloudWatchAlarmReader(roles.cloudwatch),
-        artifacts=S3ArtifactStore(),
+        artifacts=S3ArtifactStore(roles.s3_client),
         workflow=StepFunctionsWorkflow() if aws else _NoLocalWorkflow(),
         executions=StepFunctionsExecutions({}),
         clock=lambda: datetime.now(UTC),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from domain.artifacts import artifact_bucket
 from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
 from infra.constructs.alarms import RegionAlarms
@@ -36,6 +38,7 @@ class RegionStack(Stack):
             {*self.alarms.names, *(name for spec in specs for name in spec.alarm_names.blockers)}
         )
         self.deploy_role = self._deploy_role(specs, home_region)
+        self.artifacts = self._artifacts(home_region)
         if self.region != home_region:
             self._forward_alarm_changes(specs, home_region)
 
@@ -60,6 +63,68 @@ class RegionStack(Stack):
             event_pattern=acted_on_alarms(specs, FORWARDING_DEAD_LETTERS_ALARM),
             targets=[targets.EventBus(home_bus, dead_letter_queue=dead_letters.queue)],
         )
+
+    def _artifacts(self, home_region: str) -> s3.Bucket:
+        """This region's copies of the build artifacts (the home region's bucket is where the
+        build puts them): a Lambda function's code comes only from a bucket in its region.
+
+        Its name is the convention every role and handler finds it by; it is kept when the
+        stack is deleted (the artifacts of past deployments are what rollbacks return to), so
+        re-creating this stack after deleting it needs `cdk import` of the kept bucket."""
+        bucket = s3.Bucket(
+            self,
+            "Artifacts",
+            bucket_name=artifact_bucket(self.account, self.region),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
+        )
+        cfn = bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        # The copy into this region reads the home object and writes this one; reading a key
+        # that is not there answers 404 only with s3:ListBucket (403 without it), and a copy
+        # not there yet must read as "not yet", never as a failure to read.
+        home = artifact_bucket(self.account, home_region)
+        self.deploy_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[f"arn:{self.partition}:s3:::{home}/*", bucket.arn_for_objects("*")],
+            )
+        )
+        self.deploy_role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")])
+        )
+        self.deploy_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn, f"arn:{self.partition}:s3:::{home}"],
+            )
+        )
+        acknowledge(
+            self.deploy_role,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:s3:::"
+            f"{artifact_bucket(account(self), home_region)}/*]",
+            "The deploy role copies any artifact of the home region's artifact bucket into this "
+            "region: artifact keys are not known when the stack is built.",
+        )
+        acknowledge(
+            self.deploy_role,
+            f"AwsSolutions-IAM5[Resource::<{self.resolve(self.get_logical_id(cfn))}.Arn>/*]",
+            "The deploy role writes and reads the copies of every artifact in this region's "
+            "artifact bucket: artifact keys are not known when the stack is built.",
+        )
+        Validations.of(bucket).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="Objects are immutable build outputs written and read only by the "
+                "shipwave deploy roles; CloudTrail records every role's S3 data events.",
+            )
+        )
+        return bucket
 
     def _deploy_role(self, specs: tuple[PipelineSpec, ...], home_region: str) -> iam.Role:
         role = iam.Role(

@@ -96,7 +96,8 @@ class SimulatedArtifactStore(ArtifactStore):
         """Damage stored bytes, so a rollback to this version fails its checksum check."""
         self._bytes[version] = b"corrupted"
 
-    def verify(self, artifact: Artifact) -> bool:
+    def verify(self, artifact: Artifact, environment: str, region: str) -> bool:
+        """One store serves every region here: each region's copy is these bytes."""
         content = self._bytes.get(artifact.version)
         if content is None:
             return False

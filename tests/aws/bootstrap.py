@@ -37,6 +37,7 @@ def record_calls(calls: list[dict[str, object]]) -> None:
     """Every AWS API call: the IAM prefix, the operation, its parameters and which
     credentials signed it (the access key an AssumeRole returned names the assumed role)."""
     import botocore.client
+    import botocore.exceptions
 
     original = botocore.client.BaseClient._make_api_call
 
@@ -52,7 +53,11 @@ def record_calls(calls: list[dict[str, object]]) -> None:
             "access_key": key,
         }
         calls.append(call)
-        response = original(self, operation_name, api_params)
+        try:
+            response = original(self, operation_name, api_params)
+        except botocore.exceptions.ClientError as error:
+            call["error_code"] = error.response.get("Error", {}).get("Code")
+            raise
         if operation_name == "AssumeRole":
             call["assumed_key"] = response["Credentials"]["AccessKeyId"]
         return response

@@ -90,7 +90,12 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         return one(params["RoleArn"])
     if prefix == "lambda":
         function = f"arn:aws:lambda:{region}:{account}:function:{params['FunctionName']}"
-        return one(function)
+        found = one(function)
+        if operation == "UpdateFunctionCode" and "S3Bucket" in params:
+            # Lambda reads the zip with the caller's permissions (Lambda Developer Guide,
+            # deploying from Amazon S3: the caller needs s3:GetObject on the object)
+            found += one(f"arn:aws:s3:::{params['S3Bucket']}/{params['S3Key']}", "s3:GetObject")
+        return found
     if prefix == "cloudwatch" and operation == "DescribeAlarms":
         names = params.get("AlarmNames")
         # "To use this operation and return information about composite alarms, you must be
@@ -105,7 +110,22 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
     if prefix == "cloudwatch" and operation == "DescribeAlarmHistory":
         return one(f"arn:aws:cloudwatch:{region}:{account}:alarm:{params['AlarmName']}")
     if prefix == "s3" and operation in ("GetObject", "HeadObject"):
-        return one(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", "s3:GetObject")
+        found = one(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", "s3:GetObject")
+        if call.get("error_code") in ("NoSuchKey", "404"):
+            # S3 answers "no such key" only to a caller that may list the bucket; to any other
+            # it answers 403 Access Denied (S3 API Reference, GetObject, "Permissions")
+            found += one(f"arn:aws:s3:::{params['Bucket']}", "s3:ListBucket")
+        return found
+    if prefix == "s3" and operation == "CopyObject":
+        source = params["CopySource"]
+        source_arn = (
+            f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"
+            if isinstance(source, dict)
+            else f"arn:aws:s3:::{source.lstrip('/')}"
+        )
+        return one(f"arn:aws:s3:::{params['Bucket']}/{params['Key']}", "s3:PutObject") + one(
+            source_arn, "s3:GetObject"
+        )
     if prefix == "ecs" and operation in ("DescribeServices", "UpdateService"):
         cluster = params["cluster"]
         services = params.get("services") or [params["service"]]
@@ -168,6 +188,7 @@ def role_statements(
     """Every statement of the role's policies in `stack`, intrinsics resolved (a resource
     the world cannot resolve stays a marker that matches nothing)."""
     body = json.loads((outdir / f"{stack}.template.json").read_text())
+    world = _with_named_resources(body, world)
     documents = []
     role = body["Resources"][role_logical_id]
     documents += [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])]
@@ -189,6 +210,22 @@ def role_statements(
             resolved["Resource"] = values
             statements.append(resolved)
     return statements
+
+
+def _with_named_resources(body: dict[str, Any], world: World) -> World:
+    """`world`, plus what the stack's resources with fixed names resolve to."""
+    refs, attributes = dict(world.refs), dict(world.attributes)
+    for logical_id, resource in body["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::S3::Bucket" and "BucketName" in properties:
+            name = str(world.resolve(properties["BucketName"]))
+            refs[logical_id] = name
+            attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        if resource["Type"] == "AWS::IAM::Role" and "RoleName" in properties:
+            name = str(world.resolve(properties["RoleName"]))
+            refs[logical_id] = name
+            attributes[(logical_id, "Arn")] = f"arn:aws:iam::{world.account}:role/{name}"
+    return World(world.account, world.region, refs, attributes, world.credentials)
 
 
 def deploy_role(outdir: Path, role_arn: str) -> tuple[str, str]:

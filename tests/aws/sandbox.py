@@ -183,6 +183,7 @@ def invoke(
     endpoint: str,
     work: Path,
     environment: dict[str, str] | None = None,
+    probes: Path | None = None,
 ) -> dict[str, Any]:
     """Import and invoke the function once, as a cold start, against `endpoint`. `-B`: Lambda's
     /var/task and /opt are read-only, so no bytecode is written and every cold start
@@ -195,7 +196,12 @@ def invoke(
     }
     result_file = Path(tempfile.mkstemp(prefix=f"{package.name}-", suffix=".json", dir=work)[1])
     request = {
-        "path": [str(package.asset), str(opt / "python"), str(runtime_sdk())],
+        "path": [
+            str(package.asset),
+            *([str(probes)] if probes else []),  # a harness entry point, beside the asset
+            str(opt / "python"),
+            str(runtime_sdk()),
+        ],
         "handler": package.handler,
         "event": event,
         "function_name": package.name,

@@ -3,14 +3,17 @@ and to the deploy role's trust policy; and the evaluator itself refuses what is 
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from domain.artifacts import artifact_bucket
 from tests.aws import iam, sandbox
 from tests.aws.cfn import World
-from tests.aws.conftest import ACCOUNT, HOME
+from tests.aws.conftest import ACCOUNT, HOME, client
 
 
 def test_a_stage_preflight_reads_company_blockers_through_the_deploy_role_it_may_assume(
@@ -94,3 +97,48 @@ def test_an_unmapped_call_fails_rather_than_passes(cloud_assembly: Path, keyed: 
     intake = sandbox.functions(cloud_assembly)["shipwave-intake"].role
     with pytest.raises(iam.UnmappedCallError, match="ec2:RunInstances"):
         iam.denied_calls(cloud_assembly, intake, [call("RunInstances", "ec2")], keyed)
+
+
+PROBES = Path(__file__).with_name("probes")
+
+
+def test_an_artifact_reaches_a_region_through_its_deploy_role_and_is_verified_there(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """The copy before a Lambda deploy in eu-west-1, run in the deploy function's runtime:
+    home object read, copy written, copy read back and hashed, all by the region's role."""
+    body = b"the zip the build made"
+    s3 = client("s3", moto_endpoint)
+    home = artifact_bucket(ACCOUNT, HOME)
+    s3.create_bucket(Bucket=home)
+    client("s3", moto_endpoint, "eu-west-1").create_bucket(
+        Bucket=artifact_bucket(ACCOUNT, "eu-west-1"),
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
+    )
+    s3.put_object(Bucket=home, Key="create-order/v2.zip", Body=body)
+    artifact = {
+        "version": "v2",
+        "checksum": f"sha256:{hashlib.sha256(body).hexdigest()}",
+        "uri": f"s3://{home}/create-order/v2.zip",
+    }
+    package = replace(
+        sandbox.functions(cloud_assembly)["shipwave-deploy"], handler="shipwave_probes.copy_into"
+    )
+    outcome = sandbox.invoke(
+        package,
+        {"artifact": artifact, "environment": "production", "region": "eu-west-1"},
+        world=world,
+        endpoint=moto_endpoint,
+        work=tmp_path,
+        probes=PROBES,
+    )
+    assert "error" not in outcome, outcome.get("traceback")
+    assert outcome["result"] == {
+        "uri": f"s3://{artifact_bucket(ACCOUNT, 'eu-west-1')}/create-order/v2.zip",
+        "verified": True,
+    }
+    operations = [call["operation"] for call in outcome["calls"]]
+    assert operations.count("CopyObject") == 1
+    # the first read of the copy found nothing: that is a 404 only with s3:ListBucket
+    assert any(call.get("error_code") == "NoSuchKey" for call in outcome["calls"])
+    assert iam.denied_calls(cloud_assembly, package.role, outcome["calls"], world) == []

@@ -19,11 +19,16 @@ from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.lambda_alias import LambdaAliasTarget
 from adapters.s3_artifacts import S3ArtifactStore
 from domain.alarm_health import Watched, assess
+from domain.artifacts import ArtifactLocationError, artifact_bucket
 from domain.errors import AlarmReadError, DeployTargetError
 from domain.events import Artifact
 from domain.spec import Datapoints, Rolling
 
 REGION = "eu-west-1"
+HOME = "us-east-1"
+ACCOUNT = "123456789012"  # moto's
+HOME_BUCKET = artifact_bucket(ACCOUNT, HOME)
+REGION_BUCKET = artifact_bucket(ACCOUNT, REGION)
 
 
 def zipped(text: str) -> bytes:
@@ -34,33 +39,41 @@ def zipped(text: str) -> bytes:
 
 
 def built(s3: Any, version: str) -> Artifact:
+    """What the build does: the zip in the home region's artifact bucket."""
     body = zipped(f"def handler(event, context):\n    return {version!r}\n")
-    s3.put_object(Bucket="artifacts", Key=f"create-order/{version}.zip", Body=body)
+    s3.put_object(Bucket=HOME_BUCKET, Key=f"create-order/{version}.zip", Body=body)
     return Artifact(
         version=version,
         checksum=f"sha256:{hashlib.sha256(body).hexdigest()}",
-        uri=f"s3://artifacts/create-order/{version}.zip",
+        uri=f"s3://{HOME_BUCKET}/create-order/{version}.zip",
     )
+
+
+def s3_in(environment: str, region: str) -> Any:
+    return boto3.client("s3", region_name=region)
 
 
 @pytest.fixture
 def aws() -> Iterator[dict[str, Any]]:
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(
-            Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION}
+        s3 = boto3.client("s3", region_name=HOME)
+        s3.create_bucket(Bucket=HOME_BUCKET)
+        s3_in("production", REGION).create_bucket(
+            Bucket=REGION_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         functions = boto3.client("lambda", region_name=REGION)
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="fn", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
         v1 = built(s3, "v1.0.0")
+        store = S3ArtifactStore(s3_in)
+        store.copy_into(v1, "production", REGION)
         functions.create_function(
             FunctionName="create-order",
             Runtime="python3.13",
             Role=role,
             Handler="handler.handler",
-            Code={"S3Bucket": "artifacts", "S3Key": "create-order/v1.0.0.zip"},
+            Code={"S3Bucket": REGION_BUCKET, "S3Key": "create-order/v1.0.0.zip"},
         )
         first = functions.publish_version(
             FunctionName="create-order", Description=f"{v1.version} {v1.checksum}"
@@ -68,7 +81,7 @@ def aws() -> Iterator[dict[str, Any]]:
         functions.create_alias(
             FunctionName="create-order", Name="live", FunctionVersion=first["Version"]
         )
-        yield {"s3": s3, "lambda": functions, "v1": v1}
+        yield {"s3": s3, "lambda": functions, "v1": v1, "store": store}
 
 
 def alias(aws: dict[str, Any]) -> dict[str, Any]:
@@ -76,8 +89,14 @@ def alias(aws: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def lambda_target(aws: dict[str, Any], name: str = "create-order") -> LambdaAliasTarget:
+    return LambdaAliasTarget(
+        name, "live", lambda env, region: aws["lambda"], aws["store"].copy_into
+    )
+
+
 def test_lambda_alias_one_box_weights_then_rolls_to_the_new_version(aws: dict[str, Any]) -> None:
-    target = LambdaAliasTarget("create-order", "live", lambda env, region: aws["lambda"])
+    target = lambda_target(aws)
     v2 = built(aws["s3"], "v1.1.0")
 
     one_box = target.one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
@@ -98,8 +117,42 @@ def test_lambda_alias_one_box_weights_then_rolls_to_the_new_version(aws: dict[st
     assert target.next_batch("production", f"{REGION}/euw1-az2", v2, Rolling(), 1).done
 
 
+def test_a_lambda_is_updated_from_the_verified_copy_in_its_own_region(
+    aws: dict[str, Any],
+) -> None:
+    updates: list[dict[str, Any]] = []
+    aws["lambda"].meta.events.register(
+        "provide-client-params.lambda.UpdateFunctionCode",
+        lambda params, **_: updates.append(dict(params)),
+    )
+    v2 = built(aws["s3"], "v1.1.0")
+    lambda_target(aws).one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
+    assert [(u["S3Bucket"], u["S3Key"]) for u in updates] == [
+        (REGION_BUCKET, "create-order/v1.1.0.zip")
+    ]
+    copy = s3_in("production", REGION).get_object(
+        Bucket=REGION_BUCKET, Key="create-order/v1.1.0.zip"
+    )
+    assert f"sha256:{hashlib.sha256(copy['Body'].read()).hexdigest()}" == v2.checksum
+
+
+def test_a_copy_whose_bytes_differ_is_never_deployed(aws: dict[str, Any]) -> None:
+    v2 = built(aws["s3"], "v1.1.0")
+    # the home object was replaced after the build checksummed it
+    aws["s3"].put_object(Bucket=HOME_BUCKET, Key="create-order/v1.1.0.zip", Body=b"tampered")
+    with pytest.raises(DeployTargetError, match="hashes to sha256:"):
+        lambda_target(aws).one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
+    assert alias(aws)["FunctionVersion"] == "1"
+
+
+def test_an_artifact_outside_the_shipwave_buckets_is_refused(aws: dict[str, Any]) -> None:
+    elsewhere = Artifact(version="v2", checksum=aws["v1"].checksum, uri="s3://my-bucket/x.zip")
+    with pytest.raises(ArtifactLocationError, match="not in a shipwave artifact bucket"):
+        lambda_target(aws).one_box("production", REGION, elsewhere, 10.0)
+
+
 def test_lambda_alias_rollback_returns_to_the_known_good_version(aws: dict[str, Any]) -> None:
-    target = LambdaAliasTarget("create-order", "live", lambda env, region: aws["lambda"])
+    target = lambda_target(aws)
     v2 = built(aws["s3"], "v1.1.0")
     target.one_box("production", REGION, v2, 10.0)
 
@@ -110,22 +163,33 @@ def test_lambda_alias_rollback_returns_to_the_known_good_version(aws: dict[str, 
 
 
 def test_lambda_alias_errors_are_ours(aws: dict[str, Any]) -> None:
-    target = LambdaAliasTarget("no-such-function", "live", lambda env, region: aws["lambda"])
+    target = lambda_target(aws, "no-such-function")
     with pytest.raises(DeployTargetError, match="no-such-function"):
         target.one_box("production", REGION, aws["v1"], 10.0)
 
 
-def test_s3_artifacts_verify_their_checksum(aws: dict[str, Any]) -> None:
-    store = S3ArtifactStore(client=aws["s3"])
+def test_s3_artifacts_verify_the_copy_the_region_deploys_from(aws: dict[str, Any]) -> None:
+    store = aws["store"]
     good = aws["v1"]
-    assert store.verify(good)
+    assert store.verify(good, "production", REGION)
 
-    aws["s3"].put_object(Bucket="artifacts", Key="create-order/v1.0.0.zip", Body=b"tampered")
-    assert not store.verify(good)
-    assert not store.verify(
-        Artifact(version="v9", checksum=good.checksum, uri="s3://artifacts/missing.zip")
+    s3_in("production", REGION).put_object(
+        Bucket=REGION_BUCKET, Key="create-order/v1.0.0.zip", Body=b"tampered"
     )
-    assert not store.verify(Artifact(version="v9", checksum=good.checksum, uri="file:///x"))
+    assert not store.verify(good, "production", REGION)
+    assert store.verify(good, "production", HOME)  # the home object is intact
+    missing = f"s3://{HOME_BUCKET}/missing.zip"
+    assert not store.verify(
+        Artifact(version="v9", checksum=good.checksum, uri=missing), "production", REGION
+    )
+    assert not store.verify(
+        Artifact(version="v9", checksum=good.checksum, uri="file:///x"), "production", REGION
+    )
+    digest = "sha256:" + "ab" * 32
+    image = f"{ACCOUNT}.dkr.ecr.{HOME}.amazonaws.com/orders@{digest}"
+    assert store.verify(Artifact(version="v3", checksum=digest, uri=image), "production", REGION)
+    other = "sha256:" + "cd" * 32
+    assert not store.verify(Artifact(version="v3", checksum=other, uri=image), "production", REGION)
 
 
 def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
