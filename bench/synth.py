@@ -1,10 +1,12 @@
-"""CDK synth benchmark for the reference app; prints its figures.
+"""CDK synth benchmark; prints its figures.
 
-    .venv/bin/python bench/synth.py [--runs 2]
+    .venv/bin/python bench/synth.py [--runs 2] [--pipelines examples.ten_services:PIPELINES]
 
-- synth wall time of `npx cdk synth -q` (what `make synth` runs; target <= 20 s)
+- synth wall time of `npx cdk synth -q` (what `make synth` runs; target <= 20 s for the
+  reference app)
 - resources per stack (target < 500), largest template (target < 1 MB)
 - ASL definition size per pipeline (target <= 256 KB)
+- per AWS quota (infra/quotas.py), the tightest figure of the app and its margin
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 sys.path.insert(0, str(ROOT))
 
-from examples.reference import PIPELINES  # noqa: E402
+from infra.config import load_specs  # noqa: E402
+from infra.quotas import measure, tightest  # noqa: E402
 from statemachines.generator import to_json  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--pipelines", default="examples.reference:PIPELINES")
     args = parser.parse_args()
     environment = {
         **os.environ,
@@ -42,7 +46,10 @@ def main() -> None:
         for _ in range(args.runs):
             start = time.perf_counter()
             subprocess.run(
-                ["npx", "--no-install", "cdk", "synth", "-q", "-o", str(out)],
+                [
+                    *("npx", "--no-install", "cdk", "synth", "-q", "-o", str(out)),
+                    *("-c", f"shipwave:pipelines={args.pipelines}"),
+                ],
                 cwd=ROOT,
                 env=environment,
                 check=True,
@@ -55,6 +62,7 @@ def main() -> None:
             for path in templates
         }
         sizes = {path.name: path.stat().st_size for path in templates}
+        margins = tightest(measure(out))
     print(
         f"[synth] npx cdk synth -q, {len(templates)} stacks: median "
         f"{statistics.median(timings):.1f} s, runs {', '.join(f'{t:.1f}' for t in timings)} s "
@@ -70,11 +78,19 @@ def main() -> None:
     )
     largest = max(sizes, key=lambda name: sizes[name])
     print(f"[synth] largest template: {largest} {sizes[largest] / 1024:.0f} KB (target < 1 MB)")
-    for pipeline in PIPELINES:
-        size = len(to_json(pipeline.spec()).encode())
+    specs = load_specs(args.pipelines)
+    sizes_asl = {spec.pipeline_id: len(to_json(spec).encode()) for spec in specs}
+    largest_asl = max(sizes_asl, key=lambda name: sizes_asl[name])
+    print(
+        f"[synth] ASL definition, largest of {len(specs)}: {largest_asl} "
+        f"{sizes_asl[largest_asl] / 1024:.1f} KB ({sizes_asl[largest_asl]:,} bytes; "
+        "target <= 256 KB)"
+    )
+    print(f"[quotas] {args.pipelines}: the tightest figure per AWS quota")
+    for quota, item in sorted(margins.items(), key=lambda pair: pair[1].margin):
         print(
-            f"[synth] ASL definition {pipeline.pipeline_id()}: {size / 1024:.1f} KB "
-            f"({size:,} bytes; target <= 256 KB)"
+            f"  {quota:<22} {item.used:>9,} of {item.limit:>9,} ({100 * item.margin:5.1f} % "
+            f"free)  {item.where}"
         )
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.aws_session import DeployRoles, aws_target, load_specs, parse_pairs
+from adapters.aws_session import DeployRoles, aws_target, load_specs
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.s3_artifacts import S3ArtifactStore
@@ -76,8 +76,15 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
         alarms=CloudWatchAlarmReader(roles.cloudwatch),
         artifacts=S3ArtifactStore(roles.s3_client),
         workflow=workflow,
+        # each pipeline's machine is named "shipwave-<pipeline id>" (the CDK app's convention):
+        # one prefix serves any number of pipelines (Lambda: 4 KB of environment at most)
         executions=StepFunctionsExecutions(
-            parse_pairs(os.environ.get("STATE_MACHINES", "")),
+            {
+                pipeline_id: os.environ.get("STATE_MACHINE_ARN_PREFIX", "") + pipeline_id
+                for pipeline_id in specs
+            }
+            if os.environ.get("STATE_MACHINE_ARN_PREFIX")
+            else {}
         ),
         clock=system_clock,
         notifier=(

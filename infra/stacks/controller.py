@@ -64,10 +64,7 @@ class ControllerStack(Stack):
                 actions=["states:StartExecution"], resources=sorted(self.machine_arns.values())
             )
         )
-        intake.add_environment(
-            "STATE_MACHINES",
-            ",".join(f"{pid}={arn}" for pid, arn in sorted(self.machine_arns.items())),
-        )
+        intake.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
         repositories = sorted({spec.repository.rsplit("/", 1)[-1] for spec in specs})
         branches = sorted({spec.branch for spec in specs})
         events.Rule(
@@ -150,7 +147,9 @@ class ControllerStack(Stack):
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
                     "status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                    "stateMachineArn": sorted(self.machine_arns.values()),
+                    # every pipeline's machine by its name prefix: one entry, whatever their
+                    # number (EventBridge: a pattern of at most 2,048 characters)
+                    "stateMachineArn": [{"prefix": state_machine_arn(self, "")}],
                 },
             ),
             targets=[self._target("executions")],

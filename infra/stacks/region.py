@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
@@ -218,15 +219,26 @@ class RegionStack(Stack):
                 resources=["*"],
             )
         )
+        # one name pattern per service (its alarms are all named "<service>-..."), so the
+        # policy grows by one ARN per service, not by one per alarm (IAM: 10,240 characters)
+        patterns = sorted({f"{spec.service}-*" for spec in specs})
+        names = sorted(
+            {n for n in self.watched if not any(fnmatch.fnmatchcase(n, p) for p in patterns)}
+        )
+        alarm_arn = f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:"
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:DescribeAlarmHistory"],
-                resources=[
-                    f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{name}"
-                    for name in self.watched
-                ],
+                resources=[alarm_arn + name for name in (*patterns, *names)],
             )
         )
+        for pattern in patterns:
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:cloudwatch:{self.region}:"
+                f"{account(self)}:alarm:{pattern}]",
+                "Reading the alarm history of one service's alarms, all named after it.",
+            )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

@@ -299,7 +299,10 @@ def test_executions_that_end_abnormally_reach_the_execution_handler(
     pattern = rule["EventPattern"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
-    assert len(pattern["detail"]["stateMachineArn"]) == len(PIPELINES)
+    # every pipeline's machine by the name prefix they share, so the pattern does not grow
+    assert pattern["detail"]["stateMachineArn"] == [
+        {"prefix": f"arn:aws:states:{HOME}:111122223333:stateMachine:shipwave-"}
+    ]
     assert "executions" in json.dumps(rule["Targets"])
 
 
