@@ -1,21 +1,31 @@
 """Intake: a built, checksummed change from the build step starts its pipeline.
 
 The build system sends `{"pipeline_id", "change_id", "source", "commits": [...],
-"artifact": {"version", "checksum", "uri"}}` after building and checksumming. Approvals are
-not taken from this event: the execution's first state asks the source system's review
-record, and the change waits there until every commit is reviewed.
+"artifact": {"version", "checksum", "uri"}}` after building and checksumming: invoking the
+function, or as a request to its Function URL signed with the shared webhook secret
+(`X-Hub-Signature-256`, GitHub's scheme). The URL is public: a request that is not signed is
+refused (401) before anything is read, logged or written. Approvals are not taken from this
+event: the execution's first state asks the source system's review record, and the change
+waits there until every commit is reviewed.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.events import Artifact, Commit
+from domain.signatures import SIGNATURE_HEADER, is_signed
 from handlers.observability import logger, metrics, tracer
 from handlers.runtime import engine
+from handlers.settings import SettingsError
 
 
 class CommitIn(BaseModel):
@@ -42,22 +52,54 @@ class ChangeIn(BaseModel):
     artifact: ArtifactIn
 
 
-# The intake faces the outside world (its Function URL): anonymous requests are never logged.
+# The intake faces the outside world (its Function URL): requests are never logged.
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = ChangeIn.model_validate(event)
+    if "http" in (event.get("requestContext") or {}):
+        return _url_request(LambdaFunctionUrlEvent(event))
+    return _receive(ChangeIn.model_validate(event))
+
+
+def _url_request(request: LambdaFunctionUrlEvent) -> dict[str, Any]:
+    raw = request.body or ""
+    body = base64.b64decode(raw) if request.is_base64_encoded else raw.encode()
+    if not is_signed(_webhook_secret(), body, request.headers.get(SIGNATURE_HEADER)):
+        logger.warning("refused an unsigned request", extra={"path": request.raw_path})
+        return _response(401, {"error": f"not signed with the shared secret ({SIGNATURE_HEADER})"})
+    try:
+        change = ChangeIn.model_validate_json(body)
+    except ValidationError as error:
+        details = error.errors(include_url=False, include_input=False)
+        return _response(400, {"error": "not a change event", "details": details})
+    return _response(202, _receive(change))
+
+
+def _webhook_secret() -> str:
+    """The shared secret, from Secrets Manager (cached 5 minutes); without one configured no
+    request can be signed, so every request is refused."""
+    arn = os.environ.get("GITHUB_WEBHOOK_SECRET_ARN", "")
+    if not arn:
+        raise SettingsError("GITHUB_WEBHOOK_SECRET_ARN is not set: URL requests are refused")
+    return str(parameters.get_secret(arn, max_age=300))
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body, default=str),
+    }
+
+
+def _receive(change: ChangeIn) -> dict[str, Any]:
     execution = engine().receive(
         change.pipeline_id,
         change.change_id,
         source=change.source,
         commits=tuple(
-            Commit(
-                commit_id=c.commit_id,
-                author=c.author,
-                message=c.message,
-            )
+            Commit(commit_id=c.commit_id, author=c.author, message=c.message)
             for c in change.commits
         ),
         artifact=Artifact(**change.artifact.model_dump()),

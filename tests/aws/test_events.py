@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from domain.signatures import signature
 from tests.aws import iam, sandbox
 from tests.aws.cfn import World
 from tests.aws.conftest import ACCOUNT, HOME, client, fixture, of_type, template
 
 PIPELINE = "create-order-application"
+SECRET = "a shared webhook secret"  # what the world's Secrets Manager holds
 MACHINE = f"arn:aws:states:{HOME}:{ACCOUNT}:stateMachine:shipwave-{PIPELINE}"
 
 
@@ -216,3 +218,53 @@ def test_an_alarm_whose_log_cannot_be_read_fails_the_invocation_so_it_is_retried
     )
     assert outcome["error"]["type"] == "EventStoreUnavailableError", outcome.get("traceback")
     assert "shipwave-table-that-is-gone" in outcome["error"]["message"]
+
+
+def url_request(body: str, signature: str | None) -> dict[str, Any]:
+    """The published Function URL request (payload format 2.0), with our body and header."""
+    request = fixture("lambda-function-url-request.json")
+    request["body"] = body
+    if signature is not None:
+        request["headers"]["x-hub-signature-256"] = signature
+    return request
+
+
+def test_the_public_url_refuses_what_is_not_signed_before_any_work(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    package = sandbox.functions(cloud_assembly)["shipwave-intake"]
+    body = json.dumps(
+        {
+            "pipeline_id": PIPELINE,
+            "change_id": "c-forged",
+            "commits": [{"commit_id": "f0f0f0f0", "author": "mallory"}],
+            "artifact": {"version": "v6", "checksum": "sha256:" + "66" * 32},
+        }
+    )
+    forged = signature("a guess", body.encode())
+    for header in (None, forged, signature(SECRET, b"another body")):
+        outcome = sandbox.invoke(
+            package, url_request(body, header), world=world, endpoint=moto_endpoint, work=tmp_path
+        )
+        assert outcome["result"]["statusCode"] == 401, outcome.get("traceback")
+        # the secret was read, and nothing else: no log read, no write, no execution
+        assert [c["operation"] for c in outcome["calls"]] == ["GetSecretValue"]
+        assert "c-forged" not in outcome["stdout"]  # nor is the request logged
+        assert iam.denied_calls(cloud_assembly, package.role, outcome["calls"], world) == []
+
+
+def test_a_signed_change_event_on_the_url_starts_its_pipeline(deliver: Deliver) -> None:
+    body = json.dumps(
+        {
+            "pipeline_id": PIPELINE,
+            "change_id": "c-0002",
+            "commits": [{"commit_id": "abc1234", "author": "mary"}],
+            "artifact": {"version": "v2", "checksum": "sha256:" + "cd" * 32},
+        }
+    )
+    outcome = deliver("shipwave-intake", url_request(body, signature(SECRET, body.encode())))
+    assert outcome["result"]["statusCode"] == 202
+    assert json.loads(outcome["result"]["body"])["change_id"] == "c-0002"
+    malformed = deliver("shipwave-intake", url_request("{}", signature(SECRET, b"{}")))
+    assert malformed["result"]["statusCode"] == 400
+    assert "pipeline_id" in malformed["result"]["body"]
