@@ -33,7 +33,7 @@ class Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
-def record_calls(calls: list[dict[str, object]]) -> None:
+def record_calls(calls: list[dict[str, object]]):  # type: ignore[no-untyped-def]
     """Every AWS API call: the IAM prefix, the operation, its parameters and which
     credentials signed it (the access key an AssumeRole returned names the assumed role)."""
     import botocore.client
@@ -63,6 +63,7 @@ def record_calls(calls: list[dict[str, object]]) -> None:
         return response
 
     botocore.client.BaseClient._make_api_call = recording
+    return original
 
 
 def main() -> None:

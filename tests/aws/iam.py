@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.aws.bootstrap import record_calls
 from tests.aws.cfn import UnresolvedError, World
 
 #: signing names whose IAM prefix differs
@@ -64,6 +67,13 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
 
     if action in NEEDS_NO_PERMISSION:
         return []
+    if action == "ecs:RegisterTaskDefinition":
+        # a revision naming roles passes them to ECS tasks (IAM: iam:PassRole on each)
+        roles = [params[k] for k in ("taskRoleArn", "executionRoleArn") if params.get(k)]
+        return one("*") + [
+            Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+            for role in roles
+        ]
     if action in UNSCOPED:
         return one("*")
     if prefix == "dynamodb":
@@ -295,3 +305,35 @@ def trusts(outdir: Path, stack: str, logical_id: str, principal: str, world: Wor
         ):
             return True
     return False
+
+
+@contextmanager
+def recording() -> Iterator[list[dict[str, Any]]]:
+    """Every AWS call made in this process while inside, as the sandbox records them."""
+    import botocore.client
+
+    calls: list[dict[str, Any]] = []
+    original = record_calls(calls)
+    try:
+        yield calls
+    finally:
+        botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def deploy_role_denials(outdir: Path, calls: list[dict[str, Any]], world: World) -> list[str]:
+    """Each call the deploy role of the call's region may not make, as 'action on resource'
+    (the adapters that deploy and watch run under that role on AWS)."""
+    problems = []
+    for call in calls:
+        region = call["region"] or world.region
+        stack, role = deploy_role(
+            outdir, f"arn:aws:iam::{world.account}:role/shipwave-deploy-{region}"
+        )
+        in_region = World(world.account, region, world.refs, world.attributes, world.credentials)
+        statements = role_statements(outdir, stack, role, in_region)
+        problems += [
+            f"shipwave-deploy-{region}: {r.action} on {r.resource}"
+            for r in requests(call, in_region)
+            if not allowed(statements, r)
+        ]
+    return problems

@@ -23,6 +23,7 @@ from domain.artifacts import ArtifactLocationError, artifact_bucket
 from domain.errors import AlarmReadError, DeployTargetError
 from domain.events import Artifact
 from domain.spec import Datapoints, Rolling
+from tests.functional.conftest import HeldTo
 
 REGION = "eu-west-1"
 HOME = "us-east-1"
@@ -95,18 +96,23 @@ def lambda_target(aws: dict[str, Any], name: str = "create-order") -> LambdaAlia
     )
 
 
-def test_lambda_alias_one_box_weights_then_rolls_to_the_new_version(aws: dict[str, Any]) -> None:
+def test_lambda_alias_one_box_weights_then_rolls_to_the_new_version(
+    aws: dict[str, Any], deploy_role_allows: HeldTo
+) -> None:
     target = lambda_target(aws)
     v2 = built(aws["s3"], "v1.1.0")
 
-    one_box = target.one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
+    with deploy_role_allows():
+        one_box = target.one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
     weights = alias(aws)["RoutingConfig"]["AdditionalVersionWeights"]
     assert one_box.fleet_percent_on_new == 10.0
     assert list(weights.values()) == [0.1]
 
-    results = [
-        target.next_batch("production", f"{REGION}/euw1-az1", v2, Rolling(), n) for n in (1, 2, 3)
-    ]
+    with deploy_role_allows():
+        results = [
+            target.next_batch("production", f"{REGION}/euw1-az1", v2, Rolling(), n)
+            for n in (1, 2, 3)
+        ]
     assert [r.done for r in results] == [False, False, True]
     assert [r.fleet_percent_on_new for r in results] == [43.0, 76.0, 100.0]
     new_version = next(iter(weights))
@@ -151,12 +157,16 @@ def test_an_artifact_outside_the_shipwave_buckets_is_refused(aws: dict[str, Any]
         lambda_target(aws).one_box("production", REGION, elsewhere, 10.0)
 
 
-def test_lambda_alias_rollback_returns_to_the_known_good_version(aws: dict[str, Any]) -> None:
+def test_lambda_alias_rollback_returns_to_the_known_good_version(
+    aws: dict[str, Any], deploy_role_allows: HeldTo
+) -> None:
     target = lambda_target(aws)
     v2 = built(aws["s3"], "v1.1.0")
     target.one_box("production", REGION, v2, 10.0)
 
-    target.roll_back("production", REGION, aws["v1"], Rolling())
+    with deploy_role_allows():
+        assert aws["store"].verify(aws["v1"], "production", REGION)
+        target.roll_back("production", REGION, aws["v1"], Rolling())
 
     assert alias(aws)["FunctionVersion"] == "1"
     assert not alias(aws).get("RoutingConfig", {}).get("AdditionalVersionWeights")
@@ -192,7 +202,7 @@ def test_s3_artifacts_verify_the_copy_the_region_deploys_from(aws: dict[str, Any
     assert not store.verify(Artifact(version="v3", checksum=other, uri=image), "production", REGION)
 
 
-def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
+def test_cloudwatch_reader_alarm_states_and_datapoints(deploy_role_allows: HeldTo) -> None:
     with mock_aws():
         client = boto3.client("cloudwatch", region_name=REGION)
         for name in ("create-order-fault-rate", "create-order-latency-p99"):
@@ -224,24 +234,26 @@ def test_cloudwatch_reader_alarm_states_and_datapoints() -> None:
         )
         reader = CloudWatchAlarmReader(lambda env, region: client)
 
-        states = reader.states(
-            "production",
-            REGION,
-            ["create-order-fault-rate", "create-order-latency-p99", "no-such-alarm"],
-        )
+        with deploy_role_allows():
+            states = reader.states(
+                "production",
+                REGION,
+                ["create-order-fault-rate", "create-order-latency-p99", "no-such-alarm"],
+            )
         assert {name: status.state for name, status in states.items()} == {
             "create-order-fault-rate": "ALARM",
             "create-order-latency-p99": "OK",
         }
         assert all(status.actions_enabled for status in states.values())
-        seen = reader.datapoints(
-            "production",
-            REGION,
-            Datapoints(dimensions=(("ApiName", "orders"),)),
-            REGION,
-            now - timedelta(minutes=10),
-            now,
-        )
+        with deploy_role_allows():
+            seen = reader.datapoints(
+                "production",
+                REGION,
+                Datapoints(dimensions=(("ApiName", "orders"),)),
+                REGION,
+                now - timedelta(minutes=10),
+                now,
+            )
         assert seen == 200
 
 

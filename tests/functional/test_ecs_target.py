@@ -16,6 +16,7 @@ from domain.errors import DeployTargetError
 from domain.events import Artifact
 from domain.spec import Rolling
 from examples.reference import OrderHistoryApp
+from tests.functional.conftest import HeldTo
 
 REGION = "eu-west-1"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-history"
@@ -77,16 +78,20 @@ def running_image(client: Any, name: str) -> str:
     return str(definition["containerDefinitions"][0]["image"])
 
 
-def test_one_box_then_rolling_moves_both_services_to_the_new_image(ecs: Any) -> None:
+def test_one_box_then_rolling_moves_both_services_to_the_new_image(
+    ecs: Any, deploy_role_allows: HeldTo
+) -> None:
     v2 = image("v1.1.0")
 
-    one_box = target(ecs).one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
+    with deploy_role_allows():
+        one_box = target(ecs).one_box("production", f"{REGION}/euw1-az1", v2, 10.0)
     assert (one_box.done, one_box.fleet_percent_on_new) == (False, 10.0)  # 1 task of 10
     assert running_image(ecs, "order-history-one-box") == v2.uri
     assert service(ecs, "order-history-one-box")["desiredCount"] == 1
     assert running_image(ecs, "order-history") != v2.uri
 
-    rolled = target(ecs).next_batch("production", f"{REGION}/euw1-az1", v2, Rolling(), 1)
+    with deploy_role_allows():
+        rolled = target(ecs).next_batch("production", f"{REGION}/euw1-az1", v2, Rolling(), 1)
     assert rolled.done
     assert running_image(ecs, "order-history") == v2.uri
     # the sidecar is kept as it was; the new revision carries the artifact's label
@@ -103,12 +108,15 @@ def test_one_box_then_rolling_moves_both_services_to_the_new_image(ecs: Any) -> 
     assert len(revisions) == 2
 
 
-def test_rollback_returns_both_services_to_the_known_good_revision(ecs: Any) -> None:
+def test_rollback_returns_both_services_to_the_known_good_revision(
+    ecs: Any, deploy_role_allows: HeldTo
+) -> None:
     v1, v2 = image("v1.0.0"), image("v1.1.0")
     target(ecs).one_box("production", REGION, v2, 10.0)
     target(ecs).next_batch("production", REGION, v2, Rolling(), 1)
 
-    result = target(ecs).roll_back("production", REGION, v1, Rolling())
+    with deploy_role_allows():
+        result = target(ecs).roll_back("production", REGION, v1, Rolling())
 
     assert result.done
     assert running_image(ecs, "order-history") == v1.uri
