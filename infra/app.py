@@ -6,7 +6,9 @@ Pipelines come from the module named by the context key `shipwave:pipelines`
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -46,6 +48,16 @@ def build(app: cdk.App, config: AppConfig, specs: tuple[PipelineSpec, ...]) -> N
             description=f"shipwave in {region}: alarms, deploy role, alarm forwarding",
         )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def synthesize(outdir: Path, account: str) -> None:
+    """`cdk synth` of the app with cdk.json's context into `outdir`, for `account` (tests and
+    benchmarks: no CDK CLI needed)."""
+    context = json.loads((Path(__file__).parents[1] / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=str(outdir))
+    config = read_config(context, account=account)
+    build(app, config, load_specs(config.pipelines_module))
+    app.synth()
 
 
 def main() -> None:

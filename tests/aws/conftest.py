@@ -13,13 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from infra.app import build
-from infra.config import load_specs, read_config
+from infra.app import synthesize
 from tests.aws.cfn import World
 
 ROOT = Path(__file__).parents[2]
@@ -31,12 +29,8 @@ FIXTURES = ROOT / "tests" / "fixtures" / "aws"
 @pytest.fixture(scope="session")
 def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`cdk synth` of the app with cdk.json's context, into a folder of its own."""
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=context, outdir=str(outdir))
-    config = read_config(context, account=ACCOUNT)
-    build(app, config, load_specs(config.pipelines_module))
-    app.synth()
+    synthesize(outdir, ACCOUNT)
     return outdir
 
 
