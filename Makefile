@@ -44,6 +44,8 @@ unit: setup
 bench: setup
 	$(PY) bench/event_log.py
 	$(PY) bench/synth.py
+	$(PY) bench/synth.py --runs 1 --pipelines examples.ten_services:PIPELINES
+	$(PY) bench/cold_start.py
 	$(PY) bench/engine.py
 
 synth: setup
