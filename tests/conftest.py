@@ -33,6 +33,20 @@ from statemachines.generator import SEP, to_json  # noqa: E402
 STATES_DIR = Path(__file__).parent.parent / ".shipwave" / "e2e-states"
 
 
+# --- the synthesized app, once per worker --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cdk synth` of the app with cdk.json's context for account 111122223333, into a folder
+    of its own (cdk-nag runs in it: any unacknowledged finding fails the synth)."""
+    from infra.app import synthesize
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    synthesize(outdir, "111122223333")
+    return outdir
+
+
 def _names(machine: dict[str, object]) -> set[str]:
     names: set[str] = set()
 

@@ -17,21 +17,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from infra.app import synthesize
 from tests.aws.cfn import World
 
 ROOT = Path(__file__).parents[2]
 ACCOUNT = "111122223333"
 HOME = "us-east-1"
 FIXTURES = ROOT / "tests" / "fixtures" / "aws"
-
-
-@pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`cdk synth` of the app with cdk.json's context, into a folder of its own."""
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    synthesize(outdir, ACCOUNT)
-    return outdir
 
 
 def template(outdir: Path, stack: str) -> dict[str, Any]:

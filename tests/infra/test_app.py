@@ -17,9 +17,8 @@ from moto.events.models import EventPattern
 
 from domain.spec import PipelineSpecError
 from examples.reference import PIPELINES
-from infra.app import build
 from infra.bundling import powertools_version
-from infra.config import load_specs, read_config
+from infra.config import load_specs
 from statemachines.generator import PLACEHOLDERS, to_json
 
 ROOT = Path(__file__).parents[2]
@@ -28,13 +27,9 @@ CFN_LINT = str(Path(sys.executable).parent / "cfn-lint")
 
 
 @pytest.fixture(scope="module")
-def assembly(tmp_path_factory: pytest.TempPathFactory) -> cdk.cx_api.CloudAssembly:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=context, outdir=str(outdir))
-    config = read_config(context, account="111122223333")
-    build(app, config, load_specs(config.pipelines_module))
-    return app.synth()  # cdk-nag runs here: any unacknowledged finding raises
+def assembly(cloud_assembly: Path) -> cdk.cx_api.CloudAssembly:
+    """The session's synth (tests/conftest.py), read as a cloud assembly."""
+    return cdk.cx_api.CloudAssembly(str(cloud_assembly))
 
 
 def template(assembly: cdk.cx_api.CloudAssembly, name: str) -> dict[str, Any]:
