@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test lint typecheck unit bench synth clean
+.PHONY: setup demo test lint typecheck unit bench synth cfn-lint clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -50,6 +50,9 @@ bench: setup
 
 synth: setup
 	npx cdk synth -q
+
+cfn-lint: synth
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
 clean:
 	rm -rf $(VENV) node_modules .shipwave cdk.out .pytest_cache .mypy_cache .ruff_cache
