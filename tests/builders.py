@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain.events import (
     Artifact,
@@ -18,7 +19,9 @@ from domain.events import (
     StageLeaseAcquired,
     StageLeaseReleased,
     StageSucceeded,
+    Stamper,
 )
+from domain.state import PipelineState, project
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -144,3 +147,30 @@ def rollout(pipeline: str, first: int, change: str, stage: str, scope: str) -> l
         ),
     ]
     return events
+
+
+class StreamLog:
+    """A numbered stream built the way a writer builds it: each event follows the last.
+    `StreamLog("c1", "c2")` starts with those changes received."""
+
+    def __init__(self, *changes: str, pipeline: str = "orders-app") -> None:
+        self.pipeline = pipeline
+        self.events: list[Event] = [
+            change_received(pipeline, n, change) for n, change in enumerate(changes, start=1)
+        ]
+
+    @property
+    def state(self) -> PipelineState:
+        return project(self.events)
+
+    def stamp(self, at: datetime = T0) -> Stamper:
+        return Stamper(self.pipeline, len(self.events) + 1, at)
+
+    def add(self, cls: type[Event], at: datetime = T0, **fields: Any) -> None:
+        self.events.append(self.stamp(at)(cls, f"k{len(self.events) + 1}", **fields))
+
+    def extend(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+    def receive(self, change: str) -> None:
+        self.events.append(change_received(self.pipeline, len(self.events) + 1, change))

@@ -41,6 +41,13 @@ def resources(body: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in body["Resources"].items() if v["Type"] == kind}
 
 
+def iam_text(body: dict[str, Any]) -> str:
+    """Every role and policy of a template as one text, to look for a grant in."""
+    return json.dumps(resources(body, "AWS::IAM::Role")) + json.dumps(
+        resources(body, "AWS::IAM::Policy")
+    )
+
+
 # --- controller ----------------------------------------------------------------------------
 
 
@@ -422,9 +429,7 @@ def test_the_deploy_role_may_list_the_versions_the_alias_target_reads_first(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
     body = template(assembly, "shipwave-region-eu-west-1")
-    policies = json.dumps(resources(body, "AWS::IAM::Role")) + json.dumps(
-        resources(body, "AWS::IAM::Policy")
-    )
+    policies = iam_text(body)
     assert "lambda:ListVersionsByFunction" in policies
 
 
@@ -451,9 +456,7 @@ def test_company_blockers_are_readable_by_the_deploy_role_and_forwarded_home(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
     body = template(assembly, "shipwave-region-af-south-1")
-    policies = json.dumps(resources(body, "AWS::IAM::Role")) + json.dumps(
-        resources(body, "AWS::IAM::Policy")
-    )
+    policies = iam_text(body)
     (rule,) = resources(body, "AWS::Events::Rule").values()
     forwarded = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
     for name in ("company-large-scale-event", "company-deployment-freeze"):

@@ -8,24 +8,12 @@ from domain import conveyor
 from domain.errors import UnknownChangeError
 from domain.events import Event, RollbackFailed, Stamper
 from domain.state import PipelineState, project
-from tests.builders import T0, change_received
+from tests.builders import T0, StreamLog
 
 PIPELINE = "orders-app"
 
 
-class Log:
-    def __init__(self, *changes: str) -> None:
-        self.events: list[Event] = [
-            change_received(PIPELINE, n, change) for n, change in enumerate(changes, start=1)
-        ]
-
-    @property
-    def state(self) -> PipelineState:
-        return project(self.events)
-
-    def stamp(self) -> Stamper:
-        return Stamper(PIPELINE, len(self.events) + 1, T0)
-
+class Log(StreamLog):
     def acquire(self, change: str, token: str) -> list[Event]:
         new = conveyor.acquire(
             self.state, self.stamp(), stage="beta", change_id=change, token=token

@@ -6,39 +6,21 @@ from __future__ import annotations
 import pytest
 
 from domain.events import (
-    Event,
     OneBoxDeployed,
     RollbackFailed,
     StageLeaseAcquired,
     StageLeaseWaiting,
-    Stamper,
 )
 from domain.operations import OperatorInputError
 from domain.recovery import decide_unblock, find_artifact, plan_recovery, recovered
-from domain.state import PipelineState, project
-from tests.builders import T0, artifact, change_received, rollout
+from tests.builders import StreamLog, artifact, change_received, rollout
 
 PIPELINE = "orders-app"
 
 
-class Log:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def stamp(self) -> Stamper:
-        return Stamper(PIPELINE, len(self.events) + 1, T0)
-
-    def add(self, cls: type[Event], **fields: object) -> None:
-        self.events.append(self.stamp()(cls, f"k{len(self.events) + 1}", **fields))
-
-    @property
-    def state(self) -> PipelineState:
-        return project(self.events)
-
-
-def failed_at_gamma() -> Log:
+def failed_at_gamma() -> StreamLog:
     """c1 is known good in gamma; c2's one-box there could not be rolled back; c3 waits."""
-    log = Log()
+    log = StreamLog()
     log.events.append(change_received(PIPELINE, 1, "c1"))
     log.events += rollout(PIPELINE, 2, "c1", "gamma", "us-east-1")
     log.events.append(change_received(PIPELINE, len(log.events) + 1, "c2"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.events import ChangeSuperseded, Event, ReviewHeld, ReviewPassed, Stamper
+from domain.events import ChangeSuperseded, ReviewHeld, ReviewPassed
 from domain.review import (
     CommitReview,
     ReviewDecision,
@@ -13,8 +13,7 @@ from domain.review import (
     commits_to_review,
     decide_review,
 )
-from domain.state import PipelineState, project
-from tests.builders import T0, change_received
+from tests.builders import StreamLog
 
 PIPELINE = "orders-app"
 TEAM = frozenset({"ana", "bo", "Chen"})
@@ -55,16 +54,7 @@ def test_a_commit_the_source_system_does_not_know_is_unreviewed() -> None:
     assert problem.code == "no-record"
 
 
-class Log:
-    def __init__(self, *changes: str) -> None:
-        self.events: list[Event] = [
-            change_received(PIPELINE, n, change) for n, change in enumerate(changes, start=1)
-        ]
-
-    @property
-    def state(self) -> PipelineState:
-        return project(self.events)
-
+class Log(StreamLog):
     def decide(
         self,
         change: str,
@@ -73,7 +63,7 @@ class Log:
     ) -> ReviewDecision:
         decision = decide_review(
             self.state,
-            Stamper(PIPELINE, len(self.events) + 1, T0),
+            self.stamp(),
             change_id=change,
             reviews=reviews,
             reviewers=TEAM,

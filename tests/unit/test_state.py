@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from domain.events import (
     AlarmFired,
@@ -20,7 +19,6 @@ from domain.events import (
     CommitExcluded,
     DatapointsInsufficient,
     EmergencyApproved,
-    Event,
     OneBoxDeployed,
     RollbackCompleted,
     RollbackFailed,
@@ -28,40 +26,19 @@ from domain.events import (
     StageFailed,
     StageLeaseAcquired,
     StageLeaseWaiting,
-    Stamper,
 )
-from domain.state import FINISHED_KEPT, PipelineState, project
-from tests.builders import T0, artifact, change_received, rollout
+from domain.state import FINISHED_KEPT
+from tests.builders import T0, StreamLog, artifact, rollout
 
 PIPELINE = "orders-app"
 
 
-class Log:
-    """Builds a numbered stream the way a writer does: each event follows the last."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def add(self, cls: type[Event], at: datetime = T0, **fields: Any) -> None:
-        stamp = Stamper(PIPELINE, len(self.events) + 1, at)
-        self.events.append(stamp(cls, f"k{len(self.events) + 1}", **fields))
-
-    def extend(self, events: list[Event]) -> None:
-        self.events.extend(events)
-
-    def receive(self, change: str) -> None:
-        self.events.append(change_received(PIPELINE, len(self.events) + 1, change))
-
-    def state(self) -> PipelineState:
-        return project(self.events)
-
-
 def test_a_baked_rollout_is_deployed_and_known_good() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.extend(rollout(PIPELINE, 2, "c1", "gamma", "us-east-1"))
 
-    state = log.state()
+    state = log.state
 
     scope = state.stages["gamma"].scopes["us-east-1"]
     assert scope.deployed == artifact("c1")
@@ -75,7 +52,7 @@ def test_a_baked_rollout_is_deployed_and_known_good() -> None:
 
 def test_rollback_target_is_the_previous_good_artifact_not_the_one_box() -> None:
     # Given c1 baked in gamma, and c2's one-box there
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.extend(rollout(PIPELINE, 2, "c1", "gamma", "us-east-1"))
     log.receive("c2")
@@ -83,7 +60,7 @@ def test_rollback_target_is_the_previous_good_artifact_not_the_one_box() -> None
     log.add(OneBoxDeployed, **where, artifact=artifact("c2"), traffic_percent=10.0)
 
     # Then the scope serves c2 on 10 % and a rollback would return to c1
-    state = log.state()
+    state = log.state
     assert state.stages["gamma"].scopes["us-east-1"].deployed == artifact("c2")
     assert state.stages["gamma"].scopes["us-east-1"].traffic_percent == 10.0
     assert state.rollback_target("gamma", "us-east-1") == artifact("c1")
@@ -98,12 +75,12 @@ def test_rollback_target_is_the_previous_good_artifact_not_the_one_box() -> None
         to_artifact=artifact("c1"),
         reason="alarm",
     )
-    assert log.state().changes["c2"].status == "rolling-back"
+    assert log.state.changes["c2"].status == "rolling-back"
     log.add(RollbackCompleted, **where, artifact=artifact("c1"))
     log.add(StageFailed, stage="gamma", change_id="c2", reason="rolled back")
 
     # Then c1 serves everything again and c2 is recorded as rolled back
-    state = log.state()
+    state = log.state
     scope = state.stages["gamma"].scopes["us-east-1"]
     assert (scope.deployed, scope.traffic_percent, scope.last_alarm) == (
         artifact("c1"),
@@ -117,14 +94,14 @@ def test_rollback_target_is_the_previous_good_artifact_not_the_one_box() -> None
 
 
 def test_failed_rollback_blocks_the_stage_with_its_reason_until_overridden() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     where = {"stage": "wave1", "scope": "eu-west-1/euw1-az1", "change_id": "c1"}
     log.add(OneBoxDeployed, **where, artifact=artifact("c1"), traffic_percent=5.0)
     log.add(RollbackStarted, **where, from_artifact=artifact("c1"), to_artifact=None, reason="x")
     log.add(RollbackFailed, **where, reason="deploy role cannot be assumed")
 
-    state = log.state()
+    state = log.state
     (blocker,) = state.stages["wave1"].blocked
     assert blocker.blocker == "rollback-failed"
     assert "deploy role cannot be assumed" in blocker.reason
@@ -133,7 +110,7 @@ def test_failed_rollback_blocks_the_stage_with_its_reason_until_overridden() -> 
     assert state.stages["wave1"].scopes["eu-west-1/euw1-az1"].failed_rollbacks == 1
     # the stage's own rollback is a second attempt, counted apart
     log.add(RollbackFailed, **where, reason="deploy role cannot be assumed")
-    assert log.state().stages["wave1"].scopes["eu-west-1/euw1-az1"].failed_rollbacks == 2
+    assert log.state.stages["wave1"].scopes["eu-west-1/euw1-az1"].failed_rollbacks == 2
 
     log.add(
         BlockerOverridden,
@@ -143,13 +120,13 @@ def test_failed_rollback_blocks_the_stage_with_its_reason_until_overridden() -> 
         by="ana",
         why="rolled back by hand, verified",
     )
-    state = log.state()
+    state = log.state
     assert state.stages["wave1"].blocked == ()
     assert state.changes["c1"].overrides[0].by == "ana"
 
 
 def test_after_a_stage_fails_no_scope_of_it_still_bakes() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     where = {"stage": "wave1", "scope": "af-south-1", "change_id": "c1"}
     log.add(
@@ -163,7 +140,7 @@ def test_after_a_stage_fails_no_scope_of_it_still_bakes() -> None:
         callback_token="t",
     )
     log.add(StageFailed, stage="wave1", change_id="c1", reason="rolled back")
-    scope = log.state().stages["wave1"].scopes["af-south-1"]
+    scope = log.state.stages["wave1"].scopes["af-south-1"]
     assert (scope.activity, scope.bake_ends_at, scope.bake_token) == (
         "stopped: stage failed",
         None,
@@ -172,32 +149,32 @@ def test_after_a_stage_fails_no_scope_of_it_still_bakes() -> None:
 
 
 def test_an_alarm_of_an_earlier_change_no_longer_sticks_once_a_later_change_passes() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     old = {"stage": "gamma", "scope": "us-east-1", "change_id": "c1"}
     log.add(OneBoxDeployed, **old, artifact=artifact("c1"), traffic_percent=10.0)
     log.add(AlarmFired, **old, alarm_name="orders-onebox", region="us-east-1", reason="5xx")
     log.add(RollbackCompleted, **old, artifact=None)
     log.add(StageFailed, stage="gamma", change_id="c1", reason="rolled back")
-    assert log.state().stages["gamma"].scopes["us-east-1"].last_alarm == "orders-onebox"
+    assert log.state.stages["gamma"].scopes["us-east-1"].last_alarm == "orders-onebox"
     log.receive("c2")
     log.extend(rollout(PIPELINE, len(log.events) + 1, "c2", "gamma", "us-east-1"))
-    assert log.state().stages["gamma"].scopes["us-east-1"].last_alarm is None
+    assert log.state.stages["gamma"].scopes["us-east-1"].last_alarm is None
 
 
 def test_a_failure_names_the_first_alarm_and_keeps_the_later_as_its_path() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     where = {"stage": "wave1", "scope": "af-south-1/afs1-az1", "change_id": "c1"}
     for name, reason in (("svc-high-severity", "fault rate 5 %"), ("orders-aggregate", "svc")):
         log.add(AlarmFired, **where, alarm_name=name, region="af-south-1", reason=reason)
-    change = log.state().changes["c1"]
+    change = log.state.changes["c1"]
     assert change.first_alarm == "alarm svc-high-severity in af-south-1: fault rate 5 %"
     assert change.last_alarm.startswith("alarm orders-aggregate")
 
 
 def test_blockers_keep_their_inputs_and_clear() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.add(StageLeaseWaiting, stage="wave2", change_id="c1", callback_token="t1")
     inputs = (("window", "Mon-Fri 09-17"), ("local_time", "Sat 10:00"))
@@ -210,19 +187,19 @@ def test_blockers_keep_their_inputs_and_clear() -> None:
         inputs=inputs,
     )
 
-    state = log.state()
+    state = log.state
     assert state.stages["wave2"].blocked[0].inputs == inputs
     assert state.changes["c1"].status == "blocked"
 
     log.add(BlockerCleared, stage="wave2", change_id="c1", blocker="time-window")
-    state = log.state()
+    state = log.state
     assert state.stages["wave2"].blocked == ()
     assert state.changes["c1"].status == "waiting"
     assert state.changes["c1"].reason == ""
 
 
 def test_insufficient_datapoints_on_hold_block_the_stage() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.add(
         DatapointsInsufficient,
@@ -235,7 +212,7 @@ def test_insufficient_datapoints_on_hold_block_the_stage() -> None:
         action="hold",
     )
 
-    state = log.state()
+    state = log.state
     (blocker,) = state.stages["wave1"].blocked
     assert blocker.blocker == "insufficient-datapoints"
     assert ("seen", "37") in blocker.inputs
@@ -245,7 +222,7 @@ def test_insufficient_datapoints_on_hold_block_the_stage() -> None:
 
 
 def test_an_extended_bake_counts_from_the_start_of_the_whole_bake() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     where = {"stage": "alpha", "scope": "us-east-1", "change_id": "c1"}
     bake = {"metric": "CreateOrder.Requests", "min_datapoints": 100}
@@ -269,7 +246,7 @@ def test_an_extended_bake_counts_from_the_start_of_the_whole_bake() -> None:
         duration_seconds=2400,
         ends_at=T0 + hour * 1.7,
     )
-    scope = log.state().stages["alpha"].scopes["us-east-1"]
+    scope = log.state.stages["alpha"].scopes["us-east-1"]
     assert (scope.bake_started_at, scope.bake_ends_at) == (T0, T0 + hour * 1.7)
 
     # a new bake (after this one completed) starts its own count
@@ -283,22 +260,22 @@ def test_an_extended_bake_counts_from_the_start_of_the_whole_bake() -> None:
         duration_seconds=3600,
         ends_at=T0 + 4 * hour,
     )
-    assert log.state().stages["alpha"].scopes["us-east-1"].bake_started_at == T0 + 3 * hour
+    assert log.state.stages["alpha"].scopes["us-east-1"].bake_started_at == T0 + 3 * hour
 
 
 def test_conveyor_newest_waiting_change_takes_the_stage_older_rides_along() -> None:
-    log = Log()
+    log = StreamLog()
     for change in ("c1", "c2", "c3"):
         log.receive(change)
     log.add(StageLeaseAcquired, stage="beta", change_id="c1")
     log.add(StageLeaseWaiting, stage="beta", change_id="c2", callback_token="t2")
     log.add(StageLeaseWaiting, stage="beta", change_id="c3", callback_token="t3")
-    assert [w.change_id for w in log.state().stages["beta"].waiting] == ["c2", "c3"]
+    assert [w.change_id for w in log.state.stages["beta"].waiting] == ["c2", "c3"]
 
     log.add(ChangeSuperseded, stage="beta", change_id="c2", superseded_by="c3")
     log.add(StageLeaseAcquired, stage="beta", change_id="c3")
 
-    state = log.state()
+    state = log.state
     assert state.stages["beta"].lease_holder == "c3"
     assert state.stages["beta"].waiting == ()
     assert state.changes["c3"].riding_along == ("c2",)
@@ -309,7 +286,7 @@ def test_conveyor_newest_waiting_change_takes_the_stage_older_rides_along() -> N
 
 
 def test_excluded_commits_and_emergencies_are_recorded_on_the_change() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.add(CommitExcluded, change_id="c1", commit_id="c1-c1", reason="not reviewed")
     log.add(
@@ -320,7 +297,7 @@ def test_excluded_commits_and_emergencies_are_recorded_on_the_change() -> None:
         bake_factor=0.25,
     )
 
-    change = log.state().changes["c1"]
+    change = log.state.changes["c1"]
     assert change.commits == ()
     assert change.excluded == (("c1-c1", "not reviewed"),)
     assert change.emergency is not None
@@ -328,19 +305,19 @@ def test_excluded_commits_and_emergencies_are_recorded_on_the_change() -> None:
 
 
 def test_finished_changes_are_bounded_and_the_newest_kept() -> None:
-    log = Log()
+    log = StreamLog()
     for n in range(FINISHED_KEPT + 10):
         log.receive(f"c{n}")
         log.add(ChangeCompleted, change_id=f"c{n}")
 
-    state = log.state()
+    state = log.state
     assert len(state.finished) == FINISHED_KEPT
     assert state.finished[-1].change_id == f"c{FINISHED_KEPT + 9}"
     assert state.changes == {}
 
 
 def test_events_about_a_long_finished_change_still_update_the_stage() -> None:
-    log = Log()
+    log = StreamLog()
     log.receive("c1")
     log.add(ChangeCompleted, change_id="c1")
     log.add(
@@ -353,7 +330,7 @@ def test_events_about_a_long_finished_change_still_update_the_stage() -> None:
         reason="late alarm",
     )
 
-    state = log.state()
+    state = log.state
     assert state.stages["wave3"].scopes["us-west-2"].last_alarm == "agg"
     assert isinstance(log.events[0], ChangeReceived)
 
