@@ -52,7 +52,8 @@ class S3ArtifactStore(ArtifactStore):
         if source is None or target is None:
             return artifact
         client = self._clients(environment, region)
-        if target != source and self._sha256(client, target) != artifact.checksum:
+        digest = self._sha256(client, target)
+        if target != source and digest != artifact.checksum:
             try:
                 client.copy_object(
                     Bucket=target.bucket,
@@ -63,7 +64,7 @@ class S3ArtifactStore(ArtifactStore):
                 raise deploy_error(
                     error, f"{artifact.version}: copy to {target.uri} failed ({error})"
                 ) from None
-        digest = self._sha256(client, target)
+            digest = self._sha256(client, target)  # the copy, read back
         if digest is None:
             raise TransientDeployError(f"{artifact.version}: {target.uri} is not readable yet")
         if digest != artifact.checksum:

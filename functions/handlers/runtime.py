@@ -67,6 +67,7 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
     if not path.is_file():
         return None
     specs = load_specs(path)
+    machines = os.environ.get("STATE_MACHINE_ARN_PREFIX", "")
     # Every stage runs in this account on AWS: the handlers may assume only its deploy roles.
     roles = DeployRoles(accounts={})
     return Engine(
@@ -79,12 +80,7 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
         # each pipeline's machine is named "shipwave-<pipeline id>" (the CDK app's convention):
         # one prefix serves any number of pipelines (Lambda: 4 KB of environment at most)
         executions=StepFunctionsExecutions(
-            {
-                pipeline_id: os.environ.get("STATE_MACHINE_ARN_PREFIX", "") + pipeline_id
-                for pipeline_id in specs
-            }
-            if os.environ.get("STATE_MACHINE_ARN_PREFIX")
-            else {}
+            {pipeline_id: machines + pipeline_id for pipeline_id in specs} if machines else {}
         ),
         clock=system_clock,
         notifier=(

@@ -10,6 +10,7 @@ is an error naming it: an unknown call never passes by omission.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -192,12 +193,19 @@ def allowed(statements: list[dict[str, Any]], request: Request) -> bool:
     )
 
 
+@functools.cache
+def _template(outdir: Path, stack: str) -> dict[str, Any]:
+    """A stack's template, read once (an assembly folder is never written after synth)."""
+    body: dict[str, Any] = json.loads((outdir / f"{stack}.template.json").read_text())
+    return body
+
+
 def role_statements(
     outdir: Path, stack: str, role_logical_id: str, world: World
 ) -> list[dict[str, Any]]:
     """Every statement of the role's policies in `stack`, intrinsics resolved (a resource
     the world cannot resolve stays a marker that matches nothing)."""
-    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    body = _template(outdir, stack)
     world = _with_named_resources(body, world)
     documents = []
     role = body["Resources"][role_logical_id]
@@ -242,7 +250,7 @@ def deploy_role(outdir: Path, role_arn: str) -> tuple[str, str]:
     """The region stack and logical id of the deploy role named by `role_arn`."""
     name = role_arn.rsplit("/", 1)[-1]
     for path in sorted(outdir.glob("shipwave-region-*.template.json")):
-        body = json.loads(path.read_text())
+        body = _template(outdir, path.name.removesuffix(".template.json"))
         for logical_id, resource in body["Resources"].items():
             if (
                 resource["Type"] == "AWS::IAM::Role"
@@ -267,7 +275,11 @@ def denied_calls(
             continue
         region_world = World(
             account=world.account,
-            region=world.region if signer[0] == "shipwave-controller" else signer[0][16:],
+            region=(
+                world.region
+                if signer[0] == "shipwave-controller"
+                else signer[0].removeprefix("shipwave-region-")
+            ),
             refs=world.refs,
             attributes=world.attributes,
         )
@@ -286,14 +298,14 @@ def denied_calls(
 
 
 def role_arn(outdir: Path, stack: str, logical_id: str, world: World) -> str:
-    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    body = _template(outdir, stack)
     name = body["Resources"][logical_id]["Properties"].get("RoleName", logical_id)
     return f"arn:aws:iam::{world.account}:role/{world.resolve(name)}"
 
 
 def trusts(outdir: Path, stack: str, logical_id: str, principal: str, world: World) -> bool:
     """The role's trust policy lets `principal` (a role of this account) assume it."""
-    body = json.loads((outdir / f"{stack}.template.json").read_text())
+    body = _template(outdir, stack)
     document = body["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
     for statement in document["Statement"]:
         if statement["Effect"] != "Allow" or "sts:AssumeRole" not in _list(statement["Action"]):

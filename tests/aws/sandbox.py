@@ -13,6 +13,7 @@ and runs in a clean Python of the Lambda runtime's version (`python3.13 -I`).
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -47,9 +48,15 @@ class SandboxError(RuntimeError):
 
 def lambda_python() -> str:
     """The interpreter of the Lambda runtime's Python version; its absence fails the test."""
-    candidates = [os.environ.get("SHIPWAVE_LAMBDA_PYTHON", "")]
-    candidates += sorted(glob.glob(f"/root/.pyenv/versions/{LAMBDA_PYTHON}*/bin/python3"))
-    candidates += [shutil.which(f"python{LAMBDA_PYTHON}") or ""]
+    return _interpreter(LAMBDA_PYTHON, os.environ.get("SHIPWAVE_LAMBDA_PYTHON", ""))
+
+
+@functools.cache
+def _interpreter(version: str, chosen: str) -> str:
+    """Found once per version (each candidate is probed in a subprocess)."""
+    candidates = [chosen]
+    candidates += sorted(glob.glob(f"/root/.pyenv/versions/{version}*/bin/python3"))
+    candidates += [shutil.which(f"python{version}") or ""]
     for candidate in filter(None, candidates):
         probe = subprocess.run(
             [candidate, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
@@ -57,10 +64,10 @@ def lambda_python() -> str:
             text=True,
             check=False,
         )
-        if probe.returncode == 0 and probe.stdout.strip() == LAMBDA_PYTHON:
+        if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     raise SandboxError(
-        f"no Python {LAMBDA_PYTHON} interpreter (the Lambda runtime's version) was found: "
+        f"no Python {version} interpreter (the Lambda runtime's version) was found: "
         "set SHIPWAVE_LAMBDA_PYTHON to one"
     )
 
