@@ -3,7 +3,7 @@
     .venv/bin/python bench/cold_start.py [--runs 5]
 
 Each function runs from the cloud assembly alone (its code asset, the Powertools layer of
-the pinned release, the specs layer, the runtime's boto3) in a clean Python 3.13
+the pinned release, the runtime's boto3) in a clean Python 3.13
 (`python -I -B`: no bytecode is written, as on Lambda's read-only /var/task). Printed:
 - the import time of each handler module (the cold start's init before the first event),
   median and slowest of `--runs` fresh interpreters; Lambda's init phase adds the runtime's

@@ -71,10 +71,12 @@ def main() -> None:
     controller = counts.pop("shipwave-controller")
     pipelines = {k: v for k, v in counts.items() if k.startswith("shipwave-pipeline-")}
     regions = {k: v for k, v in counts.items() if k.startswith("shipwave-region-")}
+    teams = {k: v for k, v in counts.items() if k.startswith("shipwave-team-")}
     print(
         f"[synth] resources per stack: controller {controller}, pipelines "
         f"{min(pipelines.values())}-{max(pipelines.values())}, regions "
-        f"{min(regions.values())}-{max(regions.values())} (target < 500)"
+        f"{min(regions.values())}-{max(regions.values())}, team stacks "
+        f"{min(teams.values())}-{max(teams.values())} (target < 500)"
     )
     largest = max(sizes, key=lambda name: sizes[name])
     print(f"[synth] largest template: {largest} {sizes[largest] / 1024:.0f} KB (target < 1 MB)")

@@ -8,7 +8,9 @@ services' quota pages:
 - EventBridge: an event pattern of at most 2,048 characters;
 - IAM: a role's inline policies 10,240 characters together, a managed policy 6,144, a trust
   policy 2,048 (whitespace not counted);
-- Lambda: environment variables 4 KB per function.
+- Lambda: environment variables 4 KB per function;
+- Systems Manager: a parameter value of at most 4 KB (standard tier) or 8 KB (advanced);
+- IAM: 1,000 roles per account (the default; every team adds one per region).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ INLINE_POLICY_CHARS = 10_240
 MANAGED_POLICY_CHARS = 6_144
 TRUST_POLICY_CHARS = 2_048
 ENVIRONMENT_BYTES = 4_096
+PARAMETER_CHARS = {"Standard": 4_096, "Advanced": 8_192}
+ROLES_PER_ACCOUNT = 1_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ def _of_type(body: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 def measure(outdir: Path) -> list[Measure]:
     """Every quota-bound figure of every stack in `outdir` (a `cdk.out`)."""
     found: list[Measure] = []
+    roles = 0
     for path in sorted(outdir.glob("*.template.json")):
         stack = path.name.removesuffix(".template.json")
         body = json.loads(path.read_text())
@@ -78,7 +83,18 @@ def measure(outdir: Path) -> list[Measure]:
                         EVENT_PATTERN_CHARS,
                     )
                 )
+        for name, parameter in _of_type(body, "AWS::SSM::Parameter").items():
+            properties = parameter["Properties"]
+            found.append(
+                Measure(
+                    "parameter value chars",
+                    f"{stack}/{name}",
+                    len(properties["Value"]),
+                    PARAMETER_CHARS[properties.get("Tier", "Standard")],
+                )
+            )
         inline: dict[str, int] = {}
+        roles += len(_of_type(body, "AWS::IAM::Role"))
         for name, role in _of_type(body, "AWS::IAM::Role").items():
             properties = role["Properties"]
             inline[name] = sum(
@@ -116,6 +132,7 @@ def measure(outdir: Path) -> list[Measure]:
                 for k, v in variables.items()
             )
             found.append(Measure("environment bytes", f"{stack}/{name}", size, ENVIRONMENT_BYTES))
+    found.append(Measure("roles per account", "all stacks", roles, ROLES_PER_ACCOUNT))
     return found
 
 

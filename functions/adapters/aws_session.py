@@ -1,13 +1,11 @@
-"""AWS clients per environment and region, through each region's shipwave deploy role."""
+"""AWS clients per environment and region, through the shipwave deploy roles of each region."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,8 +14,8 @@ from botocore.config import Config
 from adapters.ecs_service import EcsServiceTarget
 from adapters.lambda_alias import LambdaAliasTarget
 from adapters.s3_artifacts import S3ArtifactStore
-from domain import codec
-from domain.errors import DeployTargetError, ShipwaveError
+from domain.conventions import deploy_role_name, team_deploy_role_name
+from domain.errors import DeployTargetError
 from domain.ports import DeployTarget
 from domain.spec import EcsServiceTarget as EcsServiceSpec
 from domain.spec import LambdaAliasTarget as LambdaAliasSpec
@@ -28,35 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs.client import ECSClient
     from mypy_boto3_lambda.client import LambdaClient
     from mypy_boto3_s3.client import S3Client
-
-
-class SpecsFileError(ShipwaveError):
-    """The specs file the CDK app wrote cannot be read."""
-
-
-def load_specs(path: Path) -> dict[str, PipelineSpec]:
-    """Pipeline specs as the CDK app serialised them (a JSON list)."""
-    try:
-        data = json.loads(path.read_text())
-        specs = [codec.decode(PipelineSpec, item) for item in data]
-    except (OSError, ValueError) as error:
-        raise SpecsFileError(f"{path}: cannot read pipeline specs ({error})") from None
-    return {spec.pipeline_id: spec for spec in specs}
-
-
-def dump_specs(specs: list[PipelineSpec] | tuple[PipelineSpec, ...]) -> str:
-    return json.dumps([codec.encode(spec) for spec in specs], sort_keys=True)
-
-
-def parse_pairs(text: str) -> dict[str, str]:
-    """ "a=1,b=2" → {"a": "1", "b": "2"} (the form list-valued environment variables take)."""
-    pairs = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, separator, value = item.partition("=")
-        if not separator or not key or not value:
-            raise SpecsFileError(f"malformed setting {item!r}: write key=value")
-        pairs[key] = value
-    return pairs
 
 
 #: every client retries throttling and transient errors with back-off before it gives up
@@ -74,33 +43,29 @@ class _Assumed:
 
 
 class DeployRoles:
-    """Sessions that assume `shipwave-deploy-<region>` in an environment's account (the
-    controller's own account unless `accounts` maps the environment elsewhere). A session is
-    assumed again before its credentials expire, so a warm container that lives through a
-    multi-day rollout never calls AWS with expired credentials."""
+    """Sessions in the shipwave deploy roles of this account, one pair per region: the
+    platform's `shipwave-deploy-<region>` (alarms, artifact copies) and each team's
+    `shipwave-deploy-<team>-<region>` (that team's targets only). A session is assumed again
+    before its credentials expire, so a warm container that lives through a multi-day
+    rollout never calls AWS with expired credentials."""
 
-    def __init__(
-        self,
-        *,
-        accounts: dict[str, str],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.accounts = accounts
+    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._sessions: dict[tuple[str, str], _Assumed] = {}
+        self._sessions: dict[tuple[str, str, str], _Assumed] = {}
         self._own: str | None = None
 
-    def session(self, environment: str, region: str) -> boto3.Session:
-        key = (environment, region)
+    def session(self, environment: str, region: str, team: str = "") -> boto3.Session:
+        """The platform's role in `region`, or `team`'s when one is named."""
+        key = (environment, region, team)
         with self._lock:
             found = self._sessions.get(key)
             if found is not None and self.clock() < found.expires - REFRESH_BEFORE:
                 return found.session
-            account = self.accounts.get(environment) or self._own_account()
-            role = f"arn:aws:iam::{account}:role/shipwave-deploy-{region}"
+            name = team_deploy_role_name(team, region) if team else deploy_role_name(region)
             credentials = boto3.client("sts", config=RETRYING).assume_role(
-                RoleArn=role, RoleSessionName=f"shipwave-{environment}"[:64]
+                RoleArn=f"arn:aws:iam::{self._own_account()}:role/{name}",
+                RoleSessionName=f"shipwave-{environment}"[:64],
             )["Credentials"]
             session = boto3.Session(
                 aws_access_key_id=credentials["AccessKeyId"],
@@ -122,14 +87,24 @@ class DeployRoles:
     def cloudwatch(self, environment: str, region: str) -> CloudWatchClient:
         return self.session(environment, region).client("cloudwatch", config=RETRYING)
 
-    def lambda_client(self, environment: str, region: str) -> LambdaClient:
-        return self.session(environment, region).client("lambda", config=RETRYING)
-
-    def ecs_client(self, environment: str, region: str) -> ECSClient:
-        return self.session(environment, region).client("ecs", config=RETRYING)
-
     def s3_client(self, environment: str, region: str) -> S3Client:
         return self.session(environment, region).client("s3", config=RETRYING)
+
+    def team_lambda(self, team: str) -> Callable[[str, str], LambdaClient]:
+        """Lambda clients in `team`'s deploy role of each (environment, region)."""
+
+        def make(environment: str, region: str) -> LambdaClient:
+            return self.session(environment, region, team).client("lambda", config=RETRYING)
+
+        return make
+
+    def team_ecs(self, team: str) -> Callable[[str, str], ECSClient]:
+        """ECS clients in `team`'s deploy role of each (environment, region)."""
+
+        def make(environment: str, region: str) -> ECSClient:
+            return self.session(environment, region, team).client("ecs", config=RETRYING)
+
+        return make
 
 
 def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:
@@ -138,12 +113,12 @@ def aws_target(spec: PipelineSpec, roles: DeployRoles) -> DeployTarget:
         return LambdaAliasTarget(
             target.function_name,
             target.alias,
-            roles.lambda_client,
+            roles.team_lambda(spec.team),
             S3ArtifactStore(roles.s3_client).copy_into,
         )
     if isinstance(target, EcsServiceSpec):
         return EcsServiceTarget(
-            target.cluster, target.service, target.one_box_service, roles.ecs_client
+            target.cluster, target.service, target.one_box_service, roles.team_ecs(spec.team)
         )
     raise DeployTargetError(
         f"pipeline {spec.pipeline_id}: a simulated fleet runs only on the local runtime"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
+from domain.conventions import ROLE_NAME_MAX, team_deploy_role_name, team_name_max
 from domain.errors import ShipwaveError
 
 SourceKind = Literal[
@@ -440,6 +441,15 @@ class _Resolver:
             value = getattr(cls, attribute, "")
             if isinstance(value, str) and value and not _NAME.match(value):
                 self.problem(attribute, f"{value!r} must be lowercase letters, digits and '-'")
+        team = getattr(cls, "team", "")
+        longest = team_name_max(tuple(region.name for region in self.catalogue.regions))
+        if isinstance(team, str) and len(team) > longest:
+            self.problem(
+                "team",
+                f"{team!r} is {len(team)} characters; at most {longest}, so that its deploy "
+                f"role {team_deploy_role_name(team, '<region>')!r} fits IAM's "
+                f"{ROLE_NAME_MAX}-character role names in every region",
+            )
         self._check_percentages()
         self._check_bakes()
         self._check_window()

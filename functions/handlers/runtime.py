@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from adapters.aws_session import DeployRoles, aws_target, load_specs
+from adapters.aws_session import RETRYING, DeployRoles, aws_target
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
+from adapters.pipeline_specs import ParameterSpecs
 from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sns import SnsNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
@@ -61,15 +61,15 @@ def _services() -> Services:
 
 
 def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | None:
-    """The engine over AWS: specs from the layer the CDK app builds, targets and CloudWatch
-    reached through each region's shipwave deploy role."""
-    path = Path(os.environ.get("SHIPWAVE_SPECS", "/opt/shipwave/specs.json"))
-    if not path.is_file():
+    """The engine over AWS: the specs each pipeline stack puts in Parameter Store, targets
+    and CloudWatch reached through each region's shipwave deploy roles."""
+    path = os.environ.get("SHIPWAVE_SPECS_PATH")
+    if not path:
         return None
-    specs = load_specs(path)
+    specs = ParameterSpecs(path, boto_config=RETRYING)
     machines = os.environ.get("STATE_MACHINE_ARN_PREFIX", "")
     # Every stage runs in this account on AWS: the handlers may assume only its deploy roles.
-    roles = DeployRoles(accounts={})
+    roles = DeployRoles()
     return Engine(
         log=log,
         specs=specs,
@@ -99,7 +99,7 @@ def engine() -> Engine:
     built = _services().engine
     if built is None:
         raise ServicesNotConfiguredError(
-            "no pipeline specs found: set SHIPWAVE_SPECS to the specs.json the CDK app builds "
-            "(the shipwave-specs layer puts it at /opt/shipwave/specs.json)"
+            "no pipeline specs: set SHIPWAVE_SPECS_PATH to the Parameter Store folder the "
+            "pipeline stacks write their specs to (/shipwave/pipelines)"
         )
     return built

@@ -107,7 +107,7 @@ def operator_engine(event_log: str, pipelines: str) -> Engine:
     a local one (its fleet and executions lived in the process that ran them)."""
     specs = load_pipelines(pipelines)
     store = open_store(event_log)
-    roles = DeployRoles(accounts={})  # every stage runs in the log's account on AWS
+    roles = DeployRoles()  # every stage runs in the log's account on AWS
     aws = isinstance(store, DynamoDBEventStore)
 
     def targets(spec: PipelineSpec) -> DeployTarget:

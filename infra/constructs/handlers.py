@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -13,8 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from adapters.aws_session import dump_specs
-from domain.spec import PipelineSpec
+from domain.conventions import SPECS_PATH
 from infra.bundling import LAMBDA_PYTHON, build_asset, powertools_version
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.nag import account, acknowledge, partition
@@ -53,14 +50,6 @@ def powertools_layer_parameter(version: str) -> str:
     return f"/aws/service/powertools/python/x86_64/{runtime}/{version}"
 
 
-def _specs_folder(specs: tuple[PipelineSpec, ...]) -> str:
-    """A layer folder holding the specs as JSON (Lambda unpacks layers under /opt)."""
-    folder = Path(tempfile.mkdtemp(prefix="shipwave-specs-"))
-    (folder / "shipwave").mkdir()
-    (folder / "shipwave" / "specs.json").write_text(dump_specs(specs))
-    return str(folder)
-
-
 def function_name(name: str) -> str:
     """Fixed names: the pipeline stacks name the handlers without cross-stack references."""
     return f"shipwave-{name}"
@@ -78,6 +67,23 @@ def handler_role_name(name: str, home_region: str) -> str:
     return f"shipwave-{name}-handler-{home_region}"
 
 
+def deploy_role_trust(stack: Stack, home_region: str) -> iam.IPrincipal:
+    """Who may assume a shipwave deploy role (the platform's or a team's): the handler roles
+    that deploy and watch, by their fixed names, and nobody else of the account."""
+    return iam.AccountPrincipal(stack.account).with_conditions(
+        {
+            "ArnLike": {
+                "aws:PrincipalArn": [
+                    f"arn:{stack.partition}:iam::{stack.account}:role/"
+                    + handler_role_name(handler.name, home_region)
+                    for handler in HANDLERS
+                    if handler.assumes_deploy_roles
+                ]
+            }
+        }
+    )
+
+
 class Handlers(Construct):
     """Every handler function, its own role (least privilege), log group and X-Ray tracing."""
 
@@ -88,7 +94,6 @@ class Handlers(Construct):
         *,
         event_log: EventLogTable,
         home_region: str,
-        specs: tuple[PipelineSpec, ...],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -99,13 +104,6 @@ class Handlers(Construct):
             ssm.StringParameter.value_for_string_parameter(
                 self, powertools_layer_parameter(powertools_version())
             ),
-        )
-        specs_layer = lambda_.LayerVersion(
-            self,
-            "Specs",
-            code=lambda_.Code.from_asset(_specs_folder(specs)),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_13],
-            description="shipwave pipeline specs, validated when the app was built",
         )
         self.functions: dict[str, lambda_.Function] = {}
         self.by_placeholder: dict[str, lambda_.Function] = {}
@@ -139,7 +137,7 @@ class Handlers(Construct):
                 handler=handler.entry,
                 role=role,
                 log_group=log_group,
-                layers=[layer, specs_layer],
+                layers=[layer],
                 memory_size=512,
                 timeout=Duration.seconds(handler.timeout_seconds),
                 tracing=lambda_.Tracing.ACTIVE,
@@ -149,11 +147,24 @@ class Handlers(Construct):
                     "POWERTOOLS_SERVICE_NAME": f"shipwave-{handler.name}",
                     "POWERTOOLS_METRICS_NAMESPACE": "Shipwave",
                     "POWERTOOLS_LOG_LEVEL": "INFO",
-                    "SHIPWAVE_SPECS": "/opt/shipwave/specs.json",
+                    # each pipeline stack puts its spec under this folder
+                    "SHIPWAVE_SPECS_PATH": SPECS_PATH,
                 },
                 description=f"shipwave {handler.name} step",
             )
             event_log.grant_append_and_read(function)
+            # "GetParametersByPath ... authorizes against the path in the request rather than
+            # against the parameters it returns" (Systems Manager User Guide, "How Parameter
+            # Store authorizes parameter retrieval"): the folder itself, read one level deep
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ssm:GetParametersByPath"],
+                    resources=[
+                        f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter"
+                        + SPECS_PATH
+                    ],
+                )
+            )
             if handler.callbacks:
                 function.add_to_role_policy(
                     iam.PolicyStatement(
@@ -193,6 +204,7 @@ class Handlers(Construct):
             self,
             f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:iam::{account(stack)}:role/"
             "shipwave-deploy-*]",
-            "The controller assumes the shipwave deploy role of each target region; the roles "
-            "are named shipwave-deploy-<region> by the region stacks.",
+            "The controller assumes the shipwave deploy roles of each target region: the "
+            "platform's shipwave-deploy-<region> (region stacks) and each team's "
+            "shipwave-deploy-<team>-<region> (team stacks).",
         )

@@ -1,4 +1,10 @@
-"""The controller: event log, handlers, one state machine per pipeline, triggers."""
+"""The controller (the platform owner's, in the home region): event log, handlers, triggers.
+
+It knows no pipeline: each team's pipeline stack puts its spec where the handlers read it
+(Parameter Store, `domain.conventions.SPECS_PATH`) and names its state machine by the
+convention the intake starts it by, so a team deploys its pipelines without this stack
+changing.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +23,12 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from domain.spec import PipelineSpec
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
 from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.event_log import EventLogTable
-from infra.constructs.handlers import HANDLERS, Handlers, function_arn
-from infra.constructs.nag import acknowledge
-from infra.constructs.pipeline_machine import PipelineStateMachine, state_machine_arn
+from infra.constructs.handlers import Handlers
+from infra.constructs.nag import acknowledge, nag_text
+from infra.constructs.pipeline_machine import state_machine_arn
 
 
 class ControllerStack(Stack):
@@ -32,41 +37,40 @@ class ControllerStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        specs: tuple[PipelineSpec, ...],
+        company_alarms: tuple[str, ...],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.event_log = EventLogTable(self, "EventLog")
         self.handlers = Handlers(
-            self,
-            "Handlers",
-            event_log=self.event_log,
-            home_region=self.region,
-            specs=specs,
+            self, "Handlers", event_log=self.event_log, home_region=self.region
         )
-        # Each pipeline's state machine lives in its own stack (PipelineStack): a definition is
-        # about 224 KB, and CloudFormation takes at most 1 MB per template. Their names are
-        # fixed, so the intake can name them without a reference back (no dependency cycle).
-        self.machine_arns = {
-            spec.pipeline_id: state_machine_arn(self, spec.pipeline_id) for spec in specs
-        }
         self.topic = self._pages()
         self.dead_letters = self._dead_letters()
-        self._intake(specs)
-        self._alarm_changes(specs)
+        self._intake()
+        self._alarm_changes(company_alarms)
         self._execution_ends()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
-    def _intake(self, specs: tuple[PipelineSpec, ...]) -> None:
+    def _intake(self) -> None:
         intake = self.handlers.functions["intake"]
+        # Each pipeline's state machine is named by the convention (shipwave-<pipeline id>)
+        # in its team's stack, which this stack does not know: the intake may start any of
+        # them, and nothing else.
+        machines = state_machine_arn(self, "") + "*"
         intake.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=sorted(self.machine_arns.values())
-            )
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machines])
         )
         intake.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
-        repositories = sorted({spec.repository.rsplit("/", 1)[-1] for spec in specs})
-        branches = sorted({spec.branch for spec in specs})
+        acknowledge(
+            self.handlers,
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, machines)}]",
+            "The intake starts the pipelines' state machines, all named shipwave-<pipeline "
+            "id> by the teams' pipeline stacks, which are deployed after this stack.",
+        )
+        # Every merge to a branch of any CodeCommit repository of the account: the intake
+        # starts the pipelines whose spec names that repository and branch, and logs each
+        # merge no pipeline takes (a team's pipeline is deployed without changing this rule).
         events.Rule(
             self,
             "CodeCommitMerges",
@@ -77,8 +81,6 @@ class ControllerStack(Stack):
                 detail={
                     "event": ["referenceCreated", "referenceUpdated"],
                     "referenceType": ["branch"],
-                    "referenceName": branches,
-                    "repositoryName": repositories,
                 },
             ),
             targets=[self._target("intake")],
@@ -105,12 +107,12 @@ class ControllerStack(Stack):
             )
         )
 
-    def _alarm_changes(self, specs: tuple[PipelineSpec, ...]) -> None:
+    def _alarm_changes(self, company_alarms: tuple[str, ...]) -> None:
         events.Rule(
             self,
             "AlarmStateChanges",
             description="alarm changes (local and forwarded from every region) to the controller",
-            event_pattern=acted_on_alarms(specs),
+            event_pattern=acted_on_alarms(company_alarms),
             targets=[self._target("alarm")],
         )
         # a region's forwarder could not deliver: its dead-letter alarm pages from home
@@ -227,23 +229,3 @@ RULE_RETRY_ATTEMPTS = 20
 
 #: concurrent intake invocations at most (merges and webhooks are few; a flood is refused)
 INTAKE_CONCURRENCY = 10
-
-
-class PipelineStack(Stack):
-    """One pipeline's state machine, beside the controller in the home region."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        spec: PipelineSpec,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        arns = {
-            handler.placeholder: function_arn(self, handler.name)
-            for handler in HANDLERS
-            if handler.placeholder
-        }
-        self.machine = PipelineStateMachine(self, "Pipeline", spec=spec, function_arns=arns).machine

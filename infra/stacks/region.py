@@ -1,8 +1,12 @@
-"""A target region: its alarms, the deploy role the controller assumes, alarm forwarding."""
+"""A target region (the platform owner's, one per catalogue region): the artifact bucket, the
+platform's deploy role (alarm reads and artifact copies for every team) and alarm forwarding.
+
+It knows no service: each team's alarms and the role that deploys its targets are in the
+team's own stack of the region (`infra.stacks.team`).
+"""
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
@@ -13,11 +17,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from domain.artifacts import artifact_bucket
-from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
+from domain.conventions import deploy_role_name
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
-from infra.constructs.alarms import RegionAlarms
 from infra.constructs.dead_letters import DeadLetters
-from infra.constructs.handlers import HANDLERS, handler_role_name
+from infra.constructs.handlers import deploy_role_trust
 from infra.constructs.nag import account, acknowledge, partition
 
 
@@ -27,23 +30,17 @@ class RegionStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        specs: tuple[PipelineSpec, ...],
         home_region: str,
+        company_alarms: tuple[str, ...],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.alarms = RegionAlarms(self, "Alarms", specs=specs)
-        #: every alarm the controller reads here: the pipelines' own and the company-wide
-        #: blockers (which the company, not this app, creates)
-        self.watched = sorted(
-            {*self.alarms.names, *(name for spec in specs for name in spec.alarm_names.blockers)}
-        )
-        self.deploy_role = self._deploy_role(specs, home_region)
+        self.deploy_role = self._deploy_role(home_region)
         self.artifacts = self._artifacts(home_region)
         if self.region != home_region:
-            self._forward_alarm_changes(specs, home_region)
+            self._forward_alarm_changes(company_alarms, home_region)
 
-    def _forward_alarm_changes(self, specs: tuple[PipelineSpec, ...], home_region: str) -> None:
+    def _forward_alarm_changes(self, company_alarms: tuple[str, ...], home_region: str) -> None:
         """ALARM changes shipwave acts on, to the home event bus; what cannot be delivered
         waits in a dead-letter queue here, whose alarm is forwarded home and pages."""
         home_bus = events.EventBus.from_event_bus_arn(
@@ -61,7 +58,7 @@ class RegionStack(Stack):
             self,
             "ForwardAlarmChanges",
             description=f"alarm changes shipwave acts on, to the controller in {home_region}",
-            event_pattern=acted_on_alarms(specs, FORWARDING_DEAD_LETTERS_ALARM),
+            event_pattern=acted_on_alarms(company_alarms, FORWARDING_DEAD_LETTERS_ALARM),
             targets=[targets.EventBus(home_bus, dead_letter_queue=dead_letters.queue)],
         )
 
@@ -127,87 +124,17 @@ class RegionStack(Stack):
         )
         return bucket
 
-    def _deploy_role(self, specs: tuple[PipelineSpec, ...], home_region: str) -> iam.Role:
+    def _deploy_role(self, home_region: str) -> iam.Role:
+        """What the controller does here for every team: read alarms (state, history,
+        datapoints) and copy artifacts in. Deploying a team's target is its own role's."""
         role = iam.Role(
             self,
             "DeployRole",
-            role_name=f"shipwave-deploy-{self.region}",
-            description="assumed by the shipwave controller to deploy and watch in this region",
-            assumed_by=iam.AccountPrincipal(self.account).with_conditions(
-                {
-                    "ArnLike": {
-                        "aws:PrincipalArn": [
-                            f"arn:{self.partition}:iam::{self.account}:role/"
-                            + handler_role_name(handler.name, home_region)
-                            for handler in HANDLERS
-                            if handler.assumes_deploy_roles
-                        ]
-                    }
-                }
-            ),
+            role_name=deploy_role_name(self.region),
+            description="assumed by the shipwave controller to watch alarms and copy artifacts "
+            "in this region",
+            assumed_by=deploy_role_trust(self, home_region),
         )
-        functions = sorted(
-            {s.target.function_name for s in specs if isinstance(s.target, LambdaAliasTarget)}
-        )
-        if functions:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "lambda:GetAlias",
-                        "lambda:UpdateAlias",
-                        "lambda:PublishVersion",
-                        "lambda:GetFunction",
-                        "lambda:UpdateFunctionCode",
-                        # the alias target lists versions first (one-box, batches, rollback)
-                        "lambda:ListVersionsByFunction",
-                    ],
-                    resources=[
-                        arn
-                        for name in functions
-                        for arn in (
-                            f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}",
-                            f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}:*",
-                        )
-                    ],
-                )
-            )
-        services = sorted(
-            {
-                (s.target.cluster, svc)
-                for s in specs
-                if isinstance(s.target, EcsServiceTarget)
-                for svc in (s.target.service, s.target.one_box_service)
-            }
-        )
-        if services:
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["ecs:DescribeServices", "ecs:UpdateService"],
-                    resources=[
-                        f"arn:{self.partition}:ecs:{self.region}:{self.account}:service/{c}/{s}"
-                        for c, s in services
-                    ],
-                )
-            )
-            # A deployment registers a task definition revision running the artifact's image;
-            # these three actions support no resource-level permissions.
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ecs:RegisterTaskDefinition",
-                        "ecs:DescribeTaskDefinition",
-                        "ecs:ListTaskDefinitions",
-                    ],
-                    resources=["*"],
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["iam:PassRole"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-                )
-            )
         # "To use this operation and return information about composite alarms, you must be
         # signed on with the cloudwatch:DescribeAlarms permission that is scoped to *. You
         # can't return information about composite alarms if your cloudwatch:DescribeAlarms
@@ -219,26 +146,19 @@ class RegionStack(Stack):
                 resources=["*"],
             )
         )
-        # one name pattern per service (its alarms are all named "<service>-..."), so the
-        # policy grows by one ARN per service, not by one per alarm (IAM: 10,240 characters)
-        patterns = sorted({f"{spec.service}-*" for spec in specs})
-        names = sorted(
-            {n for n in self.watched if not any(fnmatch.fnmatchcase(n, p) for p in patterns)}
-        )
-        alarm_arn = f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:"
+        # the history of any alarm of this region: every team's alarms and the company's
+        # blockers, whatever services the teams add (this stack knows none of them)
+        alarms = f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:*"
         role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarmHistory"],
-                resources=[alarm_arn + name for name in (*patterns, *names)],
-            )
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarmHistory"], resources=[alarms])
         )
-        for pattern in patterns:
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:cloudwatch:{self.region}:"
-                f"{account(self)}:alarm:{pattern}]",
-                "Reading the alarm history of one service's alarms, all named after it.",
-            )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:cloudwatch:{self.region}:"
+            f"{account(self)}:alarm:*]",
+            "Reading the state history of the alarms of this region (read only): the teams' "
+            "alarms are added by their own stacks, after this one.",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -246,12 +166,4 @@ class RegionStack(Stack):
             "(CloudWatch API Reference, DescribeAlarms); cloudwatch:GetMetricData (datapoint "
             "counts at bake end) supports no resource-level permissions. Both only read.",
         )
-        for name in functions:
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::arn:{partition(self)}:lambda:{self.region}:"
-                f"{account(self)}:function:{name}:*]",
-                "Deploying a Lambda target publishes versions and moves its alias: the role "
-                "needs that one function's versions and aliases.",
-            )
         return role

@@ -1,8 +1,8 @@
 """The synthesized app and a moto server standing in for one AWS account.
 
 The world is made from the templates: the table with the template's keys and indexes, the
-topic, the secret and the state machines with the synthesized names and definitions, so the
-handlers meet what CloudFormation would have created.
+topic, the secret, and each pipeline stack's state machine (the synthesized name and
+definition) and spec parameter, so the handlers meet what CloudFormation would have created.
 """
 
 from __future__ import annotations
@@ -103,6 +103,14 @@ def world(cloud_assembly: Path, moto_endpoint: str) -> World:
         world.refs[logical_id] = arn
     for path in sorted(cloud_assembly.glob("shipwave-pipeline-*.template.json")):
         pipeline = json.loads(path.read_text())
+        for parameter in of_type(pipeline, "AWS::SSM::Parameter").values():
+            properties = parameter["Properties"]
+            client("ssm", moto_endpoint).put_parameter(
+                Name=properties["Name"],
+                Value=properties["Value"],
+                Type=properties["Type"],
+                Tier=properties["Tier"],
+            )
         for machine in of_type(pipeline, "AWS::StepFunctions::StateMachine").values():
             properties = machine["Properties"]
             definition = properties["DefinitionString"]

@@ -93,6 +93,10 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         for key in ("stateMachineArn", "executionArn"):
             if key in params:
                 return one(params[key])
+    if prefix == "ssm" and operation == "GetParametersByPath":
+        # authorized against the path asked, not the parameters returned (Systems Manager
+        # User Guide, "How Parameter Store authorizes parameter retrieval")
+        return one(f"arn:aws:ssm:{region}:{account}:parameter{params['Path']}")
     if prefix == "sns" and operation == "Publish":
         return one(params["TopicArn"])
     if prefix == "secretsmanager" and operation == "GetSecretValue":
@@ -247,17 +251,31 @@ def _with_named_resources(body: dict[str, Any], world: World) -> World:
 
 
 def deploy_role(outdir: Path, role_arn: str) -> tuple[str, str]:
-    """The region stack and logical id of the deploy role named by `role_arn`."""
+    """The stack (a region's or a team's in a region) and logical id of the deploy role named
+    by `role_arn`."""
     name = role_arn.rsplit("/", 1)[-1]
-    for path in sorted(outdir.glob("shipwave-region-*.template.json")):
-        body = _template(outdir, path.name.removesuffix(".template.json"))
-        for logical_id, resource in body["Resources"].items():
-            if (
-                resource["Type"] == "AWS::IAM::Role"
-                and resource["Properties"].get("RoleName") == name
-            ):
-                return path.name.removesuffix(".template.json"), logical_id
-    raise AssertionError(f"{role_arn}: no region stack has this role")
+    for pattern in ("shipwave-region-*.template.json", "shipwave-team-*.template.json"):
+        for path in sorted(outdir.glob(pattern)):
+            body = _template(outdir, path.name.removesuffix(".template.json"))
+            for logical_id, resource in body["Resources"].items():
+                if (
+                    resource["Type"] == "AWS::IAM::Role"
+                    and resource["Properties"].get("RoleName") == name
+                ):
+                    return path.name.removesuffix(".template.json"), logical_id
+    raise AssertionError(f"{role_arn}: no region or team stack has this role")
+
+
+@functools.cache
+def _manifest(outdir: Path) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((outdir / "manifest.json").read_text())
+    return body
+
+
+def stack_region(outdir: Path, stack: str) -> str:
+    """The region a stack is deployed to, as the cloud assembly's manifest says."""
+    environment: str = _manifest(outdir)["artifacts"][stack]["environment"]
+    return environment.rsplit("/", 1)[-1]
 
 
 def denied_calls(
@@ -275,11 +293,7 @@ def denied_calls(
             continue
         region_world = World(
             account=world.account,
-            region=(
-                world.region
-                if signer[0] == "shipwave-controller"
-                else signer[0].removeprefix("shipwave-region-")
-            ),
+            region=stack_region(outdir, signer[0]),
             refs=world.refs,
             attributes=world.attributes,
         )
@@ -332,19 +346,30 @@ def recording() -> Iterator[list[dict[str, Any]]]:
         botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
-def deploy_role_denials(outdir: Path, calls: list[dict[str, Any]], world: World) -> list[str]:
-    """Each call the deploy role of the call's region may not make, as 'action on resource'
-    (the adapters that deploy and watch run under that role on AWS)."""
+#: the services whose clients DeployRoles makes in a team's deploy role (the targets); every
+#: other client is in the platform's deploy role of the region
+TEAM_SERVICES = ("lambda", "ecs")
+
+
+def deploy_role_denials(
+    outdir: Path, calls: list[dict[str, Any]], world: World, team: str
+) -> list[str]:
+    """Each call the deploy role that makes it on AWS may not make, as 'role: action on
+    resource': `team`'s role of the call's region for its targets, the platform's role of
+    the region for alarms and artifacts."""
     problems = []
     for call in calls:
         region = call["region"] or world.region
-        stack, role = deploy_role(
-            outdir, f"arn:aws:iam::{world.account}:role/shipwave-deploy-{region}"
+        name = (
+            f"shipwave-deploy-{team}-{region}"
+            if call["signing_name"] in TEAM_SERVICES
+            else f"shipwave-deploy-{region}"
         )
+        stack, role = deploy_role(outdir, f"arn:aws:iam::{world.account}:role/{name}")
         in_region = World(world.account, region, world.refs, world.attributes, world.credentials)
         statements = role_statements(outdir, stack, role, in_region)
         problems += [
-            f"shipwave-deploy-{region}: {r.action} on {r.resource}"
+            f"{name}: {r.action} on {r.resource}"
             for r in requests(call, in_region)
             if not allowed(statements, r)
         ]

@@ -2,7 +2,7 @@
 
 A function's runtime is built from what its template names and nothing else:
 - the code asset (`cdk.out/asset.<hash>`, what Lambda unpacks as /var/task);
-- its layers, in order: the specs layer's asset, and the public Powertools layer rebuilt for
+- its layers: the public Powertools layer rebuilt for
   the exact version its SSM parameter names, the way Powertools builds it
   (`pip install -t /asset/python "aws-lambda-powertools[all]==<version>"`, then removing
   boto3, botocore, s3transfer, dateutil, urllib3, six, jmespath, tests and bytecode:

@@ -103,8 +103,10 @@ def test_published_events_match_exactly_the_rules_meant_for_them(
 
     merge = fixture("codecommit-reference-updated.json")
     assert matching(moto_endpoint, patterns, merge) == {merges}
+    # any branch of any repository: which pipelines a merge starts is the intake's to say
+    # from the specs (the controller's rule knows no pipeline)
     merge["detail"]["referenceName"] = "feature/x"
-    assert matching(moto_endpoint, patterns, merge) == set()
+    assert matching(moto_endpoint, patterns, merge) == {merges}
     tag = fixture("codecommit-reference-updated.json")
     tag["detail"]["referenceType"] = "tag"
     assert matching(moto_endpoint, patterns, tag) == set()
@@ -187,10 +189,15 @@ def test_a_published_alarm_event_reaches_the_alarm_function_which_reads_the_log(
     outcome = deliver("shipwave-alarm", alarm_event())
     # the change waits at its review gate: no bake is in flight for the alarm to fail
     assert outcome["result"] == {"alarm": "create-order-high-severity", "told": []}
-    assert {call["operation"] for call in outcome["calls"]} <= {"Query", "GetItem"}
+    # the specs from Parameter Store, then the log
+    assert {call["operation"] for call in outcome["calls"]} <= {
+        "GetParametersByPath",
+        "Query",
+        "GetItem",
+    }
     foreign = deliver("shipwave-alarm", alarm_event("payments-high-severity"))
     assert foreign["result"] == {"alarm": "payments-high-severity", "told": []}
-    assert foreign["calls"] == []
+    assert [call["operation"] for call in foreign["calls"]] == ["GetParametersByPath"]
 
 
 def test_a_published_execution_failure_reaches_the_executions_function_which_records_it(

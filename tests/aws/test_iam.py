@@ -4,6 +4,8 @@ and to the deploy role's trust policy; and the evaluator itself refuses what is 
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,86 @@ def test_an_artifact_reaches_a_region_through_its_deploy_role_and_is_verified_th
     # the first read of the copy found nothing: that is a 404 only with s3:ListBucket
     assert any(call.get("error_code") == "NoSuchKey" for call in outcome["calls"])
     assert iam.denied_calls(cloud_assembly, package.role, outcome["calls"], world) == []
+
+
+def _bucket(region: str, endpoint: str) -> str:
+    name = artifact_bucket(ACCOUNT, region)
+    s3 = client("s3", endpoint, region)
+    if name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        options = {} if region == HOME else {"LocationConstraint": region}
+        s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": options} if options else {}))
+    return name
+
+
+def test_a_one_box_deploys_through_the_teams_role_and_copies_through_the_platforms(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """The deploy function's runtime, the spec read from Parameter Store, one-box of the
+    create-order function in eu-west-1: the Lambda calls are signed by the orders team's
+    deploy role of that region, the artifact copy by the platform's, each allowed there."""
+    region = "eu-west-1"
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return 2\n")
+    code = body.getvalue()
+    s3 = client("s3", moto_endpoint)
+    home = _bucket(HOME, moto_endpoint)
+    _bucket(region, moto_endpoint)
+    s3.put_object(Bucket=home, Key="create-order/v3.zip", Body=code)
+    role = client("iam", moto_endpoint).create_role(
+        RoleName="create-order-execution",
+        AssumeRolePolicyDocument='{"Version":"2012-10-17","Statement":[]}',
+    )["Role"]["Arn"]
+    functions = client("lambda", moto_endpoint, region)
+    functions.create_function(
+        FunctionName="create-order",
+        Runtime="python3.13",
+        Role=role,
+        Handler="index.handler",
+        Code={"ZipFile": code.replace(b"return 2", b"return 1")},
+    )
+    stable = functions.publish_version(FunctionName="create-order")["Version"]
+    functions.create_alias(FunctionName="create-order", Name="live", FunctionVersion=stable)
+    package = replace(
+        sandbox.functions(cloud_assembly)["shipwave-deploy"], handler="shipwave_probes.one_box"
+    )
+    outcome = sandbox.invoke(
+        package,
+        {
+            "pipeline_id": "create-order-application",
+            "environment": "production",
+            "scope": region,
+            "percent": 10.0,
+            "artifact": {
+                "version": "v3",
+                "checksum": f"sha256:{hashlib.sha256(code).hexdigest()}",
+                "uri": f"s3://{home}/create-order/v3.zip",
+            },
+        },
+        world=world,
+        endpoint=moto_endpoint,
+        work=tmp_path,
+        probes=PROBES,
+    )
+    assert "error" not in outcome, outcome.get("traceback")
+    assert outcome["result"]["fleet_percent_on_new"] == 10.0
+    assumed = [c["params"]["RoleArn"] for c in outcome["calls"] if c["operation"] == "AssumeRole"]
+    assert sorted(set(assumed)) == [
+        f"arn:aws:iam::{ACCOUNT}:role/shipwave-deploy-{region}",
+        f"arn:aws:iam::{ACCOUNT}:role/shipwave-deploy-orders-{region}",
+    ]
+    assert iam.denied_calls(cloud_assembly, package.role, outcome["calls"], world) == []
+    # the platform's role deploys nothing: the same calls signed by it are refused
+    platform = iam.deploy_role(
+        cloud_assembly, f"arn:aws:iam::{ACCOUNT}:role/shipwave-deploy-{region}"
+    )
+    in_region = World(ACCOUNT, region, world.refs, world.attributes, world.credentials)
+    statements = iam.role_statements(cloud_assembly, *platform, in_region)
+    deploying = [
+        request
+        for c in outcome["calls"]
+        for request in iam.requests(c, in_region)
+        if request.action.startswith("lambda:")
+    ]
+    assert {r.action for r in deploying} >= {"lambda:UpdateFunctionCode", "lambda:UpdateAlias"}
+    assert not any(iam.allowed(statements, request) for request in deploying)

@@ -25,6 +25,8 @@ def test_every_template_definition_pattern_policy_and_environment_fits_its_quota
         "inline policy chars",
         "trust policy chars",
         "environment bytes",
+        "parameter value chars",
+        "roles per account",
     }
     # alarm rules match by name ending: far from the quota whatever the number of services
     assert worst["event pattern chars"].used < EVENT_PATTERN_CHARS / 2

@@ -27,15 +27,17 @@ def moto_account_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def deploy_role_allows(moto_account_assembly: Path) -> HeldTo:
-    """`with deploy_role_allows(): ...`: every AWS call inside is one the region's deploy
-    role may make, resource by resource; any other fails the test, naming it."""
+    """`with deploy_role_allows(): ...`: every AWS call inside is one the deploy role that
+    makes it on AWS may make (the orders team's role of the region for its targets, the
+    platform's for alarms and artifacts), resource by resource; any other fails the test,
+    naming it."""
 
     @contextmanager
     def held() -> Iterator[list[dict[str, object]]]:
         with iam.recording() as calls:
             yield calls
         world = World(account=MOTO_ACCOUNT, region="us-east-1")
-        assert iam.deploy_role_denials(moto_account_assembly, calls, world) == []
+        assert iam.deploy_role_denials(moto_account_assembly, calls, world, team="orders") == []
         assert calls, "nothing was called: the block holds no adapter call"
 
     return held

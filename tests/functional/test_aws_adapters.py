@@ -388,21 +388,60 @@ def test_cloudwatch_reader_alarm_history_backstop() -> None:
         ) == ("a",)
 
 
-def test_specs_travel_to_the_handlers_as_json(tmp_path: Any) -> None:
-    from adapters.aws_session import dump_specs, load_specs, parse_pairs
+def test_specs_travel_from_each_pipeline_stack_to_the_handlers_through_parameter_store() -> None:
+    from adapters.pipeline_specs import (
+        STANDARD_TIER_MAX,
+        ParameterSpecs,
+        SpecsUnreadableError,
+        encode_spec,
+    )
+    from domain.conventions import SPECS_PATH, spec_parameter_name
     from examples.reference import PIPELINES
 
-    specs = tuple(p.spec() for p in PIPELINES)
-    path = tmp_path / "specs.json"
-    path.write_text(dump_specs(specs))
+    specs = {p.spec().pipeline_id: p.spec() for p in PIPELINES}
+    with mock_aws():
+        ssm = boto3.client("ssm")  # the handlers' own region (the home region)
+        first, *others = sorted(specs)
+        ssm.put_parameter(
+            Name=spec_parameter_name(first), Value=encode_spec(specs[first]), Type="String"
+        )
+        read = ParameterSpecs(SPECS_PATH)
+        assert dict(read) == {first: specs[first]}
+        # pipelines deployed later are taken up once the cached read is a minute old
+        for pipeline_id in others:
+            ssm.put_parameter(
+                Name=spec_parameter_name(pipeline_id),
+                Value=encode_spec(specs[pipeline_id]),
+                Type="String",
+            )
+        assert dict(read) == {first: specs[first]}
+        assert ParameterSpecs(SPECS_PATH) == specs
+        assert all(len(encode_spec(spec)) <= STANDARD_TIER_MAX for spec in specs.values())
+        # a value that is no spec, or the spec of another pipeline, fails the read by name
+        ssm.put_parameter(Name=spec_parameter_name("forged"), Value="not base64!", Type="String")
+        with pytest.raises(SpecsUnreadableError, match="/shipwave/pipelines/forged"):
+            dict(ParameterSpecs(SPECS_PATH))
+        ssm.put_parameter(
+            Name=spec_parameter_name("forged"),
+            Value=encode_spec(specs[first]),
+            Type="String",
+            Overwrite=True,
+        )
+        with pytest.raises(SpecsUnreadableError, match=f"spec of pipeline '{first}'"):
+            dict(ParameterSpecs(SPECS_PATH))
 
-    assert load_specs(path) == {spec.pipeline_id: spec for spec in specs}
-    assert parse_pairs("gamma=111122223333, alpha=444455556666") == {
-        "gamma": "111122223333",
-        "alpha": "444455556666",
-    }
-    with pytest.raises(Exception, match="key=value"):
-        parse_pairs("gamma")
+
+def test_unreadable_parameter_store_fails_the_handler_instead_of_knowing_no_pipeline() -> None:
+    from adapters.pipeline_specs import ParameterSpecs, SpecsUnreadableError
+
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name=REGION)
+        stub = Stubber(ssm)
+        stub.add_client_error("get_parameters_by_path", "AccessDeniedException")
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        with stub, pytest.raises(SpecsUnreadableError, match="AccessDenied"):
+            dict(ParameterSpecs(provider=SSMProvider(boto3_client=ssm)))
 
 
 def test_deploy_role_sessions_are_assumed_again_before_their_credentials_expire() -> None:
@@ -410,7 +449,7 @@ def test_deploy_role_sessions_are_assumed_again_before_their_credentials_expire(
 
     with mock_aws():
         now = [datetime.now(UTC)]
-        roles = DeployRoles(accounts={}, clock=lambda: now[0])
+        roles = DeployRoles(clock=lambda: now[0])
         first = roles.session("production", "eu-west-1")
         now[0] += timedelta(minutes=30)  # an hour's credentials: still fresh
         assert roles.session("production", "eu-west-1") is first
@@ -421,3 +460,23 @@ def test_deploy_role_sessions_are_assumed_again_before_their_credentials_expire(
         assert len(keys) == 2
         now[0] += timedelta(days=3)  # a multi-day rollout: a warm container goes on working
         assert roles.cloudwatch("production", "eu-west-1").describe_alarms()["MetricAlarms"] == []
+
+
+def test_a_teams_targets_are_reached_through_its_own_role_and_alarms_through_the_platforms() -> (
+    None
+):
+    from adapters.aws_session import DeployRoles
+
+    with mock_aws():
+        roles = DeployRoles()
+
+        def role_of(session: Any) -> str:
+            arn: str = session.client("sts").get_caller_identity()["Arn"]
+            return arn.split("/")[1]
+
+        assert role_of(roles.session("production", "eu-west-1")) == "shipwave-deploy-eu-west-1"
+        assert role_of(roles.session("production", "eu-west-1", "orders")) == (
+            "shipwave-deploy-orders-eu-west-1"
+        )
+        lambda_client = roles.team_lambda("orders")("production", "eu-west-1")
+        assert lambda_client.meta.region_name == "eu-west-1"

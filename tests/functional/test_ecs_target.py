@@ -202,7 +202,7 @@ def test_batches_follow_the_deployment_and_failed_tasks_are_unhealthy(ecs: Any) 
 
 
 def test_the_reference_ecs_pipeline_gets_an_ecs_target_on_aws() -> None:
-    chosen = aws_target(OrderHistoryApp.spec(), DeployRoles(accounts={}))
+    chosen = aws_target(OrderHistoryApp.spec(), DeployRoles())
     assert isinstance(chosen, EcsServiceTarget)
     assert (chosen.cluster, chosen.service, chosen.one_box_service) == (
         "orders",

@@ -15,6 +15,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
+from domain.catalogue import REGIONS
 from domain.spec import PipelineSpecError
 from examples.reference import PIPELINES
 from infra.bundling import powertools_version
@@ -197,19 +198,20 @@ def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.Cloud
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement["Action"] == "states:StartExecution"
     ]
-    assert sorted(starts[0]["Resource"]) == sorted(
-        f"arn:aws:states:{HOME}:111122223333:stateMachine:shipwave-{p.pipeline_id()}"
-        for p in PIPELINES
-    )
+    # the machines of the teams' stacks, by the name convention they all follow
+    assert starts[0]["Resource"] == f"arn:aws:states:{HOME}:111122223333:stateMachine:shipwave-*"
 
 
 def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.CloudAssembly) -> None:
     body = template(assembly, "shipwave-controller")
     rules = {k: r["Properties"] for k, r in resources(body, "AWS::Events::Rule").items()}
     (merges,) = [r for k, r in rules.items() if k.startswith("CodeCommitMerges")]
-    merge = merges["EventPattern"]["detail"]
-    assert merge["referenceName"] == ["main"]
-    assert set(merge["repositoryName"]) == {"create-order", "create-order-config", "order-history"}
+    # every branch of every repository: the intake takes a merge to the pipelines whose specs
+    # name its repository and branch (the controller knows no pipeline)
+    assert merges["EventPattern"]["detail"] == {
+        "event": ["referenceCreated", "referenceUpdated"],
+        "referenceType": ["branch"],
+    }
     (alarms,) = [r for k, r in rules.items() if k.startswith("AlarmStateChanges")]
     pattern = EventPattern.load(json.dumps(alarms["EventPattern"]))
 
@@ -234,20 +236,63 @@ def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.Clou
 # --- regions -------------------------------------------------------------------------------
 
 
-def test_one_stack_per_target_region_and_per_pipeline(
+def test_one_stack_per_region_per_pipeline_and_per_team_region(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
     names = {s.stack_name for s in assembly.stacks}
-    assert len({n for n in names if n.startswith("shipwave-region-")}) == 24
+    assert {n for n in names if n.startswith("shipwave-region-")} == {
+        f"shipwave-region-{r.name}" for r in REGIONS
+    }
     assert {n for n in names if n.startswith("shipwave-pipeline-")} == {
         f"shipwave-pipeline-{p.pipeline_id()}" for p in PIPELINES
+    }
+    assert {n for n in names if n.startswith("shipwave-team-")} == {
+        f"shipwave-team-orders-{region}" for p in PIPELINES for region in p.spec().regions
     }
     for stack in assembly.stacks:
         assert len(stack.template["Resources"]) < 500
 
 
-def test_region_alarms_composites_and_anomaly_detection(assembly: cdk.cx_api.CloudAssembly) -> None:
-    body = template(assembly, "shipwave-region-eu-west-1")
+def test_a_team_deploys_a_pipeline_alone_with_its_alarms_and_deploy_role_in_each_region(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    """`cdk deploy shipwave-pipeline-<id>` deploys the stacks it depends on first: exactly the
+    team's stack of each region the pipeline deploys to, and no stack of the platform's."""
+    manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
+    artifacts = manifest["artifacts"]
+    for pipeline in PIPELINES:
+        spec = pipeline.spec()
+        depends = set(artifacts[f"shipwave-pipeline-{spec.pipeline_id}"]["dependencies"])
+        stacks = {d for d in depends if not d.endswith(".assets")}
+        assert stacks == {f"shipwave-team-{spec.team}-{region}" for region in spec.regions}
+    for name, artifact in artifacts.items():
+        if name.startswith(("shipwave-team-", "shipwave-region-", "shipwave-controller")):
+            stacks = {d for d in artifact.get("dependencies", []) if not d.endswith(".assets")}
+            assert stacks == set(), name
+
+
+@pytest.mark.slow
+def test_the_platforms_stacks_are_the_same_whatever_pipelines_the_teams_deploy(
+    assembly: cdk.cx_api.CloudAssembly, tmp_path: Path
+) -> None:
+    """The controller and region stacks know no pipeline: the app with one pipeline
+    synthesizes them byte for byte as the app with all of them."""
+    from infra.app import synthesize
+
+    synthesize(tmp_path, "111122223333", pipelines="tests.infra.one_pipeline:PIPELINES")
+    platform = ["shipwave-controller.template.json"] + [
+        f"shipwave-region-{r.name}.template.json" for r in REGIONS
+    ]
+    for name in platform:
+        ours = (Path(assembly.directory) / name).read_text()
+        assert (tmp_path / name).read_text() == ours, name
+    assert sorted(p.name for p in tmp_path.glob("shipwave-pipeline-*.template.json")) == [
+        f"shipwave-pipeline-{PIPELINES[0].pipeline_id()}.template.json"
+    ]
+
+
+def test_team_alarms_composites_and_anomaly_detection(assembly: cdk.cx_api.CloudAssembly) -> None:
+    body = template(assembly, "shipwave-team-orders-eu-west-1")
     composites = {
         c["Properties"]["AlarmName"]: c["Properties"]["AlarmRule"]
         for c in resources(body, "AWS::CloudWatch::CompositeAlarm").values()
@@ -273,14 +318,21 @@ def test_region_alarms_composites_and_anomaly_detection(assembly: cdk.cx_api.Clo
     assert len(anomaly) == 6  # request count, latency, errors for each of 2 services
 
 
-def test_deploy_role_trusts_only_the_controller_handlers(
-    assembly: cdk.cx_api.CloudAssembly,
+@pytest.mark.parametrize(
+    ("stack", "role_name"),
+    [
+        ("shipwave-region-ap-southeast-2", "shipwave-deploy-ap-southeast-2"),
+        ("shipwave-team-orders-ap-southeast-2", "shipwave-deploy-orders-ap-southeast-2"),
+    ],
+)
+def test_deploy_roles_trust_only_the_controller_handlers(
+    assembly: cdk.cx_api.CloudAssembly, stack: str, role_name: str
 ) -> None:
-    body = template(assembly, "shipwave-region-ap-southeast-2")
+    body = template(assembly, stack)
     (role,) = [
         r["Properties"]
         for r in resources(body, "AWS::IAM::Role").values()
-        if r["Properties"].get("RoleName") == "shipwave-deploy-ap-southeast-2"
+        if r["Properties"].get("RoleName") == role_name
     ]
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]
     trusted = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
@@ -335,7 +387,9 @@ def test_pages_go_to_an_encrypted_topic_the_recording_handlers_may_publish_to(
 def test_metric_alarms_report_missing_data_as_missing_never_as_ok(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
-    alarms = resources(template(assembly, "shipwave-region-eu-west-1"), "AWS::CloudWatch::Alarm")
+    alarms = resources(
+        template(assembly, "shipwave-team-orders-eu-west-1"), "AWS::CloudWatch::Alarm"
+    )
     treat = {a["Properties"].get("TreatMissingData") for a in alarms.values()}
     assert "notBreaching" not in treat
     assert treat <= {"missing", "breaching"}
@@ -355,13 +409,15 @@ def test_alarm_changes_are_forwarded_home_from_other_regions_only(
 
 def test_cfn_lint_is_clean(assembly: cdk.cx_api.CloudAssembly) -> None:
     """One template of each kind: the controller, every pipeline, the home region and one
-    other (the region stacks differ only by region); `make cfn-lint` lints all of them."""
+    other (the region stacks differ only by region), one team stack; `make cfn-lint` lints
+    all of them."""
     folder = Path(assembly.directory)
     templates = [
         str(folder / "shipwave-controller.template.json"),
         *sorted(str(p) for p in folder.glob("shipwave-pipeline-*.template.json")),
         str(folder / f"shipwave-region-{HOME}.template.json"),
         str(folder / "shipwave-region-ap-southeast-3.template.json"),
+        str(folder / "shipwave-team-orders-ap-southeast-3.template.json"),
     ]
     result = subprocess.run(
         [
@@ -405,32 +461,42 @@ def test_make_synth_works_offline(tmp_path: Path) -> None:
         env=environment,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert len(list((tmp_path / "out").glob("*.template.json"))) == 28
+    teams = {(p.spec().team, region) for p in PIPELINES for region in p.spec().regions}
+    expected = 1 + len(REGIONS) + len(PIPELINES) + len(teams)
+    assert len(list((tmp_path / "out").glob("*.template.json"))) == expected
 
 
 def _list(value: Any) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def test_handlers_get_the_validated_specs_in_a_layer(assembly: cdk.cx_api.CloudAssembly) -> None:
-    from adapters.aws_session import load_specs
+def test_each_pipeline_stack_puts_its_spec_where_the_handlers_read_it(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    from adapters.pipeline_specs import decode_spec
 
-    found = list(Path(assembly.directory).glob("asset.*/shipwave/specs.json"))
-    assert len(found) == 1
-    assert set(load_specs(found[0])) == {p.pipeline_id() for p in PIPELINES}
+    for pipeline in PIPELINES:
+        body = template(assembly, f"shipwave-pipeline-{pipeline.pipeline_id()}")
+        (parameter,) = resources(body, "AWS::SSM::Parameter").values()
+        properties = parameter["Properties"]
+        assert properties["Name"] == f"/shipwave/pipelines/{pipeline.pipeline_id()}"
+        assert decode_spec(properties["Name"], properties["Value"]) == pipeline.spec()
+        assert properties["Tier"] == "Standard"
     body = template(assembly, "shipwave-controller")
     for function in resources(body, "AWS::Lambda::Function").values():
-        assert function["Properties"]["Environment"]["Variables"]["SHIPWAVE_SPECS"] == (
-            "/opt/shipwave/specs.json"
-        )
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["SHIPWAVE_SPECS_PATH"] == "/shipwave/pipelines"
+        assert len(function["Properties"]["Layers"]) == 1  # Powertools' alone
+    assert f'"arn:aws:ssm:{HOME}:111122223333:parameter/shipwave/pipelines"' in iam_text(body)
 
 
 def test_the_deploy_role_may_list_the_versions_the_alias_target_reads_first(
     assembly: cdk.cx_api.CloudAssembly,
 ) -> None:
-    body = template(assembly, "shipwave-region-eu-west-1")
+    body = template(assembly, "shipwave-team-orders-eu-west-1")
     policies = iam_text(body)
     assert "lambda:ListVersionsByFunction" in policies
+    assert "lambda:" not in iam_text(template(assembly, "shipwave-region-eu-west-1"))
 
 
 def test_state_machine_log_groups_have_no_fixed_name_so_a_stack_can_be_recreated(
@@ -459,8 +525,8 @@ def test_company_blockers_are_readable_by_the_deploy_role_and_forwarded_home(
     policies = iam_text(body)
     (rule,) = resources(body, "AWS::Events::Rule").values()
     forwarded = rule["Properties"]["EventPattern"]["detail"]["alarmName"]
+    assert ":alarm:*" in policies  # the history of every alarm of the region, read only
     for name in ("company-large-scale-event", "company-deployment-freeze"):
-        assert f":alarm:{name}" in policies
         assert name in forwarded
 
 

@@ -14,6 +14,7 @@ from domain.spec import (
     Rolling,
     TimeWindow,
     Wave,
+    resolve_all,
     standard_alarms,
 )
 from examples.reference import (
@@ -266,3 +267,19 @@ def test_missing_fields_are_reported_together() -> None:
         "repository",
         "reviewers",
     ]
+
+
+def test_a_team_name_too_long_for_its_deploy_role_names_fails_the_build_by_name() -> None:
+    long_team = type(
+        "LongTeam",
+        (CreateOrderApp,),
+        {"team": "t" * 34, "blockers": ("company-large-scale-event",)},
+    )
+    with pytest.raises(PipelineSpecError) as raised:
+        resolve_all((long_team,), "tests")
+    assert raised.value.problems == (
+        "pipeline create-order-application: team: '" + "t" * 34 + "' is 34 characters; at "
+        "most 33, so that its deploy role 'shipwave-deploy-" + "t" * 34 + "-<region>' fits "
+        "IAM's 64-character role names in every region",
+    )
+    resolve_all((type("LongestTeam", (long_team,), {"team": "t" * 33}),), "tests")

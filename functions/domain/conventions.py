@@ -1,0 +1,36 @@
+"""The names the stacks and the handlers find each other by, without cross-stack references.
+
+The platform owner's stacks (the controller, one per region) and each team's stacks (its
+pipelines, its alarms and deploy role per region) are deployed apart and never import each
+other's outputs: each side derives the other's names from these conventions.
+"""
+
+from __future__ import annotations
+
+#: the folder of Parameter Store where each pipeline stack puts its spec
+SPECS_PATH = "/shipwave/pipelines"
+
+#: IAM: a role name has at most 64 characters
+ROLE_NAME_MAX = 64
+
+DEPLOY_ROLE_PREFIX = "shipwave-deploy-"
+
+
+def spec_parameter_name(pipeline_id: str) -> str:
+    return f"{SPECS_PATH}/{pipeline_id}"
+
+
+def deploy_role_name(region: str) -> str:
+    """The platform's role in `region`: reads alarms and copies artifacts for every team."""
+    return f"{DEPLOY_ROLE_PREFIX}{region}"
+
+
+def team_deploy_role_name(team: str, region: str) -> str:
+    """A team's role in `region`: deploys that team's targets and nothing else."""
+    return f"{DEPLOY_ROLE_PREFIX}{team}-{region}"
+
+
+def team_name_max(regions: tuple[str, ...]) -> int:
+    """The longest team name whose deploy role name fits IAM in every one of `regions`."""
+    longest = max((len(region) for region in regions), default=0)
+    return ROLE_NAME_MAX - len(team_deploy_role_name("", "")) - longest
