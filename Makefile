@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test lint typecheck unit bench synth cfn-lint clean
+.PHONY: setup demo test coverage lint typecheck unit bench synth cfn-lint clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -36,6 +36,10 @@ typecheck: setup
 	$(VENV)/bin/lint-imports
 
 test: lint typecheck
+	$(PY) -m pytest -n 2
+
+# the same suite under coverage (its tracing adds about a third to the run: not in `make test`)
+coverage: setup
 	$(PY) -m pytest -n 2 --cov=functions --cov=statemachines --cov-report=term:skip-covered
 
 unit: setup

@@ -42,6 +42,8 @@ PIPELINES_INDEX = "pipelines"
 _PIPELINES_PARTITION = "pipeline"
 #: A DynamoDB item holds at most 400 KB; a compressed snapshot must stay well below.
 MAX_SNAPSHOT_BYTES = 350_000
+#: the partition of a pipeline's snapshots: `<pipeline id>#snapshot` (its events: `<pipeline id>`)
+SNAPSHOT_SUFFIX = "#snapshot"
 
 
 class DynamoDBEventStore(EventStore):
@@ -251,7 +253,7 @@ class DynamoDBEventStore(EventStore):
             self._client.put_item(
                 TableName=self.table_name,
                 Item={
-                    "pk": {"S": f"{state.pipeline_id}#snapshot"},
+                    "pk": {"S": state.pipeline_id + SNAPSHOT_SUFFIX},
                     "sk": {"N": str(state.sequence)},
                     "body": {"B": body},
                 },
@@ -264,7 +266,7 @@ class DynamoDBEventStore(EventStore):
             response = self._client.query(
                 TableName=self.table_name,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"{pipeline_id}#snapshot"}},
+                ExpressionAttributeValues={":pk": {"S": pipeline_id + SNAPSHOT_SUFFIX}},
                 ScanIndexForward=False,
                 Limit=1,
                 ConsistentRead=True,

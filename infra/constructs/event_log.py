@@ -7,18 +7,23 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from adapters.dynamodb import PIPELINES_INDEX
+from adapters.dynamodb import PIPELINES_INDEX, SNAPSHOT_SUFFIX
 
-#: What a handler may do to the log: read, and append through conditional writes. No
-#: UpdateItem and no DeleteItem: an event, once written, is never changed.
-APPEND_AND_READ_ACTIONS = (
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:PutItem",
+#: What a handler may read of the log.
+READ_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
     "dynamodb:DescribeTable",
 )
+
+#: An event is written only inside a transaction (`dynamodb:EnclosingOperation`, the condition
+#: key DynamoDB sets on each action of a TransactWriteItems call): the adapter's transaction
+#: puts every event and its idempotency marker with `attribute_not_exists(pk)` and checks the
+#: previous sequence is stored. IAM has no condition key for a condition expression, so a plain
+#: PutItem, which could overwrite an event, is what is refused. No UpdateItem, no DeleteItem:
+#: an event, once written, is never changed.
+APPEND_ACTIONS = ("dynamodb:PutItem", "dynamodb:ConditionCheckItem")
 
 
 class EventLogTable(Construct):
@@ -46,8 +51,29 @@ class EventLogTable(Construct):
         )
 
     def grant_append_and_read(self, grantee: iam.IGrantable) -> None:
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=list(APPEND_AND_READ_ACTIONS),
-            resource_arns=[self.table.table_arn, f"{self.table.table_arn}/index/{PIPELINES_INDEX}"],
+        principal = grantee.grant_principal
+        table = self.table.table_arn
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(READ_ACTIONS), resources=[table, f"{table}/index/{PIPELINES_INDEX}"]
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(APPEND_ACTIONS),
+                resources=[table],
+                conditions={"StringEquals": {"dynamodb:EnclosingOperation": "TransactWriteItems"}},
+            )
+        )
+        # A snapshot is a cache of the fold, re-made from the events whenever it is missing or
+        # stale: a plain PutItem may write one, only under a `<pipeline>#snapshot` partition.
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[table],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"*{SNAPSHOT_SUFFIX}"]},
+                    "Null": {"dynamodb:LeadingKeys": "false"},
+                },
+            )
         )

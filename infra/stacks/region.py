@@ -67,8 +67,9 @@ class RegionStack(Stack):
         build puts them): a Lambda function's code comes only from a bucket in its region.
 
         Its name is the convention every role and handler finds it by; it is kept when the
-        stack is deleted (the artifacts of past deployments are what rollbacks return to), so
-        re-creating this stack after deleting it needs `cdk import` of the kept bucket."""
+        stack is deleted (the artifacts of past deployments are what rollbacks return to); its
+        name is static, so `cdk deploy --import-existing-resources` takes the kept bucket back
+        into a re-created stack."""
         bucket = s3.Bucket(
             self,
             "Artifacts",

@@ -79,15 +79,22 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         return one("*")
     if prefix == "dynamodb":
         if operation == "TransactWriteItems":
+            # each action is authorized as its own item action, with the enclosing operation
+            # and the item's partition key as condition keys (DynamoDB Developer Guide,
+            # "Using IAM policy conditions for fine-grained access control")
             found = []
             for item in params["TransactItems"]:
                 ((kind, body),) = item.items()
                 table = f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}"
-                found.append(Request(f"dynamodb:{TRANSACT[kind]}", table, {}))
+                context = {"dynamodb:EnclosingOperation": "TransactWriteItems"}
+                context["dynamodb:LeadingKeys"] = _partition_key(body)
+                found.append(Request(f"dynamodb:{TRANSACT[kind]}", table, context))
             return found
         table = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
         if params.get("IndexName"):
             table += f"/index/{params['IndexName']}"
+        if operation in ("PutItem", "GetItem"):
+            return one(table, **{"dynamodb:LeadingKeys": _partition_key(params)})
         return one(table)
     if prefix == "states":
         for key in ("stateMachineArn", "executionArn"):
@@ -153,6 +160,13 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
     )
 
 
+def _partition_key(body: dict[str, Any]) -> str:
+    """The `pk` value of a DynamoDB item request (its Item, or its Key)."""
+    item = body.get("Item") or body["Key"]
+    value: str = item["pk"]["S"]
+    return value
+
+
 def _matches(pattern: str, value: str, *, case: bool = True) -> bool:
     if not case:
         pattern, value = pattern.lower(), value.lower()
@@ -167,6 +181,21 @@ def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool
     for operator, tests in condition.items():
         for key, expected in tests.items():
             actual = context.get(key)
+            if operator == "Null":
+                # "true": the key must be absent; "false": present (IAM User Guide, condition
+                # operators, "Condition operator to check existence of condition keys")
+                if (actual is None) != (str(expected).lower() == "true"):
+                    return False
+                continue
+            if operator.startswith("ForAllValues:"):
+                # true when every value of the key matches, and when the key is absent (IAM
+                # User Guide, "Set operators for multivalued context keys"): a request's item
+                # operation has one partition key value
+                if actual is not None and not _condition_holds(
+                    {operator.removeprefix("ForAllValues:"): {key: expected}}, context
+                ):
+                    return False
+                continue
             if actual is None:
                 return False  # a condition on a key the request lacks never holds
             if operator in ("StringEquals", "ArnEquals"):

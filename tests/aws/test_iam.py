@@ -227,3 +227,41 @@ def test_a_one_box_deploys_through_the_teams_role_and_copies_through_the_platfor
     ]
     assert {r.action for r in deploying} >= {"lambda:UpdateFunctionCode", "lambda:UpdateAlias"}
     assert not any(iam.allowed(statements, request) for request in deploying)
+
+
+@pytest.mark.parametrize("function", ["shipwave-intake", "shipwave-deploy", "shipwave-alarm"])
+def test_an_event_is_written_only_by_a_transaction_and_a_plain_put_only_writes_a_snapshot(
+    cloud_assembly: Path, keyed: World, function: str
+) -> None:
+    role = sandbox.functions(cloud_assembly)[function].role
+    table = "shipwave-events"
+    arn = f"arn:aws:dynamodb:{HOME}:{ACCOUNT}:table/{table}"
+    event = {"pk": {"S": "create-order-application"}, "sk": {"N": "7"}}
+    append = call(
+        "TransactWriteItems",
+        "dynamodb",
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": event}},
+            {"ConditionCheck": {"TableName": table, "Key": {**event, "sk": {"N": "6"}}}},
+        ],
+    )
+    snapshot = {"pk": {"S": "create-order-application#snapshot"}, "sk": {"N": "7"}}
+
+    def denied(*calls: dict[str, Any]) -> list[str]:
+        return iam.denied_calls(cloud_assembly, role, list(calls), keyed)
+
+    assert denied(append, call("PutItem", "dynamodb", TableName=table, Item=snapshot)) == []
+    # outside a transaction an event could be overwritten: refused
+    assert denied(call("PutItem", "dynamodb", TableName=table, Item=event)) == [
+        f"{role}: dynamodb:PutItem on {arn}"
+    ]
+    for operation in ("UpdateItem", "DeleteItem"):
+        assert denied(call(operation, "dynamodb", TableName=table, Key=event)) == [
+            f"{role}: dynamodb:{operation} on {arn}"
+        ]
+    changed = call(
+        "TransactWriteItems",
+        "dynamodb",
+        TransactItems=[{"Update": {"TableName": table, "Key": event}}],
+    )
+    assert denied(changed) == [f"{role}: dynamodb:UpdateItem on {arn}"]

@@ -480,3 +480,54 @@ def test_a_teams_targets_are_reached_through_its_own_role_and_alarms_through_the
         )
         lambda_client = roles.team_lambda("orders")("production", "eu-west-1")
         assert lambda_client.meta.region_name == "eu-west-1"
+
+
+def test_every_call_the_event_store_makes_is_one_every_handler_role_may_make(
+    moto_account_assembly: Any,
+) -> None:
+    """Appends, reads, a retried append, snapshots and the pipelines index, as the adapter
+    makes them on moto, held to each handler role's synthesized policy (events only inside
+    transactions, plain puts only for snapshots)."""
+    from adapters.dynamodb import DynamoDBEventStore
+    from domain.state import project
+    from tests.aws import iam
+    from tests.aws.cfn import World
+    from tests.builders import change_received, rollout
+    from tests.functional.conftest import MOTO_ACCOUNT
+
+    events = [
+        change_received("orders-app", 1, "c1"),
+        *rollout("orders-app", 2, "c1", "alpha", "us-east-1"),
+    ]
+    with mock_aws():
+        store = DynamoDBEventStore("shipwave-events", client=boto3.client("dynamodb"))
+        store.create_table()
+        with iam.recording() as calls:
+            store.append(events[:3])
+            store.append(events[3:])
+            store.append(events[3:])  # retried: the earlier result, nothing written
+            state = project(store.read("orders-app"))
+            store.save_snapshot(state)
+            assert store.latest_snapshot("orders-app") == state
+            assert store.pipelines() == ("orders-app",)
+    body = json.loads((moto_account_assembly / "shipwave-controller.template.json").read_text())
+    (table,) = [k for k, r in body["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    world = World(
+        account=MOTO_ACCOUNT,
+        region="us-east-1",
+        refs={table: "shipwave-events"},
+        attributes={
+            (table, "Arn"): f"arn:aws:dynamodb:us-east-1:{MOTO_ACCOUNT}:table/shipwave-events"
+        },
+        credentials=(str(calls[0]["access_key"]), "testing"),  # moto's own signing key
+    )
+    operations = {call["operation"] for call in calls}
+    assert {"TransactWriteItems", "PutItem", "Query"} <= operations
+    roles = [
+        r["Properties"]["Role"]["Fn::GetAtt"][0]
+        for r in body["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(roles) == 8
+    for role in roles:
+        assert iam.denied_calls(moto_account_assembly, role, calls, world) == [], role

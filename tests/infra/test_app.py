@@ -508,6 +508,42 @@ def test_state_machine_log_groups_have_no_fixed_name_so_a_stack_can_be_recreated
             assert "LogGroupName" not in group["Properties"]
 
 
+#: the property that names a resource, per type (CloudFormation Template Reference, "Name type")
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::KMS::Alias": "AliasName",
+}
+
+
+def test_what_a_deleted_stack_keeps_never_blocks_its_re_creation(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    """A kept resource either has no fixed name (a new one is made beside it) or is an
+    artifact bucket with a static name, which `cdk deploy --import-existing-resources` takes
+    back into the re-created stack (CloudFormation imports a named resource that exists when
+    its name is static and its DeletionPolicy is Retain: User Guide, "Import AWS resources
+    into a CloudFormation stack automatically")."""
+    kept: list[tuple[str, str]] = []
+    for stack in assembly.stacks:
+        for logical_id, resource in stack.template["Resources"].items():
+            if resource.get("DeletionPolicy") not in ("Retain", "RetainExceptOnCreate"):
+                continue
+            name = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource["Type"], ""))
+            if name is None:
+                continue
+            assert resource["Type"] == "AWS::S3::Bucket", (stack.stack_name, logical_id)
+            assert isinstance(name, str), (stack.stack_name, name)  # static: importable
+            kept.append((stack.stack_name, name))
+    assert sorted(kept) == sorted(
+        (f"shipwave-region-{r.name}", f"shipwave-artifacts-111122223333-{r.name}") for r in REGIONS
+    )
+
+
 def test_the_public_intake_has_bounded_concurrency(assembly: cdk.cx_api.CloudAssembly) -> None:
     functions = resources(template(assembly, "shipwave-controller"), "AWS::Lambda::Function")
     (intake,) = [
