@@ -11,8 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from domain.errors import ConcurrencyConflictError, InvalidAppendError
 from domain.events import Event, PersonPaged, from_json, to_json
-from domain.ports import EventStore, Notifier, ReviewSource, decode_stored, earlier_result
-from domain.review import CommitReview
+from domain.ports import EventStore, Notifier, decode_stored, earlier_result
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
 
@@ -93,38 +92,6 @@ class InMemoryEventStore(EventStore):
             where="memory store",
             parse=from_json,
         )
-
-
-class InMemoryReviewSource(ReviewSource):
-    """A review record in process memory: commits with their authors, and approvals as a
-    code review tool records them. Thread-safe; never raises."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._commits: dict[tuple[str, str], CommitReview] = {}
-
-    def commit(self, repository: str, commit_id: str, author: str) -> None:
-        with self._lock:
-            self._commits.setdefault(
-                (repository, commit_id),
-                CommitReview(commit_id=commit_id, author=author, approvers=()),
-            )
-
-    def approve(self, repository: str, commit_id: str, by: str) -> None:
-        with self._lock:
-            known = self._commits[(repository, commit_id)]
-            if by not in known.approvers:
-                self._commits[(repository, commit_id)] = CommitReview(
-                    commit_id=commit_id, author=known.author, approvers=(*known.approvers, by)
-                )
-
-    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
-        with self._lock:
-            return {
-                c: self._commits[(repository, c)]
-                for c in commit_ids
-                if (repository, c) in self._commits
-            }
 
 
 class OutboxNotifier(Notifier):

@@ -128,17 +128,30 @@ def open_demo_store(event_log: str) -> tuple[Callable[[], EventStore], str]:
     return (lambda: SQLiteEventStore(path)), event_log
 
 
-def run_demo(event_log: str, console: Console) -> None:
+#: the demo's git repositories (the service's merges and their review notes), kept after it
+DEMO_SOURCE = Path(".shipwave/source")
+
+
+def fresh_source_dir(path: Path = DEMO_SOURCE) -> Path:
+    """An empty folder for the demo's repositories; an earlier run's is kept aside."""
+    if path.exists():
+        path.rename(path.with_name(f"{path.name}-{int(time.time())}"))
+    path.mkdir(parents=True)
+    return path
+
+
+def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -> None:
     spec = CreateOrderApp.spec()
     pipeline = spec.pipeline_id
     store_factory, where = open_demo_store(event_log)
+    source = fresh_source_dir(source_dir)
     console.rule(f"[bold]shipwave demo: {pipeline} on the local runtime")
     console.print(
         f"{len(spec.regions)} regions, {len(spec.scopes())} scopes, {len(spec.stages)} stages; "
         "virtual time starts Mon 23 Nov 08:00 UTC; fleet and CloudWatch are simulated."
     )
     wall_start = time.monotonic()
-    with LocalRuntime([spec], event_log=store_factory, start=START) as runtime:
+    with LocalRuntime([spec], event_log=store_factory, start=START, source_dir=source) as runtime:
         progress = Progress(console, runtime.log, pipeline, runtime.clock.now)
         runtime.clock.on_tick(progress)
         runtime.adopt(pipeline, "v1.0.0")
@@ -204,6 +217,8 @@ def run_demo(event_log: str, console: Console) -> None:
         )
         console.print(status_view(state))
         console.print(
+            f"\nSource: [bold]git -C {source / spec.repository} log --notes=reviews[/bold] "
+            "(each merge a commit on main, each approval a review note)"
             f"\nEvent log: [bold]{where}[/bold]"
             + (
                 f"\nNext: [bold]shipwave history {pipeline} --change {bad}[/bold] or "

@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -27,7 +30,8 @@ import boto3
 from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
-from adapters.memory import InMemoryReviewSource, OutboxNotifier
+from adapters.git_source import GitRepository, GitReviewSource
+from adapters.memory import OutboxNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
@@ -111,8 +115,13 @@ class LocalRuntime:
         start: datetime,
         boxes_per_scope: int = 12,
         tick_seconds: float = 60.0,
+        source_dir: Path | None = None,
     ) -> None:
         self.specs: dict[str, PipelineSpec] = {spec.pipeline_id: spec for spec in specs}
+        #: where each pipeline's git repository is (a temporary folder unless given)
+        self.source_dir = source_dir
+        self._own_source_dir = source_dir is None
+        self._commits: dict[str, str] = {}
         self._event_log = event_log
         self.clock = virtual.VirtualClock(start, tick_seconds=tick_seconds)
         self.boxes_per_scope = boxes_per_scope
@@ -159,7 +168,15 @@ class LocalRuntime:
         self.fleet = SimulatedFleet(self.clock.now, boxes_per_scope=self.boxes_per_scope)
         self.cloudwatch = SimulatedCloudWatch(self.fleet, self.specs)
         self.artifacts = SimulatedArtifactStore()
-        self.reviews = InMemoryReviewSource()
+        if self.source_dir is None:
+            self.source_dir = Path(tempfile.mkdtemp(prefix="shipwave-source-"))
+        self.repositories: dict[str, GitRepository] = {}
+        for spec in self.specs.values():
+            if spec.repository not in self.repositories:
+                self.repositories[spec.repository] = GitRepository(
+                    self.source_dir / spec.repository, branch=spec.branch
+                )
+        self.reviews = GitReviewSource(self.repositories)
         self.outbox = OutboxNotifier()
         workflow = StepFunctionsWorkflow(client=self.sfn)
         self.engine = Engine(
@@ -197,6 +214,8 @@ class LocalRuntime:
         handler_runtime.use(None)
         virtual.install(None)
         self._mock.stop()
+        if self._own_source_dir and self.source_dir is not None:
+            shutil.rmtree(self.source_dir, ignore_errors=True)
 
     def _create_functions_and_machines(self) -> None:
         iam = boto3.client("iam", region_name=HOME_REGION)
@@ -320,17 +339,20 @@ class LocalRuntime:
         author: str = "developer",
         approved_by: tuple[str, ...] | None = None,
     ) -> str:
-        """A merge to main, built and checksummed: the intake starts the pipeline. The commit
-        enters the review record with its approvals (`approved_by`, or "reviewer" when
-        `reviewed`); the review gate reads them from there."""
+        """A merge to main, built and checksummed: the intake starts the pipeline. The merge is
+        a commit by `author` on the branch of the pipeline's git repository; its approvals
+        (`approved_by`, or "reviewer" when `reviewed`) are notes in `refs/notes/reviews`,
+        where the review gate reads them."""
         spec = self.specs[pipeline_id]
         artifact = self.artifacts.build(spec.service, version)
         self.fleet.behaviours[version] = behaviour or Behaviour()
         change = change_id or f"chg-{version.replace('.', '-')}"
-        commit = self.commit_id(change)
-        self.reviews.commit(spec.repository, commit, author)
+        repository = self.repositories[spec.repository]
+        now = self.clock.now()
+        commit = repository.commit(f"release {version}", author=author, at=now)
+        self._commits[change] = commit
         for approver in approved_by if approved_by is not None else (("reviewer",) * reviewed):
-            self.reviews.approve(spec.repository, commit, approver)
+            repository.approve(commit, approver, at=now)
         result = self._invoke(
             "shipwave-intake",
             {
@@ -353,14 +375,14 @@ class LocalRuntime:
             )
         return change
 
-    @staticmethod
-    def commit_id(change_id: str) -> str:
-        """The commit a local merge of `change_id` records."""
-        return uuid.uuid5(uuid.NAMESPACE_URL, change_id).hex[:12]
+    def commit_id(self, change_id: str) -> str:
+        """The commit the local merge of `change_id` made."""
+        return self._commits[change_id]
 
     def approve(self, pipeline_id: str, change_id: str, by: str) -> None:
-        """A reviewer approves the change's commit after the fact, in the review record."""
-        self.reviews.approve(self.specs[pipeline_id].repository, self.commit_id(change_id), by)
+        """A reviewer approves the change's commit after the fact, in its review note."""
+        repository = self.repositories[self.specs[pipeline_id].repository]
+        repository.approve(self.commit_id(change_id), by, at=self.clock.now())
 
     def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
         """Drive virtual time until every execution ended (or `until()` holds)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 from rich.console import Console
@@ -18,7 +19,7 @@ def test_the_demo_runs_its_five_scenarios(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     console = Console(record=True, width=160, file=io.StringIO())
 
-    run_demo(f"sqlite:///{path}", console)
+    run_demo(f"sqlite:///{path}", console, source_dir=tmp_path / "source")
 
     text = console.export_text()
     for title in ("1 + 2 ·", "3 · a bad change", "4 · fail closed", "5 · a slow burn"):
@@ -40,3 +41,13 @@ def test_the_demo_runs_its_five_scenarios(tmp_path: Path) -> None:
     passed = [e for e in log if isinstance(e, ReviewPassed) and e.change_id == "chg-v1-5-0"]
     assert passed[0].at > held.at
     assert "Next: shipwave history" in text
+    # every merge is a commit on main of the service's git repository; approvals are notes
+    repository = tmp_path / "source" / CreateOrderApp.repository
+    merges = subprocess.run(
+        ["git", "-C", str(repository), "log", "--format=%an|%s|%N", "--notes=reviews", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dara|release v1.5.0|Approved-by: dara" in merges.replace("\n", "")
+    assert merges.count("|release v") == 6

@@ -1,0 +1,166 @@
+"""A real git repository as the source system: merges are commits on its branch, reviews are
+git notes.
+
+Reviews live in `refs/notes/reviews`, one note per commit, as Gerrit keeps its review data
+beside the history: each approval is a line `Approved-by: <name>` appended to the commit's
+note. The review gate reads the commit's author and those lines; it never takes approvals from
+whoever reported the merge.
+
+Every operation runs the `git` executable; a repository that cannot be read raises
+ReviewReadError (the review gate holds the change: fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from domain.errors import ReviewReadError
+from domain.ports import ReviewSource
+from domain.review import CommitReview
+
+NOTES_REF = "refs/notes/reviews"
+APPROVAL = "Approved-by:"
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+class GitError(ReviewReadError):
+    """A git command failed; the message names the repository and the command."""
+
+
+class GitRepository:
+    """One repository on disk (created with its branch when missing)."""
+
+    def __init__(self, path: Path, *, branch: str = "main") -> None:
+        self.path = path
+        self.branch = branch
+        if not (path / ".git").is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", f"--initial-branch={branch}")
+
+    def _git(self, *args: str, env: Mapping[str, str] | None = None, stdin: str = "") -> str:
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.path),  # no user or system configuration is read
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "LC_ALL": "C",
+            **(env or {}),
+        }
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                env=environment,
+                check=False,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise GitError(f"{self.path}: git {args[0]} could not run ({error})") from None
+        if done.returncode != 0:
+            raise GitError(f"{self.path}: git {' '.join(args[:2])} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def commit(
+        self,
+        message: str,
+        *,
+        author: str,
+        at: datetime,
+        files: Mapping[str, str] | None = None,
+    ) -> str:
+        """Commit `files` (path → text) on the branch as `author`; returns the commit id."""
+        for name, text in (files or {}).items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            self._git("add", "--", name)
+        when = at.isoformat()
+        identity = {
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_EMAIL": f"{author}@users.shipwave.local",
+            "GIT_AUTHOR_DATE": when,
+            "GIT_COMMITTER_NAME": author,
+            "GIT_COMMITTER_EMAIL": f"{author}@users.shipwave.local",
+            "GIT_COMMITTER_DATE": when,
+        }
+        self._git("commit", "--quiet", "--allow-empty", "-m", message, env=identity)
+        return self.head()
+
+    def head(self) -> str:
+        return self._git("rev-parse", "--verify", f"refs/heads/{self.branch}").strip()
+
+    def approve(self, commit_id: str, by: str, *, at: datetime) -> None:
+        """Record `by`'s approval of the commit in its review note."""
+        if "\n" in by or "\r" in by:  # a second line would forge another approval
+            raise ValueError(f"not a reviewer name: {by!r}")
+        identity = {
+            "GIT_COMMITTER_NAME": by.strip() or "unnamed",
+            "GIT_COMMITTER_EMAIL": "reviews@users.shipwave.local",
+            "GIT_COMMITTER_DATE": at.isoformat(),
+            "GIT_AUTHOR_NAME": by.strip() or "unnamed",
+            "GIT_AUTHOR_EMAIL": "reviews@users.shipwave.local",
+            "GIT_AUTHOR_DATE": at.isoformat(),
+        }
+        self._git(
+            "notes",
+            f"--ref={NOTES_REF}",
+            "append",
+            "-m",
+            f"{APPROVAL} {by}",
+            commit_id,
+            env=identity,
+        )
+
+    def reviews(self, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+        """The author and approvers of each named commit the repository has."""
+        wanted = list(dict.fromkeys(commit_ids))
+        if not wanted:
+            return {}
+        checked = self._git("cat-file", "--batch-check", stdin="".join(f"{c}\n" for c in wanted))
+        known = [
+            commit
+            for commit, line in zip(wanted, checked.splitlines(), strict=True)
+            if line.split(" ")[1:2] == ["commit"]
+        ]
+        if not known:
+            return {}
+        shown = self._git(
+            "show",
+            "--no-patch",
+            f"--notes={NOTES_REF}",
+            f"--format=%H{_FIELD}%an{_FIELD}%N{_RECORD}",
+            *known,
+        )
+        found: dict[str, CommitReview] = {}
+        records = [record.strip("\n") for record in shown.split(_RECORD) if record.strip()]
+        for asked, record in zip(known, records, strict=True):
+            _, author, note = record.split(_FIELD)
+            approvers = tuple(
+                dict.fromkeys(
+                    # as recorded (git strips a note's trailing blanks): the gate judges it
+                    line.removeprefix(APPROVAL).removeprefix(" ")
+                    for line in note.splitlines()
+                    if line.startswith(APPROVAL)
+                )
+            )
+            found[asked] = CommitReview(commit_id=asked, author=author, approvers=approvers)
+        return found
+
+
+class GitReviewSource(ReviewSource):
+    """The review record of local git repositories, by the repository name a spec gives."""
+
+    def __init__(self, repositories: Mapping[str, GitRepository]) -> None:
+        self.repositories = repositories
+
+    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+        found = self.repositories.get(repository)
+        if found is None:
+            raise ReviewReadError(f"no local git repository is named {repository!r}")
+        return found.reviews(commit_ids)
