@@ -68,9 +68,9 @@ class ControllerStack(Stack):
             "The intake starts the pipelines' state machines, all named shipwave-<pipeline "
             "id> by the teams' pipeline stacks, which are deployed after this stack.",
         )
-        # Every merge to a branch of any CodeCommit repository of the account: the intake
-        # starts the pipelines whose spec names that repository and branch, and logs each
-        # merge no pipeline takes (a team's pipeline is deployed without changing this rule).
+        # Every update of a branch of any CodeCommit repository of the account: the intake
+        # finds the pipelines whose spec names that repository and branch, and logs each
+        # update no pipeline takes (a team's pipeline is deployed without changing this rule).
         events.Rule(
             self,
             "CodeCommitMerges",

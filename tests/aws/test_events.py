@@ -275,3 +275,89 @@ def test_a_signed_change_event_on_the_url_starts_its_pipeline(deliver: Deliver) 
     malformed = deliver("shipwave-intake", url_request("{}", signature(SECRET, b"{}")))
     assert malformed["result"]["statusCode"] == 400
     assert "pipeline_id" in malformed["result"]["body"]
+
+
+GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
+
+
+def github_delivery(kind: str, body: bytes, *, signed: bool = True) -> dict[str, Any]:
+    """A GitHub delivery as the Function URL passes it: GitHub's headers, the body signed."""
+    request = url_request(body.decode(), signature(SECRET, body) if signed else None)
+    request["headers"]["x-github-event"] = kind
+    request["headers"]["x-github-delivery"] = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    return request
+
+
+def github_push(name: str, **changes: str) -> bytes:
+    payload = json.loads((GITHUB / name).read_text())
+    if "full_name" in changes:
+        payload["repository"]["full_name"] = changes.pop("full_name")
+    payload.update(changes)
+    return json.dumps(payload).encode()
+
+
+def invoked(
+    outdir: Path, world: World, endpoint: str, work: Path, event: dict[str, Any]
+) -> dict[str, Any]:
+    package = sandbox.functions(outdir)["shipwave-intake"]
+    outcome = sandbox.invoke(package, event, world=world, endpoint=endpoint, work=work)
+    assert iam.denied_calls(outdir, package.role, outcome["calls"], world) == []
+    writes = {"PutItem", "TransactWriteItems", "StartExecution"}
+    assert not writes & {call["operation"] for call in outcome["calls"]}  # nothing written
+    return outcome
+
+
+def test_codecommit_notifications_that_are_no_merge_say_why_and_write_nothing(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    tag = fixture("codecommit-reference-updated.json")
+    tag["detail"].update(referenceType="tag", referenceFullName="refs/tags/v1")
+    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, tag)
+    assert outcome["result"]["ignored"] == "tag", outcome.get("traceback")
+    feature = fixture("codecommit-reference-updated.json")
+    feature["detail"].update(referenceName="feature/x", referenceFullName="refs/heads/feature/x")
+    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, feature)
+    assert outcome["result"]["ignored"] == "no-pipeline", outcome.get("traceback")
+    assert "feature/x" in outcome["result"]["reason"]
+
+
+def test_a_merge_a_pipeline_takes_is_refused_while_no_build_can_make_its_artifact(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Fail closed: the published merge to main fails the invocation (EventBridge retries it,
+    then the dead-letter queue pages), naming the pipeline; GitHub's push gets 503."""
+    merge = fixture("codecommit-reference-updated.json")
+    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, merge)
+    assert outcome["error"]["type"] == "MergeNotBuildableError", outcome.get("traceback")
+    assert PIPELINE in outcome["error"]["message"]
+    push = github_push(
+        "push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main"
+    )
+    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, github_delivery("push", push))
+    assert outcome["result"]["statusCode"] == 503, outcome.get("traceback")
+    assert PIPELINE in outcome["result"]["body"]
+
+
+def test_githubs_published_deliveries_are_answered_as_github_expects(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    def answer(kind: str, body: bytes, *, signed: bool = True) -> tuple[int, dict[str, Any]]:
+        event = github_delivery(kind, body, signed=signed)
+        result = invoked(cloud_assembly, world, moto_endpoint, tmp_path, event)["result"]
+        return result["statusCode"], json.loads(result["body"])
+
+    ping = (GITHUB / "ping.json").read_bytes()
+    assert answer("ping", ping) == (
+        200,
+        {"pong": True, "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+    )
+    assert answer("ping", ping, signed=False)[0] == 401
+    status, body = answer("push", (GITHUB / "push-tag-deleted.json").read_bytes())
+    assert (status, body["ignored"]) == (202, "tag")
+    status, body = answer("push", (GITHUB / "push-with-new-branch.json").read_bytes())
+    assert (status, body["ignored"]) == (202, "no-pipeline")  # Codertocat/Hello-World
+    status, body = answer("issues", b'{"action": "opened"}')
+    assert (status, body["ignored"]) == (202, "not-a-push")
+    status, body = answer("push", ping)  # a push header on another payload
+    assert status == 400
+    assert body["error"] == "not a push payload"

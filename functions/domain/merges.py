@@ -1,0 +1,105 @@
+"""Which notifications of a source system are merges a pipeline takes, and which are not.
+
+A source system says a branch moved (CodeCommit's EventBridge `referenceUpdated` /
+`referenceCreated`, a GitHub `push` webhook, a commit on the local repository's branch). It
+is a merge for a pipeline when it moves a branch (not a tag) to a commit (not a deletion) in
+the pipeline's repository and branch. Anything else is answered with the reason it starts
+nothing, so no notification is dropped unexplained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from domain.events import Commit
+from domain.spec import PipelineSpec
+
+SourceSystem = Literal["codecommit", "github", "local"]
+
+#: git's name for "no commit": the old head of a new branch, the new head of a deleted one
+NO_COMMIT = "0" * 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class Merge:
+    source: SourceSystem
+    repository: str  # GitHub's "owner/name", CodeCommit's repository name
+    branch: str
+    commit_id: str  # the branch's new head
+    previous: str | None  # its old head; None when the branch was created
+    delivery: str  # the notification's id (GitHub delivery, EventBridge event id)
+    commits: tuple[Commit, ...] = ()  # as the notification lists them (authors only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotAMerge:
+    code: str  # "tag", "deleted", "not-a-ref", "no-pipeline"
+    reason: str
+
+
+def branch_moved(
+    *,
+    source: SourceSystem,
+    repository: str,
+    ref: str,
+    new_commit: str,
+    old_commit: str | None,
+    delivery: str,
+    commits: tuple[Commit, ...] = (),
+) -> Merge | NotAMerge:
+    """A ref of `repository` moved from `old_commit` to `new_commit`; `ref` is the full ref
+    (`refs/heads/main`, `refs/tags/v1`: GitHub's `ref`, CodeCommit's `referenceFullName`)."""
+    kind, name = _ref(ref)
+    where = f"{repository} {ref}"
+    if kind == "tag":
+        return NotAMerge(code="tag", reason=f"{where}: a tag moved, not a branch")
+    if kind != "branch" or not name:
+        return NotAMerge(code="not-a-ref", reason=f"{where}: not a branch of the repository")
+    if not new_commit or new_commit == NO_COMMIT:
+        return NotAMerge(code="deleted", reason=f"{where}: the branch was deleted")
+    return Merge(
+        source=source,
+        repository=repository,
+        branch=name,
+        commit_id=new_commit,
+        previous=None if not old_commit or old_commit == NO_COMMIT else old_commit,
+        delivery=delivery,
+        commits=commits,
+    )
+
+
+def _ref(ref: str) -> tuple[str, str]:
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        if ref.startswith(prefix):
+            return kind, ref.removeprefix(prefix)
+    return "", ""
+
+
+def pipelines_for(merge: Merge, specs: Iterable[PipelineSpec]) -> tuple[str, ...] | NotAMerge:
+    """The pipelines that deploy the merged repository and branch, or why there is none.
+    A spec's repository is GitHub's "owner/name"; a CodeCommit repository has no owner, so
+    it is matched by the name after the owner ("acme/create-order" ↔ "create-order").
+    GitHub compares owners and names case-insensitively, as GitHub does."""
+    taken = tuple(
+        sorted(
+            spec.pipeline_id
+            for spec in specs
+            if spec.branch == merge.branch and _same_repository(merge, spec.repository)
+        )
+    )
+    if not taken:
+        return NotAMerge(
+            code="no-pipeline",
+            reason=f"{merge.repository} branch {merge.branch}: no pipeline deploys it",
+        )
+    return taken
+
+
+def _same_repository(merge: Merge, repository: str) -> bool:
+    if merge.source == "github":
+        return merge.repository.casefold() == repository.casefold()
+    if merge.source == "codecommit":
+        return merge.repository == repository.rsplit("/", 1)[-1]
+    return merge.repository == repository
