@@ -9,8 +9,11 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import boto3
+
 from adapters.aws_session import RETRYING, DeployRoles, aws_target
 from adapters.cloudwatch import CloudWatchAlarmReader
+from adapters.codecommit_reviews import CodeCommitReviewSource
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.pipeline_specs import ParameterSpecs
 from adapters.s3_artifacts import S3ArtifactStore
@@ -83,6 +86,9 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
             {pipeline_id: machines + pipeline_id for pipeline_id in specs} if machines else {}
         ),
         clock=system_clock,
+        # CodeCommit's own record (merging pull requests, approvals, approval rules); a
+        # pipeline whose repository CodeCommit does not hold has no record: it waits at source
+        reviews=CodeCommitReviewSource(boto3.client("codecommit", config=RETRYING)),
         notifier=(
             SnsNotifier(os.environ["SHIPWAVE_PAGE_TOPIC_ARN"])
             if os.environ.get("SHIPWAVE_PAGE_TOPIC_ARN")

@@ -41,6 +41,17 @@ HANDLERS = (
 )
 
 
+#: what the review gate reads of CodeCommit (read only): a commit, the closed pull requests
+#: of its repository, their approvals and the evaluation of their approval rules
+CODECOMMIT_REVIEW_ACTIONS = (
+    "codecommit:GetCommit",
+    "codecommit:ListPullRequests",
+    "codecommit:GetPullRequest",
+    "codecommit:GetPullRequestApprovalStates",
+    "codecommit:EvaluatePullRequestApprovalRules",
+)
+
+
 def powertools_layer_parameter(version: str) -> str:
     """The public SSM parameter Powertools publishes in every region for each release: its
     value is the ARN of the layer built from exactly that library version, so the layer the
@@ -177,6 +188,15 @@ class Handlers(Construct):
                         resources=["*"],
                     )
                 )
+            if handler.name == "blockers":  # the review gate reads CodeCommit's record
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=list(CODECOMMIT_REVIEW_ACTIONS),
+                        resources=[
+                            f"arn:{stack.partition}:codecommit:{stack.region}:{stack.account}:*"
+                        ],
+                    )
+                )
             if handler.assumes_deploy_roles:
                 function.add_to_role_policy(
                     iam.PolicyStatement(
@@ -189,6 +209,13 @@ class Handlers(Construct):
             self.functions[handler.name] = function
             if handler.placeholder:
                 self.by_placeholder[handler.placeholder] = function
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:codecommit:{stack.region}:"
+            f"{account(stack)}:*]",
+            "The review gate reads (only) the review record of any CodeCommit repository of "
+            "the home region: the teams' repositories are named by their pipeline stacks.",
+        )
         acknowledge(
             self,
             "AwsSolutions-L1",

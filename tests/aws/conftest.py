@@ -42,6 +42,19 @@ def fixture(name: str, **replacements: str) -> dict[str, Any]:
     return result
 
 
+GITHUB_FIXTURES = ROOT / "tests" / "fixtures" / "github"
+
+
+def github_payload(name: str, **changes: str) -> bytes:
+    """A published GitHub payload (tests/fixtures/github/README.md), with the repository's
+    `full_name` and top-level fields such as `ref` replaced."""
+    payload = json.loads((GITHUB_FIXTURES / name).read_text())
+    if "full_name" in changes:
+        payload["repository"]["full_name"] = changes.pop("full_name")
+    payload.update(changes)
+    return json.dumps(payload).encode()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

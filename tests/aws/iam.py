@@ -78,24 +78,7 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
     if action in UNSCOPED:
         return one("*")
     if prefix == "dynamodb":
-        if operation == "TransactWriteItems":
-            # each action is authorized as its own item action, with the enclosing operation
-            # and the item's partition key as condition keys (DynamoDB Developer Guide,
-            # "Using IAM policy conditions for fine-grained access control")
-            found = []
-            for item in params["TransactItems"]:
-                ((kind, body),) = item.items()
-                table = f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}"
-                context = {"dynamodb:EnclosingOperation": "TransactWriteItems"}
-                context["dynamodb:LeadingKeys"] = _partition_key(body)
-                found.append(Request(f"dynamodb:{TRANSACT[kind]}", table, context))
-            return found
-        table = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
-        if params.get("IndexName"):
-            table += f"/index/{params['IndexName']}"
-        if operation in ("PutItem", "GetItem"):
-            return one(table, **{"dynamodb:LeadingKeys": _partition_key(params)})
-        return one(table)
+        return _dynamodb(operation, params, region, account)
     if prefix == "states":
         for key in ("stateMachineArn", "executionArn"):
             if key in params:
@@ -104,6 +87,12 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         # authorized against the path asked, not the parameters returned (Systems Manager
         # User Guide, "How Parameter Store authorizes parameter retrieval")
         return one(f"arn:aws:ssm:{region}:{account}:parameter{params['Path']}")
+    if prefix == "codecommit":
+        if "repositoryName" in params:
+            return one(f"arn:aws:codecommit:{region}:{account}:{params['repositoryName']}")
+        # a pull request's actions are authorized on its repository, which the request does
+        # not name: any repository of the region stands for it
+        return one(f"arn:aws:codecommit:{region}:{account}:*")
     if prefix == "sns" and operation == "Publish":
         return one(params["TopicArn"])
     if prefix == "secretsmanager" and operation == "GetSecretValue":
@@ -158,6 +147,32 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
     raise UnmappedCallError(
         f"{action} with {json.dumps(params)[:300]}: no IAM resource mapping; add one"
     )
+
+
+def _dynamodb(operation: str, params: dict[str, Any], region: str, account: str) -> list[Request]:
+    """What DynamoDB authorizes for one call: item actions with their condition keys."""
+    if operation == "TransactWriteItems":
+        # each action is authorized as its own item action, with the enclosing operation
+        # and the item's partition key as condition keys (DynamoDB Developer Guide,
+        # "Using IAM policy conditions for fine-grained access control")
+        found = []
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            table = f"arn:aws:dynamodb:{region}:{account}:table/{body['TableName']}"
+            context = {"dynamodb:EnclosingOperation": "TransactWriteItems"}
+            context["dynamodb:LeadingKeys"] = _partition_key(body)
+            found.append(Request(f"dynamodb:{TRANSACT[kind]}", table, context))
+        return found
+    table = f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
+    if params.get("IndexName"):
+        table += f"/index/{params['IndexName']}"
+    if operation in ("PutItem", "GetItem"):
+        return [
+            Request(
+                f"dynamodb:{operation}", table, {"dynamodb:LeadingKeys": _partition_key(params)}
+            )
+        ]
+    return [Request(f"dynamodb:{operation}", table, {})]
 
 
 def _partition_key(body: dict[str, Any]) -> str:

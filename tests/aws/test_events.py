@@ -20,7 +20,16 @@ from moto.events.models import EventPattern
 from domain.signatures import signature
 from tests.aws import iam, sandbox
 from tests.aws.cfn import World
-from tests.aws.conftest import ACCOUNT, HOME, client, fixture, of_type, template
+from tests.aws.conftest import (
+    ACCOUNT,
+    GITHUB_FIXTURES,
+    HOME,
+    client,
+    fixture,
+    github_payload,
+    of_type,
+    template,
+)
 
 PIPELINE = "create-order-application"
 SECRET = "a shared webhook secret"  # what the world's Secrets Manager holds
@@ -142,18 +151,23 @@ def handled(
     return outcome
 
 
+def built_change(change: str, commit: str, version: str) -> dict[str, Any]:
+    """The change event the build step sends: one commit by mary, the artifact's checksum."""
+    return {
+        "pipeline_id": PIPELINE,
+        "change_id": change,
+        "commits": [{"commit_id": commit, "author": "mary"}],
+        "artifact": {"version": version, "checksum": "sha256:" + "ab" * 32, "uri": ""},
+    }
+
+
 @pytest.fixture(scope="module")
 def started_change(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, Any]]:
     """A built change through the intake, as the build step sends it."""
     change = "c-0001"
-    build = {
-        "pipeline_id": PIPELINE,
-        "change_id": change,
-        "commits": [{"commit_id": "7c9cf0123456789", "author": "mary"}],
-        "artifact": {"version": "v1", "checksum": "sha256:" + "ab" * 32, "uri": ""},
-    }
+    build = built_change(change, "7c9cf0123456789", "v1")
     work = tmp_path_factory.mktemp("intake")
     return change, handled(cloud_assembly, world, moto_endpoint, work, "shipwave-intake", build)
 
@@ -277,7 +291,7 @@ def test_a_signed_change_event_on_the_url_starts_its_pipeline(deliver: Deliver) 
     assert "pipeline_id" in malformed["result"]["body"]
 
 
-GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
+GITHUB = GITHUB_FIXTURES
 
 
 def github_delivery(kind: str, body: bytes, *, signed: bool = True) -> dict[str, Any]:
@@ -286,14 +300,6 @@ def github_delivery(kind: str, body: bytes, *, signed: bool = True) -> dict[str,
     request["headers"]["x-github-event"] = kind
     request["headers"]["x-github-delivery"] = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
     return request
-
-
-def github_push(name: str, **changes: str) -> bytes:
-    payload = json.loads((GITHUB / name).read_text())
-    if "full_name" in changes:
-        payload["repository"]["full_name"] = changes.pop("full_name")
-    payload.update(changes)
-    return json.dumps(payload).encode()
 
 
 def invoked(
@@ -330,7 +336,7 @@ def test_a_merge_a_pipeline_takes_is_refused_while_no_build_can_make_its_artifac
     outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, merge)
     assert outcome["error"]["type"] == "MergeNotBuildableError", outcome.get("traceback")
     assert PIPELINE in outcome["error"]["message"]
-    push = github_push(
+    push = github_payload(
         "push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main"
     )
     outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, github_delivery("push", push))
@@ -361,3 +367,20 @@ def test_githubs_published_deliveries_are_answered_as_github_expects(
     status, body = answer("push", ping)  # a push header on another payload
     assert status == 400
     assert body["error"] == "not a push payload"
+
+
+def test_the_review_gate_reads_codecommits_record_as_its_role_allows_and_holds_unconfirmed(
+    deliver: Deliver,
+) -> None:
+    """moto serves no CodeCommit commit API: the read fails, so the change waits at source
+    with the reason (fail closed); the calls made are the blockers role's to make."""
+    change = "c-review"
+    built = built_change(change, "9f8e7d6c5b4a", "v9")
+    assert deliver("shipwave-intake", built)["result"]["change_id"] == change
+    outcome = deliver(
+        "shipwave-blockers",
+        {"action": "review", "input": {"pipeline_id": PIPELINE, "change_id": change}},
+    )
+    assert outcome["result"]["outcome"] == "hold", outcome["result"]
+    assert "review-unconfirmed" in json.dumps(outcome["result"])
+    assert "GetCommit" in [call["operation"] for call in outcome["calls"]]

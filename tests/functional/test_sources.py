@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -14,18 +13,10 @@ from domain.events import Commit
 from domain.merges import Merge, NotAMerge, pipelines_for
 from examples.reference import PIPELINES
 from handlers.sources import codecommit_merge, github_merge
-from tests.aws.conftest import fixture
+from tests.aws.conftest import GITHUB_FIXTURES, fixture, github_payload
 
-GITHUB = Path(__file__).parents[1] / "fixtures" / "github"
+GITHUB = GITHUB_FIXTURES
 SPECS = [p.spec() for p in PIPELINES]
-
-
-def github(name: str, **changes: str) -> bytes:
-    payload = json.loads((GITHUB / name).read_text())
-    if "full_name" in changes:
-        payload["repository"]["full_name"] = changes.pop("full_name")
-    payload.update(changes)
-    return json.dumps(payload).encode()
 
 
 def test_codecommits_published_reference_update_is_a_merge_of_main() -> None:
@@ -68,7 +59,9 @@ def test_a_codecommit_event_without_its_detail_is_refused_by_the_model() -> None
 
 
 def test_githubs_published_push_creating_a_branch_is_a_merge_with_its_commits() -> None:
-    body = github("push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main")
+    body = github_payload(
+        "push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main"
+    )
     merge = github_merge("72d3162e-cc78-11e3-81ab-4c9367dc0958", body)
     payload = json.loads(body)
     assert merge == Merge(
