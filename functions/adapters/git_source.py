@@ -27,6 +27,19 @@ APPROVAL = "Approved-by:"
 _FIELD, _RECORD = "\x1f", "\x1e"
 
 
+def _identity(name: str, email: str, at: datetime) -> dict[str, str]:
+    """Who writes a commit or a note, and when, as git reads it from the environment."""
+    when = at.isoformat()
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+        "GIT_COMMITTER_DATE": when,
+    }
+
+
 class GitError(ReviewReadError):
     """A git command failed; the message names the repository and the command."""
 
@@ -80,15 +93,7 @@ class GitRepository:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
             self._git("add", "--", name)
-        when = at.isoformat()
-        identity = {
-            "GIT_AUTHOR_NAME": author,
-            "GIT_AUTHOR_EMAIL": f"{author}@users.shipwave.local",
-            "GIT_AUTHOR_DATE": when,
-            "GIT_COMMITTER_NAME": author,
-            "GIT_COMMITTER_EMAIL": f"{author}@users.shipwave.local",
-            "GIT_COMMITTER_DATE": when,
-        }
+        identity = _identity(author, f"{author}@users.shipwave.local", at)
         self._git("commit", "--quiet", "--allow-empty", "-m", message, env=identity)
         return self.head()
 
@@ -99,14 +104,7 @@ class GitRepository:
         """Record `by`'s approval of the commit in its review note."""
         if "\n" in by or "\r" in by:  # a second line would forge another approval
             raise ValueError(f"not a reviewer name: {by!r}")
-        identity = {
-            "GIT_COMMITTER_NAME": by.strip() or "unnamed",
-            "GIT_COMMITTER_EMAIL": "reviews@users.shipwave.local",
-            "GIT_COMMITTER_DATE": at.isoformat(),
-            "GIT_AUTHOR_NAME": by.strip() or "unnamed",
-            "GIT_AUTHOR_EMAIL": "reviews@users.shipwave.local",
-            "GIT_AUTHOR_DATE": at.isoformat(),
-        }
+        identity = _identity(by.strip() or "unnamed", "reviews@users.shipwave.local", at)
         self._git(
             "notes",
             f"--ref={NOTES_REF}",

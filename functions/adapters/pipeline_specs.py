@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -103,3 +103,10 @@ class ParameterSpecs(Mapping[str, PipelineSpec]):
 
     def __len__(self) -> int:
         return len(self._current())
+
+    # one read for a whole iteration: Mapping's own views would read again for every key
+    def values(self) -> ValuesView[PipelineSpec]:
+        return self._current().values()
+
+    def items(self) -> ItemsView[str, PipelineSpec]:
+        return self._current().items()

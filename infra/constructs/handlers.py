@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from domain.conventions import SPECS_PATH
+from domain.conventions import DEPLOY_ROLE_PREFIX, SPECS_PATH
 from infra.bundling import LAMBDA_PYTHON, build_asset, powertools_version
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.nag import account, acknowledge, partition
@@ -25,11 +25,20 @@ class HandlerDef:
     timeout_seconds: int
     callbacks: bool  # sends task success/failure to waiting executions
     assumes_deploy_roles: bool
+    reads_reviews: bool = False  # runs the review gate: reads CodeCommit's review record
 
 
 HANDLERS = (
     HandlerDef("lease", "handlers.lease.handler", "LeaseFunctionArn", 30, True, False),
-    HandlerDef("blockers", "handlers.blockers.handler", "BlockersFunctionArn", 60, False, True),
+    HandlerDef(
+        "blockers",
+        "handlers.blockers.handler",
+        "BlockersFunctionArn",
+        60,
+        False,
+        True,
+        reads_reviews=True,
+    ),
     HandlerDef("deploy", "handlers.deploy.handler", "DeployFunctionArn", 300, False, True),
     HandlerDef("bake", "handlers.bake.handler", "BakeFunctionArn", 120, False, True),
     HandlerDef(
@@ -188,7 +197,7 @@ class Handlers(Construct):
                         resources=["*"],
                     )
                 )
-            if handler.name == "blockers":  # the review gate reads CodeCommit's record
+            if handler.reads_reviews:
                 function.add_to_role_policy(
                     iam.PolicyStatement(
                         actions=list(CODECOMMIT_REVIEW_ACTIONS),
@@ -202,7 +211,7 @@ class Handlers(Construct):
                     iam.PolicyStatement(
                         actions=["sts:AssumeRole"],
                         resources=[
-                            f"arn:{stack.partition}:iam::{stack.account}:role/shipwave-deploy-*"
+                            f"arn:{stack.partition}:iam::{stack.account}:role/{DEPLOY_ROLE_PREFIX}*"
                         ],
                     )
                 )

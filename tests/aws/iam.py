@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from domain.conventions import deploy_role_name, team_deploy_role_name
 from tests.aws.bootstrap import record_calls
 from tests.aws.cfn import UnresolvedError, World
 
@@ -405,9 +406,9 @@ def deploy_role_denials(
     for call in calls:
         region = call["region"] or world.region
         name = (
-            f"shipwave-deploy-{team}-{region}"
+            team_deploy_role_name(team, region)
             if call["signing_name"] in TEAM_SERVICES
-            else f"shipwave-deploy-{region}"
+            else deploy_role_name(region)
         )
         stack, role = deploy_role(outdir, f"arn:aws:iam::{world.account}:role/{name}")
         in_region = World(world.account, region, world.refs, world.attributes, world.credentials)

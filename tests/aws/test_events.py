@@ -291,9 +291,6 @@ def test_a_signed_change_event_on_the_url_starts_its_pipeline(deliver: Deliver) 
     assert "pipeline_id" in malformed["result"]["body"]
 
 
-GITHUB = GITHUB_FIXTURES
-
-
 def github_delivery(kind: str, body: bytes, *, signed: bool = True) -> dict[str, Any]:
     """A GitHub delivery as the Function URL passes it: GitHub's headers, the body signed."""
     request = url_request(body.decode(), signature(SECRET, body) if signed else None)
@@ -352,15 +349,15 @@ def test_githubs_published_deliveries_are_answered_as_github_expects(
         result = invoked(cloud_assembly, world, moto_endpoint, tmp_path, event)["result"]
         return result["statusCode"], json.loads(result["body"])
 
-    ping = (GITHUB / "ping.json").read_bytes()
+    ping = (GITHUB_FIXTURES / "ping.json").read_bytes()
     assert answer("ping", ping) == (
         200,
         {"pong": True, "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
     )
     assert answer("ping", ping, signed=False)[0] == 401
-    status, body = answer("push", (GITHUB / "push-tag-deleted.json").read_bytes())
+    status, body = answer("push", (GITHUB_FIXTURES / "push-tag-deleted.json").read_bytes())
     assert (status, body["ignored"]) == (202, "tag")
-    status, body = answer("push", (GITHUB / "push-with-new-branch.json").read_bytes())
+    status, body = answer("push", (GITHUB_FIXTURES / "push-with-new-branch.json").read_bytes())
     assert (status, body["ignored"]) == (202, "no-pipeline")  # Codertocat/Hello-World
     status, body = answer("issues", b'{"action": "opened"}')
     assert (status, body["ignored"]) == (202, "not-a-push")

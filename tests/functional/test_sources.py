@@ -15,7 +15,6 @@ from examples.reference import PIPELINES
 from handlers.sources import codecommit_merge, github_merge
 from tests.aws.conftest import GITHUB_FIXTURES, fixture, github_payload
 
-GITHUB = GITHUB_FIXTURES
 SPECS = [p.spec() for p in PIPELINES]
 
 
@@ -81,7 +80,7 @@ def test_githubs_published_push_creating_a_branch_is_a_merge_with_its_commits() 
     )
     assert pipelines_for(merge, SPECS) == ("create-order-application",)
     # as published (Codertocat/Hello-World, master): a merge no pipeline takes
-    published = github_merge("d", (GITHUB / "push-with-new-branch.json").read_bytes())
+    published = github_merge("d", (GITHUB_FIXTURES / "push-with-new-branch.json").read_bytes())
     assert isinstance(published, Merge)
     found = pipelines_for(published, SPECS)
     assert isinstance(found, NotAMerge)
@@ -89,8 +88,8 @@ def test_githubs_published_push_creating_a_branch_is_a_merge_with_its_commits() 
 
 
 def test_githubs_published_tag_deletion_starts_nothing_and_a_ping_is_no_push() -> None:
-    result = github_merge("d", (GITHUB / "push-tag-deleted.json").read_bytes())
+    result = github_merge("d", (GITHUB_FIXTURES / "push-tag-deleted.json").read_bytes())
     assert isinstance(result, NotAMerge)
     assert result.code == "tag"
     with pytest.raises(ValidationError):
-        github_merge("d", (GITHUB / "ping.json").read_bytes())
+        github_merge("d", (GITHUB_FIXTURES / "ping.json").read_bytes())
