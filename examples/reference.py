@@ -8,9 +8,12 @@ differs; each service also gets a configuration pipeline with the same safety.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from domain.spec import (
     ALL_REMAINING,
     BakeTimes,
+    Build,
     Datapoints,
     EcsServiceTarget,
     LambdaAliasTarget,
@@ -60,7 +63,17 @@ class OrdersTeamPipeline(Pipeline):
 
 class CreateOrderApp(OrdersTeamPipeline):
     service = "create-order"
-    repository = "acme/create-order"
+    repository = "acme/create-order"  # its code: examples/create_order_service
+    build = Build(
+        build=(
+            "mkdir -p dist",
+            "cp -R src/. VERSION dist/",
+            "python -m compileall -q --invalidation-mode checked-hash dist",
+        ),
+        unit_tests=("PYTHONPATH=src python -m unittest discover -s unit_tests -q",),
+        output="dist",
+        version="$(cat VERSION)",
+    )
     target = LambdaAliasTarget(function_name="create-order", alias="live")
     datapoints = Datapoints(
         namespace="AWS/ApiGateway",
@@ -75,6 +88,7 @@ class CreateOrderConfig(CreateOrderApp):
 
     kind = "configuration"
     repository = "acme/create-order-config"
+    build = Build()  # configuration needs no build: the repository's files are the artifact
     bake = BakeTimes(after_one_box=1800)
 
 
@@ -92,3 +106,8 @@ PIPELINES: tuple[type[Pipeline], ...] = (
     CreateOrderConfig,
     OrderHistoryApp,
 )
+
+#: each repository's code, as the local runtime first commits it (others start empty)
+SERVICE_CODE: dict[str, Path] = {
+    CreateOrderApp.repository: Path(__file__).parent / "create_order_service",
+}

@@ -7,6 +7,9 @@ Shape of one execution (one merged change):
 
     Source  · Review          the review gate: every commit approved by a team member other
                               than its author, read from the source system; else Wait → again
+    Build                     callback: the pipeline's build of the head commit (CodeBuild or
+                              the local builder); its end resumes it with the artifact, or
+                              fails it: Build · Failed records `build-failed` and stops
     <Stage> · Enter           lease (callback: waits while the stage is busy; Superseded ends it)
     <Stage> · Blockers        preflight: every watched alarm exists, has actions, has data;
                               before a wave also team aggregate and company alarms;
@@ -34,6 +37,7 @@ from domain.spec import PipelineSpec, StageSpec, StepSpec
 
 #: Placeholders CDK substitutes with the handler functions' ARNs.
 PLACEHOLDERS = (
+    "BuildFunctionArn",
     "LeaseFunctionArn",
     "BlockersFunctionArn",
     "DeployFunctionArn",
@@ -44,6 +48,7 @@ PLACEHOLDERS = (
 #: Errors that mean "the pipeline decided", never "try again".
 DOMAIN_ERRORS = (
     "Superseded",
+    "BuildFailed",
     "AlarmFired",
     "AlarmFiredError",
     "HealthCheckFailedError",
@@ -68,13 +73,18 @@ LEASE_WAIT_SECONDS = 14 * 86400
 MAX_STATE_NAME = 80
 SEP = " · "
 SOURCE = "Source"
+BUILD = "Build"
+#: how long a build may run past its own timeout before the pipeline stops waiting for its
+#: end (CodeBuild's queue, provisioning and upload come on top of the commands)
+BUILD_REPORT_MARGIN_SECONDS = 30 * 60
 
 Json = dict[str, Any]
 
 
 def definition(spec: PipelineSpec) -> Json:
     """The ASL definition of a pipeline's state machine, with ${...} ARN placeholders."""
-    states: Json = _source(f"{spec.stages[0].title}{SEP}Enter")
+    states: Json = _source(BUILD)
+    states.update(_build(spec, f"{spec.stages[0].title}{SEP}Enter"))
     for index, stage in enumerate(spec.stages):
         following = spec.stages[index + 1] if index + 1 < len(spec.stages) else None
         after = f"{following.title}{SEP}Enter" if following else "Completed"
@@ -170,6 +180,38 @@ def _source(first_stage: str) -> Json:
             "Type": "Fail",
             "Error": "ReviewFailed",
             "Cause": "the review gate could not decide; see shipwave history",
+        },
+    }
+
+
+def _build(spec: PipelineSpec, first_stage: str) -> Json:
+    """The reviewed head commit is built once; what it makes is what every stage deploys."""
+    return {
+        BUILD: _task(
+            "BuildFunctionArn",
+            {"action": "start"},
+            next_state=first_stage,
+            callback=True,
+            timeout_seconds=spec.build.timeout_minutes * 60 + BUILD_REPORT_MARGIN_SECONDS,
+            result_path="$.artifact",
+            catches=[
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.error",
+                    "Next": _name(BUILD, "Failed"),
+                }
+            ],
+        ),
+        _name(BUILD, "Failed"): _task(
+            "BuildFunctionArn",
+            {"action": "failed"},
+            next_state=_name(BUILD, "Stopped"),
+            catch_to=_name(BUILD, "Stopped"),
+        ),
+        _name(BUILD, "Stopped"): {
+            "Type": "Fail",
+            "Error": "BuildFailed",
+            "Cause": "the change's build failed; see shipwave history for the phase and log",
         },
     }
 

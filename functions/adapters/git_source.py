@@ -12,8 +12,10 @@ ReviewReadError (the review gate holds the change: fail closed).
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import tarfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +101,40 @@ class GitRepository:
 
     def head(self) -> str:
         return self._git("rev-parse", "--verify", f"refs/heads/{self.branch}").strip()
+
+    def has_commits(self) -> bool:
+        try:
+            self.head()
+        except GitError:
+            return False
+        return True
+
+    def archive(self, commit_id: str, into: Path) -> None:
+        """A checkout of exactly `commit_id` (its tree, no .git) in the folder `into`."""
+        into.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(self.path), "archive", "--format=tar", commit_id],
+                capture_output=True,
+                check=False,
+                timeout=120,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.path)},
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise GitError(f"{self.path}: git archive could not run ({error})") from None
+        if done.returncode != 0:
+            raise GitError(f"{self.path}: git archive {commit_id} failed: {done.stderr!r}")
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+            tar.extractall(into, filter="data")
+
+    def log(self, old: str | None, new: str) -> list[tuple[str, str, str]]:
+        """(commit id, author, subject) of the commits `old..new`, oldest first."""
+        span = f"{old}..{new}" if old else new
+        shown = self._git("log", "--reverse", f"--format=%H{_FIELD}%an{_FIELD}%s", span)
+        return [
+            (commit, author, subject)
+            for commit, author, subject in (line.split(_FIELD) for line in shown.splitlines())
+        ]
 
     def approve(self, commit_id: str, by: str, *, at: datetime) -> None:
         """Record `by`'s approval of the commit in its review note."""

@@ -34,3 +34,16 @@ def team_name_max(regions: tuple[str, ...]) -> int:
     """The longest team name whose deploy role name fits IAM in every one of `regions`."""
     longest = max((len(region) for region in regions), default=0)
     return ROLE_NAME_MAX - len(team_deploy_role_name("", "")) - longest
+
+
+#: every build project of a pipeline is named with this prefix (the controller's rule on
+#: CodeBuild's build state changes matches it)
+BUILD_PROJECT_PREFIX = "shipwave-build-"
+#: the environment variables a build is started with, echoed back in its end's event
+BUILD_PIPELINE_VARIABLE = "SHIPWAVE_PIPELINE_ID"
+BUILD_CHANGE_VARIABLE = "SHIPWAVE_CHANGE_ID"
+
+
+def build_project_name(pipeline_id: str) -> str:
+    """The pipeline's CodeBuild project (CodeBuild allows 2-150 characters)."""
+    return f"{BUILD_PROJECT_PREFIX}{pipeline_id}"

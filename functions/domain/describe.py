@@ -16,6 +16,8 @@ from domain.events import (
     BlockerCleared,
     BlockerHit,
     BlockerOverridden,
+    BuildFailed,
+    BuildStarted,
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
@@ -60,8 +62,15 @@ def _hours(seconds: int) -> str:
 
 _LINES: dict[type[Event], Callable[[Any], str]] = {
     ChangeReceived: lambda e: (
-        f"change received from {e.source} ({e.repository}@{e.branch}, "
-        f"{len(e.commits)} commit{'s' if len(e.commits) != 1 else ''})"
+        f"change received from {e.source} ({e.repository}@{e.branch}"
+        + (f" at {e.head[:12]}" if e.head else "")
+        + f", {len(e.commits)} commit{'s' if len(e.commits) != 1 else ''})"
+    ),
+    BuildStarted: lambda e: (
+        f"build of {e.commit_id[:12]} started ({e.build_id.rsplit(':', 1)[-1]})"
+    ),
+    BuildFailed: lambda e: (
+        f"build failed in {e.phase}: {e.reason}" + (f" (log: {e.log_url})" if e.log_url else "")
     ),
     CommitExcluded: lambda e: f"commit {e.commit_id} excluded: {e.reason}",
     ReviewHeld: lambda e: (
@@ -71,7 +80,10 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
         "review passed: "
         + (", ".join(f"{commit} approved by {who}" for commit, who in e.approvals) or "no commits")
     ),
-    ArtifactBuilt: lambda e: f"artifact built: {artifact_label(e.artifact)}",
+    ArtifactBuilt: lambda e: (
+        f"artifact built: {e.artifact.version} ({e.artifact.checksum})"
+        + (f" at {e.artifact.uri}" if e.artifact.uri else "")
+    ),
     ScopeAdopted: lambda e: f"adopted {e.scope}: already running {artifact_label(e.artifact)}",
     StageLeaseAcquired: lambda e: f"entered {e.stage}",
     StageLeaseWaiting: lambda e: f"waiting for {e.stage} (busy)",

@@ -80,3 +80,11 @@ class ArtifactReadError(ShipwaveError):
 
 class NotifyError(ShipwaveError):
     """A page could not be delivered (it stays recorded in the log)."""
+
+
+class BuildStartError(ShipwaveError):
+    """The build system would not start the change's build (after retries)."""
+
+
+class UnknownBuildError(ShipwaveError):
+    """A build's end names a change or build the log does not hold as started."""

@@ -59,6 +59,8 @@ class ChangeReceived(Event):
     repository: str
     branch: str
     commits: tuple[Commit, ...]
+    head: str = ""  # the commit the branch moved to: what the build checks out
+    delivery: str = ""  # the source notification's id (GitHub delivery, EventBridge event)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,9 +90,32 @@ class ReviewPassed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BuildStarted(Event):
+    """The pipeline's build of the change's head commit began (CodeBuild, or the local
+    builder); its completion event resumes the execution through `callback_token`."""
+
+    change_id: str
+    commit_id: str
+    build_id: str
+    callback_token: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArtifactBuilt(Event):
     change_id: str
     artifact: Artifact
+    build_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildFailed(Event):
+    """The build did not produce a trustworthy artifact: the change ends `build-failed`."""
+
+    change_id: str
+    build_id: str
+    phase: str  # CodeBuild's phase type: INSTALL, BUILD, POST_BUILD (unit tests), ...
+    reason: str
+    log_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,7 +414,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CommitExcluded,
         ReviewHeld,
         ReviewPassed,
+        BuildStarted,
         ArtifactBuilt,
+        BuildFailed,
         ScopeAdopted,
         StageLeaseAcquired,
         StageLeaseWaiting,

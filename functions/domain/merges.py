@@ -70,6 +70,18 @@ def branch_moved(
     )
 
 
+def change_id_of(merge: Merge) -> str:
+    """A merge's change is named after the commit the branch moved to: the same merge
+    reported twice (a redelivery, a retried event) is the same change."""
+    return f"chg-{merge.commit_id[:12]}"
+
+
+def commits_of(merge: Merge) -> tuple[Commit, ...]:
+    """The commits the merge brings, as the notification lists them; CodeCommit's event lists
+    none, so the head stands for them (its author is read from the review record)."""
+    return merge.commits or (Commit(commit_id=merge.commit_id, author="unknown"),)
+
+
 def _ref(ref: str) -> tuple[str, str]:
     for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if ref.startswith(prefix):

@@ -16,7 +16,7 @@ from domain.errors import (
 )
 from domain.events import Artifact, Event, PersonPaged, check_batch, payload
 from domain.review import CommitReview
-from domain.spec import Datapoints, Rolling
+from domain.spec import Build, Datapoints, Rolling
 from domain.state import PipelineState
 
 #: One append is all-or-nothing. In DynamoDB each event takes two items of a transaction (the
@@ -242,6 +242,27 @@ class ReviewSource(ABC):
     def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
         """The record of each named commit the source knows (an unknown one is left out);
         raises ReviewReadError when the record cannot be read."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRequest:
+    """Build `commit_id` of `repository` with the pipeline's build commands."""
+
+    pipeline_id: str
+    change_id: str
+    repository: str
+    commit_id: str
+    build: Build
+
+
+class Builder(ABC):
+    """The pipeline's build (a CodeBuild project on AWS, a subprocess locally). Its end is
+    reported later, as CodeBuild's "Build State Change" event, to the build handler."""
+
+    @abstractmethod
+    def start(self, request: BuildRequest) -> str:
+        """Start the build, or find the one already started for the same change; returns
+        its id. BuildStartError when it cannot be started."""
 
 
 class Executions(ABC):

@@ -26,8 +26,15 @@ from domain.state import ChangeState, PipelineState
 
 #: the pseudo-stage a change waits at before its first stage
 SOURCE = "source"
-#: statuses of a change that has not yet passed the review gate
+#: statuses of a change that may not yet have passed the review gate ("built": a change
+#: recorded before builds followed the review, as logs of earlier versions hold them)
 AT_SOURCE = ("received", "built", "held-at-source")
+
+
+def at_source(change: ChangeState) -> bool:
+    """Whether the change waits for (or has not yet reached) the review gate."""
+    return change.status in AT_SOURCE and not change.reviewed
+
 
 Outcome = Literal["pass", "hold", "superseded"]
 
@@ -123,7 +130,7 @@ def _at_source(state: PipelineState, change_id: str, *, through: bool) -> tuple[
     `through`, none received after `change_id`."""
     commits: list[str] = []
     for change in state.changes.values():
-        if change.status in AT_SOURCE or change.change_id == change_id:
+        if at_source(change) or change.change_id == change_id:
             commits.extend(c for c in change.commits if c not in commits)
         if through and change.change_id == change_id:
             break
@@ -146,7 +153,7 @@ def decide_review(
     `reviews` is what the review record says of `commits_to_review`; None with `unreadable`
     when it could not be read: the change holds (fail closed)."""
     change = state.changes.get(change_id)
-    if change is None or change.status not in AT_SOURCE:
+    if change is None or not at_source(change):
         return ReviewDecision(outcome="pass", events=(), wait_seconds=0)
     commits = commits_to_review(state, change_id)
     if reviews is None:
@@ -230,7 +237,7 @@ def _carrier(
         if other.change_id == change.change_id:
             seen = True
         elif seen and (
-            other.status not in AT_SOURCE
+            not at_source(other)
             or (
                 reviews is not None
                 and not _problems(commits_to_review(state, other.change_id), reviews, reviewers)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import ClassVar, Literal
 
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
@@ -33,6 +34,7 @@ SourceKind = Literal[
     "application", "infrastructure", "configuration", "os-patching", "operator-tools"
 ]
 StepPhase = Literal["one-box", "rolling", "bake"]
+SourceSystem = Literal["codecommit", "github"]
 DatapointPolicy = Literal["extend", "hold", "proceed"]
 Comparison = Literal[
     "GreaterThanThreshold",
@@ -52,6 +54,8 @@ MAX_BATCH_PERCENT = 33.0
 MIN_HEALTHY_PERCENT = 66.0
 HOUR = 3600
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: CodeBuild's bounds on a build's timeout, in minutes
+BUILD_TIMEOUT_MINUTES = (5, 2160)
 
 
 class PipelineSpecError(ShipwaveError):
@@ -127,6 +131,29 @@ class TimeWindow:
         )
         days = [d for d in self.days if not (self.no_fridays and d == 4)]
         return tuple((day, hour) for day in days for hour in range(self.start_hour, last))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Build:
+    """How a commit becomes the pipeline's artifact (SPEC practice 3): the same shell commands
+    run on CodeBuild (the pipeline's build project) and in the local runtime's builder, on a
+    checkout of the exact commit. `unit_tests` run with no network access. What the commands
+    leave in `output` is packed once as a zip named `version` (a shell word, expanded after
+    the commands ran, as CodeBuild expands a buildspec's artifact name), stored immutably,
+    and its sha256 recorded."""
+
+    install: tuple[str, ...] = ()
+    build: tuple[str, ...] = ()
+    unit_tests: tuple[str, ...] = ()
+    output: str = "."
+    #: default: the VERSION file at the checkout's root, else the commit's first 12 digits
+    version: str = '$(cat VERSION 2>/dev/null || printf %.12s "$CODEBUILD_RESOLVED_SOURCE_VERSION")'
+    timeout_minutes: int = 20
+    image: str = "aws/codebuild/standard:7.0"
+
+    def phases(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(CodeBuild phase, its commands), in the order they run."""
+        return (("INSTALL", self.install), ("BUILD", self.build), ("POST_BUILD", self.unit_tests))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,6 +284,9 @@ class PipelineSpec:
     alarms: Alarms
     alarm_names: AlarmNames
     target: Target
+    build: Build = Build()
+    #: where the repository is: CodeCommit (its name after the owner) or GitHub
+    source: SourceSystem = "codecommit"
     #: who may approve a commit (user names, IAM principals, GitHub logins): SPEC practice 2
     reviewers: tuple[str, ...] = ()
     #: the senior engineers whose approval lets one urgent change bake faster (practice 15)
@@ -370,6 +400,8 @@ class Pipeline:
     kind: ClassVar[SourceKind] = "application"
     repository: ClassVar[str]
     branch: ClassVar[str] = "main"
+    source: ClassVar[SourceSystem] = "codecommit"
+    build: ClassVar[Build] = Build()
 
     alpha: ClassVar[str] = "us-east-1"
     beta: ClassVar[str] = "us-east-1"
@@ -455,6 +487,7 @@ class _Resolver:
         self._check_window()
         self._check_datapoints()
         self._check_people()
+        self._check_build()
         alarms = cls.alarms() if hasattr(cls, "service") else None
         names = self._check_alarms(alarms) if alarms else None
         stages = self._stages()
@@ -476,6 +509,8 @@ class _Resolver:
             alarms=alarms,
             alarm_names=names,
             target=cls.target,
+            build=cls.build,
+            source=cls.source,
             reviewers=tuple(r.strip() for r in cls.reviewers),
             emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
             min_emergency_bake_seconds=cls.min_emergency_bake_seconds,
@@ -583,6 +618,35 @@ class _Resolver:
         if not cls.min_emergency_bake_seconds >= 60:
             self.problem(
                 "min_emergency_bake_seconds", f"{cls.min_emergency_bake_seconds} is below 60"
+            )
+
+    def _check_build(self) -> None:
+        build: object = self.cls.build
+        source: object = self.cls.source
+        if source not in ("codecommit", "github"):
+            self.problem("source", f"{source!r} is not 'codecommit' or 'github'")
+        if not isinstance(build, Build):
+            self.problem("build", f"must be a Build(...), got {build!r}")
+            return
+        for phase in ("install", "build", "unit_tests"):
+            commands = getattr(build, phase)
+            if not isinstance(commands, tuple) or not all(isinstance(c, str) for c in commands):
+                self.problem(f"build.{phase}", f"must be a tuple of shell commands: {commands!r}")
+            elif any(not c.strip() for c in commands):
+                self.problem(f"build.{phase}", "a command is blank")
+        output = PurePosixPath(build.output)
+        if not build.output or output.is_absolute() or ".." in output.parts:
+            self.problem(
+                "build.output",
+                f"{build.output!r} must be a folder inside the checkout (relative, no '..')",
+            )
+        if not build.version.strip() or "\n" in build.version:
+            self.problem("build.version", "must be one shell word naming the artifact")
+        low, high = BUILD_TIMEOUT_MINUTES
+        if not low <= build.timeout_minutes <= high:
+            self.problem(
+                "build.timeout_minutes",
+                f"{build.timeout_minutes} is not in CodeBuild's [{low}, {high}] minutes",
             )
 
     def _check_alarms(self, alarms: Alarms) -> AlarmNames:

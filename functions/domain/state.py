@@ -32,6 +32,8 @@ from domain.events import (
     BlockerCleared,
     BlockerHit,
     BlockerOverridden,
+    BuildFailed,
+    BuildStarted,
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
@@ -66,7 +68,9 @@ FINISHED_KEPT = 50
 
 ChangeStatus = Literal[
     "received",
+    "building",
     "built",
+    "build-failed",
     "held-at-source",
     "reviewed",
     "waiting",
@@ -163,11 +167,15 @@ class ChangeState:
     repository: str
     branch: str
     commits: tuple[str, ...]
+    head: str = ""  # the commit the change's build checks out
     authors: tuple[str, ...] = ()  # who wrote the commits (never an emergency's approver)
     excluded: tuple[tuple[str, str], ...] = ()  # (commit id, reason)
     held_for: tuple[tuple[str, str], ...] = ()  # (commit id, reason) it waits at source for
     held_since: datetime | None = None
+    reviewed: bool = False  # every commit passed the review gate
     artifact: Artifact | None = None
+    build_id: str = ""  # the build making `artifact`, once started
+    build_token: str = ""  # the execution's Build task, which the build's completion resumes
     status: ChangeStatus = "received"
     stage: str | None = None
     stages_passed: tuple[str, ...] = ()
@@ -291,7 +299,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 5
+FOLD_VERSION = 6
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -478,6 +486,7 @@ def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
         repository=event.repository,
         branch=event.branch,
         commits=tuple(c.commit_id for c in event.commits),
+        head=event.head or (event.commits[-1].commit_id if event.commits else ""),
         authors=tuple(dict.fromkeys(c.author for c in event.commits)),
         updated_at=event.at,
     )
@@ -526,7 +535,28 @@ def _(event: ReviewHeld, state: PipelineState) -> PipelineState:
 @_folds(ReviewPassed)
 def _(event: ReviewPassed, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
-        state, event.change_id, event, status="reviewed", held_for=(), held_since=None, reason=""
+        state,
+        event.change_id,
+        event,
+        status="reviewed",
+        reviewed=True,
+        held_for=(),
+        held_since=None,
+        reason="",
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(BuildStarted)
+def _(event: BuildStarted, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        build_id=event.build_id,
+        build_token=event.callback_token,
+        status="building",
+        reason=f"building {event.commit_id[:12]} ({event.build_id})",
     )
     return _moved(state, event, changes=changes, finished=finished)
 
@@ -534,7 +564,26 @@ def _(event: ReviewPassed, state: PipelineState) -> PipelineState:
 @_folds(ArtifactBuilt)
 def _(event: ArtifactBuilt, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
-        state, event.change_id, event, artifact=event.artifact, status="built"
+        state,
+        event.change_id,
+        event,
+        artifact=event.artifact,
+        status="built",
+        reason="",
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(BuildFailed)
+def _(event: BuildFailed, state: PipelineState) -> PipelineState:
+    log = f" (log: {event.log_url})" if event.log_url else ""
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        finish=True,
+        status="build-failed",
+        reason=f"build failed in {event.phase}: {event.reason}{log}"[:1000],
     )
     return _moved(state, event, changes=changes, finished=finished)
 

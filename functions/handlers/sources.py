@@ -1,5 +1,6 @@
 """What the source systems send, read at the edge: CodeCommit's EventBridge event (Powertools'
-EventBridge model with CodeCommit's detail) and GitHub's `push` webhook, each turned into a
+EventBridge model with CodeCommit's detail), GitHub's `push` webhook and the local runtime's
+git repository (an EventBridge-shaped event of source `shipwave.local`), each turned into a
 `Merge` or the reason it is none (domain/merges.py decides)."""
 
 from __future__ import annotations
@@ -103,5 +104,49 @@ def github_merge(delivery: str, body: bytes) -> Merge | NotAMerge:
                 message=c.message,
             )
             for c in push.commits
+        ),
+    )
+
+
+#: the local runtime's notification that a branch of its git repository moved
+LOCAL_SOURCE = "shipwave.local"
+
+
+class LocalCommit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    commit_id: str = Field(min_length=1)
+    author: str = Field(min_length=1)
+    message: str = ""
+
+
+class LocalBranchMoved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository: str = Field(min_length=1)
+    ref: str
+    old_commit: str | None = None
+    new_commit: str
+    commits: list[LocalCommit]
+
+
+class LocalStateChange(EventBridgeModel):
+    detail: LocalBranchMoved
+
+
+def local_merge(event: dict[str, Any]) -> Merge | NotAMerge:
+    """The local git repository's branch moved (`git log old..new` lists the commits)."""
+    parsed = LocalStateChange.model_validate(event)
+    detail = parsed.detail
+    return branch_moved(
+        source="local",
+        repository=detail.repository,
+        ref=detail.ref,
+        new_commit=detail.new_commit,
+        old_commit=detail.old_commit,
+        delivery=parsed.id,
+        commits=tuple(
+            Commit(commit_id=c.commit_id, author=c.author, message=c.message)
+            for c in detail.commits
         ),
     )

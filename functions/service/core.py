@@ -22,6 +22,7 @@ from domain.events import (
 from domain.ports import (
     AlarmReader,
     ArtifactStore,
+    Builder,
     DeployTarget,
     Executions,
     Notifier,
@@ -131,6 +132,7 @@ class EngineCore:
         accounts: Mapping[str, str] | None = None,
         reviews: ReviewSource | None = None,
         notifier: Notifier | None = None,
+        builder: Builder | None = None,
         pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log
@@ -145,6 +147,7 @@ class EngineCore:
         self.accounts = dict(accounts or {})
         self.review_gate = ReviewGate(log, reviews, clock)
         self.notifier = notifier
+        self.builder = builder
         self.pause = pause
 
     def environment_of(self, account: str) -> str:

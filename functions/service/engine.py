@@ -11,6 +11,7 @@ One concern per module, so the room for a change to one gate is one file:
 | module | what |
 |---|---|
 | `service/intake.py` | a merged change is recorded and started; the review gate; onboarding |
+| `service/building.py` | the reviewed change's build: started, and its end recorded |
 | `service/gates.py` | the stage preflight and blockers, windows, holds while alarms cannot vouch |
 | `service/deploying.py` | one-box and rolling batches of one scope |
 | `service/baking.py` | the bake callback, its alarm backstop and datapoint requirement |
@@ -22,6 +23,7 @@ One concern per module, so the room for a change to one gate is one file:
 from __future__ import annotations
 
 from service.baking import BakeSteps
+from service.building import BuildSteps
 from service.core import (
     PRODUCTION,
     AlarmFiredError,
@@ -49,5 +51,5 @@ __all__ = [
 ]
 
 
-class Engine(IntakeSteps, DeploySteps, BakeSteps, RollbackSteps):
+class Engine(IntakeSteps, BuildSteps, DeploySteps, BakeSteps, RollbackSteps):
     """Every step the state machine calls, over the ports it was given."""

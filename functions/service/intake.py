@@ -1,10 +1,9 @@
-"""Intake: a merged, built change is recorded and started; the review gate; onboarding."""
+"""Intake: a merged change is recorded and started; the review gate; onboarding."""
 
 from __future__ import annotations
 
 from domain.events import (
     Artifact,
-    ArtifactBuilt,
     ChangeReceived,
     Commit,
     Event,
@@ -31,16 +30,18 @@ class IntakeSteps(EngineCore):
         *,
         source: str,
         commits: tuple[Commit, ...],
-        artifact: Artifact,
+        head: str,
+        delivery: str = "",
     ) -> str:
-        """Record a merged, built change and start its execution; returns the execution id.
+        """Record a merged change and start its execution; returns the execution id. The
+        same merge reported again (a redelivery) records nothing and starts nothing new.
 
-        The execution's first state is the review gate: nothing of the change deploys until
-        every commit its artifact holds is approved in the source system's review record."""
+        The execution's first state is the review gate: nothing of the change is built or
+        deployed until every commit it holds is approved in the source system's record."""
         spec = self._spec(pipeline_id)
 
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
-            if change_id in state.changes or state.change(change_id) is not None:
+            if state.change(change_id) is not None:
                 return []
             return [
                 stamp(
@@ -51,8 +52,9 @@ class IntakeSteps(EngineCore):
                     repository=spec.repository,
                     branch=spec.branch,
                     commits=commits,
-                ),
-                stamp(ArtifactBuilt, f"{change_id}:built", change_id=change_id, artifact=artifact),
+                    head=head,
+                    delivery=delivery,
+                )
             ]
 
         self.log.record(pipeline_id, self.clock(), decide)

@@ -1,4 +1,9 @@
-"""`shipwave demo`: the reference pipeline on the local runtime, five scenarios.
+"""`shipwave demo`: the reference pipeline on the local runtime, six scenarios.
+
+Every change is a merge on `main` of the example service's git repository
+(examples/create_order_service): reviewed from its git notes, then built by the pipeline's
+build commands in a subprocess on a checkout of the commit (unit tests with no network), its
+zip's sha256 recorded, then deployed.
 
 1. A good change reaches all 24 regions (one-box, rolling, bakes, windows, waves).
 2. Two changes merged minutes apart wait behind it: the newer takes the stage, the older is
@@ -7,6 +12,7 @@
 4. Fail closed: a commit approved only by its author waits at source, deploying nothing,
    until a member of the team approves it after the fact; then it goes everywhere.
 5. A slow-burn change is rolled back during a bake, hours in.
+6. A change whose code breaks a unit test fails its build: nothing of it deploys.
 
 Everything runs through the generated state machine, the real handlers and the event log;
 time is virtual, the fleet and CloudWatch are simulated.
@@ -28,7 +34,9 @@ from adapters.sqlite import SQLiteEventStore
 from domain.describe import describe
 from domain.events import (
     AlarmFired,
+    ArtifactBuilt,
     BlockerHit,
+    BuildFailed,
     ChangeCompleted,
     ChangeSuperseded,
     Event,
@@ -40,7 +48,8 @@ from domain.events import (
     StageSucceeded,
 )
 from domain.ports import EventStore
-from domain.state import PipelineState
+from domain.spec import PipelineSpec
+from domain.state import ChangeState, PipelineState
 from examples.reference import CreateOrderApp
 from service.pipeline_log import PipelineLog
 from shipwave.render import status_view
@@ -49,6 +58,8 @@ from statemachines.local.simulation import Behaviour
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 _SHOWN = (
+    ArtifactBuilt,
+    BuildFailed,
     StageSucceeded,
     StageFailed,
     ChangeSuperseded,
@@ -95,16 +106,18 @@ class Progress:
         wall = time.monotonic() - self.started
         style = (
             "red"
-            if isinstance(event, StageFailed | AlarmFired | RollbackCompleted | PersonPaged)
+            if isinstance(
+                event, StageFailed | AlarmFired | RollbackCompleted | PersonPaged | BuildFailed
+            )
             else ("green" if isinstance(event, ChangeCompleted) else "")
         )
         change = getattr(event, "change_id", "") or ""
         self.console.print(
             f"  [dim]{event.at:%a %d %H:%M} (wall {wall:5.1f} s)[/dim] "
-            f"[bold]{change:<12}[/bold] [{style}]{describe(event)}[/{style}]"
+            f"[bold]{change:<16}[/bold] [{style}]{describe(event)}[/{style}]"
             if style
             else f"  [dim]{event.at:%a %d %H:%M} (wall {wall:5.1f} s)[/dim] "
-            f"[bold]{change:<12}[/bold] {describe(event)}",
+            f"[bold]{change:<16}[/bold] {describe(event)}",
             highlight=False,
         )
 
@@ -157,31 +170,23 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         runtime.adopt(pipeline, "v1.0.0")
         progress.seen = runtime.store.last_sequence(pipeline)
 
+        def settle() -> None:
+            """Run until every execution ended, then print what is left to print."""
+            runtime.run()
+            progress(runtime.clock.now(), runtime.clock.now())
+
         console.rule("1 + 2 · a good change everywhere; two more merged minutes apart")
         good = runtime.merge(pipeline, "v1.1.0")
 
-        def in_wave1_bake() -> bool:
-            state = runtime.log.state(pipeline)
-            stage = state.stages.get("wave1")
-            return bool(
-                stage
-                and any(
-                    s.activity == "baking" and s.scope == "af-south-1"
-                    for s in stage.scopes.values()
-                )
-            )
-
-        runtime.run(until=in_wave1_bake)
+        runtime.run(until=lambda: _in_wave1_bake(runtime.log.state(pipeline)))
         older = runtime.merge(pipeline, "v1.2.0")
         runtime.run_for(300)
         newer = runtime.merge(pipeline, "v1.2.1")
-        runtime.run()
-        progress(runtime.clock.now(), runtime.clock.now())
+        settle()
 
         console.rule("3 · a bad change: its version raises the fault rate")
         bad = runtime.merge(pipeline, "v1.3.0", behaviour=Behaviour(fault_rate=0.05))
-        runtime.run()
-        progress(runtime.clock.now(), runtime.clock.now())
+        settle()
 
         console.rule("4 · fail closed: a commit approved only by its author waits at source")
         held = runtime.merge(pipeline, "v1.5.0", author="dara", approved_by=("dara",))
@@ -194,39 +199,80 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         )
         console.print("  [bold]ana[/bold] (a team reviewer) approves the commit after the fact")
         runtime.approve(pipeline, held, "ana")
-        runtime.run()
-        progress(runtime.clock.now(), runtime.clock.now())
+        settle()
 
         console.rule("5 · a slow burn: faults start five hours after a box takes the version")
         progress.rollbacks = 0
         slow = runtime.merge(pipeline, "v1.4.0", behaviour=Behaviour(burns_after_hours=5))
-        runtime.run()
-        progress(runtime.clock.now(), runtime.clock.now())
+        settle()
+
+        console.rule("6 · a failing build: the change's code breaks a unit test")
+        broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": _bug(source, spec)})
+        settle()
 
         results = runtime.refresh()
         state = runtime.log.state(pipeline)
         console.rule("outcome")
-        console.print(_outcome(state, [good, older, newer, bad, held, slow], results, runtime))
-        console.print(
-            f"people paged: {len(runtime.outbox.sent)}"
-            + "".join(f"\n  PAGED: {page.subject}" for page in runtime.outbox.sent)
+        changes = [good, older, newer, bad, held, slow, broken]
+        console.print(_outcome(state, changes, results, runtime))
+        console.print(_builds(runtime))
+        _summary(console, runtime, state, where=where, bad=bad, wall_start=wall_start)
+
+
+def _in_wave1_bake(state: PipelineState) -> bool:
+    stage = state.stages.get("wave1")
+    return bool(
+        stage
+        and any(s.activity == "baking" and s.scope == "af-south-1" for s in stage.scopes.values())
+    )
+
+
+def _summary(
+    console: Console,
+    runtime: LocalRuntime,
+    state: PipelineState,
+    *,
+    where: str,
+    bad: str,
+    wall_start: float,
+) -> None:
+    pipeline = state.pipeline_id
+    repository = runtime.repositories[runtime.specs[pipeline].repository].path
+    console.print(
+        f"people paged: {len(runtime.outbox.sent)}"
+        + "".join(f"\n  PAGED: {page.subject}" for page in runtime.outbox.sent)
+    )
+    console.print(
+        f"virtual time {runtime.clock.now() - START} · wall time "
+        f"{time.monotonic() - wall_start:.1f} s"
+    )
+    console.print(status_view(state))
+    console.print(
+        f"\nSource: [bold]git -C {repository} log --notes=reviews[/bold] "
+        "(each merge a commit on main, each approval a review note)"
+        f"\nEvent log: [bold]{where}[/bold]"
+        + (
+            f"\nNext: [bold]shipwave history {pipeline} --change {bad}[/bold] or "
+            f"[bold]shipwave status {pipeline}[/bold]"
+            if where.startswith("sqlite")
+            else "\n(moto's DynamoDB lives only for this run)"
         )
-        console.print(
-            f"virtual time {runtime.clock.now() - START} · wall time "
-            f"{time.monotonic() - wall_start:.1f} s"
+    )
+
+
+def _builds(runtime: LocalRuntime) -> str:
+    """How many builds ran, the wall time they took, and whether the tests had no network."""
+    builds = list(runtime.builder.builds.values())
+    isolated = all(b.network_isolated for b in builds)
+    return (
+        f"builds: {len(builds)} in subprocesses, {sum(b.seconds for b in builds):.1f} s of "
+        "wall time; unit tests "
+        + (
+            "with no network (a new network namespace)"
+            if isolated
+            else "WITH the network: this OS refuses unshare --net"
         )
-        console.print(status_view(state))
-        console.print(
-            f"\nSource: [bold]git -C {source / spec.repository} log --notes=reviews[/bold] "
-            "(each merge a commit on main, each approval a review note)"
-            f"\nEvent log: [bold]{where}[/bold]"
-            + (
-                f"\nNext: [bold]shipwave history {pipeline} --change {bad}[/bold] or "
-                f"[bold]shipwave status {pipeline}[/bold]"
-                if where.startswith("sqlite")
-                else "\n(moto's DynamoDB lives only for this run)"
-            )
-        )
+    )
 
 
 def _outcome(
@@ -236,16 +282,17 @@ def _outcome(
     runtime: LocalRuntime,
 ) -> Table:
     table = Table(title="What happened to each change", title_justify="left")
-    for column in ("Change", "Execution", "Outcome", "Stage", "Why"):
+    for column in ("Change", "Version", "Execution", "Outcome", "Stage", "Why"):
         table.add_column(column)
     for change_id in changes:
         change = state.change(change_id)
         execution = runtime.executions.get(change_id)
         table.add_row(
             change_id,
+            change.artifact.version if change and change.artifact else "-",
             execution.status if execution else "-",
             change.status if change else "-",
-            (change.stage or "everywhere") if change else "-",
+            _where(change) if change else "-",
             (
                 change.reason
                 or (f"superseded by {change.superseded_by}" if change.superseded_by else "")
@@ -254,3 +301,18 @@ def _outcome(
             else "",
         )
     return table
+
+
+def _where(change: ChangeState) -> str:
+    if change.stage:
+        return change.stage
+    return "build" if change.status == "build-failed" else "everywhere"
+
+
+def _bug(source: Path, spec: PipelineSpec) -> str:
+    """The service's code with a real bug: each line is priced as one unit."""
+    code = (source / spec.repository / "src" / "orders.py").read_text()
+    correct = '"line_total_cents": item["quantity"] * item["unit_price_cents"],'
+    if correct not in code:
+        raise LookupError("the example service's pricing line changed: update the demo's bug")
+    return code.replace(correct, '"line_total_cents": item["unit_price_cents"],')

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from domain.conventions import DEPLOY_ROLE_PREFIX, SPECS_PATH
+from domain.conventions import BUILD_PROJECT_PREFIX, DEPLOY_ROLE_PREFIX, SPECS_PATH
 from infra.bundling import LAMBDA_PYTHON, build_asset, powertools_version
 from infra.constructs.event_log import EventLogTable
 from infra.constructs.nag import account, acknowledge, partition
@@ -26,9 +26,13 @@ class HandlerDef:
     callbacks: bool  # sends task success/failure to waiting executions
     assumes_deploy_roles: bool
     reads_reviews: bool = False  # runs the review gate: reads CodeCommit's review record
+    starts_builds: bool = False  # starts the pipelines' CodeBuild projects
 
 
 HANDLERS = (
+    HandlerDef(
+        "build", "handlers.build.handler", "BuildFunctionArn", 30, True, False, starts_builds=True
+    ),
     HandlerDef("lease", "handlers.lease.handler", "LeaseFunctionArn", 30, True, False),
     HandlerDef(
         "blockers",
@@ -206,6 +210,16 @@ class Handlers(Construct):
                         ],
                     )
                 )
+            if handler.starts_builds:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["codebuild:StartBuild"],
+                        resources=[
+                            f"arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:"
+                            f"project/{BUILD_PROJECT_PREFIX}*"
+                        ],
+                    )
+                )
             if handler.assumes_deploy_roles:
                 function.add_to_role_policy(
                     iam.PolicyStatement(
@@ -224,6 +238,13 @@ class Handlers(Construct):
             f"{account(stack)}:*]",
             "The review gate reads (only) the review record of any CodeCommit repository of "
             "the home region: the teams' repositories are named by their pipeline stacks.",
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:codebuild:{stack.region}:"
+            f"{account(stack)}:project/{BUILD_PROJECT_PREFIX}*]",
+            "The build step starts the build project of any pipeline (each named "
+            f"{BUILD_PROJECT_PREFIX}<pipeline id> by its team's pipeline stack), and no other.",
         )
         acknowledge(
             self,

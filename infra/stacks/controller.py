@@ -23,6 +23,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from domain.builds import FINAL_STATUSES
+from domain.conventions import BUILD_PROJECT_PREFIX
 from infra.constructs.alarm_events import FORWARDING_DEAD_LETTERS_ALARM, acted_on_alarms
 from infra.constructs.dead_letters import DeadLetters
 from infra.constructs.event_log import EventLogTable
@@ -50,6 +52,7 @@ class ControllerStack(Stack):
         self._intake()
         self._alarm_changes(company_alarms)
         self._execution_ends()
+        self._build_ends()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
     def _intake(self) -> None:
@@ -157,6 +160,24 @@ class ControllerStack(Stack):
             targets=[self._target("executions")],
         )
 
+    def _build_ends(self) -> None:
+        """Each pipeline's build that ended: the build handler records its artifact or its
+        failure and resumes the change's execution (the `Build` task's callback)."""
+        events.Rule(
+            self,
+            "BuildEnds",
+            description="ended builds of the pipelines' projects resume their changes",
+            event_pattern=events.EventPattern(
+                source=["aws.codebuild"],
+                detail_type=["CodeBuild Build State Change"],
+                detail={
+                    "build-status": list(FINAL_STATUSES),
+                    "project-name": [{"prefix": BUILD_PROJECT_PREFIX}],
+                },
+            ),
+            targets=[self._target("build")],
+        )
+
     def _target(self, name: str) -> targets.LambdaFunction:
         """An EventBridge target that loses nothing: EventBridge retries for a day, then the
         event goes to the dead-letter queue; the function's own asynchronous retries end
@@ -210,8 +231,8 @@ class ControllerStack(Stack):
             master_key=key,
         )
         for name, function in self.handlers.functions.items():
-            if name in ("intake", "lease"):
-                continue  # neither records a page
+            if name in ("intake", "lease", "build"):
+                continue  # none of them records a page
             topic.grant_publish(function)
             function.add_environment("SHIPWAVE_PAGE_TOPIC_ARN", topic.topic_arn)
         acknowledge(

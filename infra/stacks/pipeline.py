@@ -1,7 +1,7 @@
-"""A team's pipeline, in the home region: its state machine and its spec, where the
-controller's handlers read it. `cdk deploy shipwave-pipeline-<id>` also deploys, first, the
-team's stack in each of the pipeline's regions (its alarms and deploy role): the stacks it
-depends on. It depends on no stack of the platform's.
+"""A team's pipeline, in the home region: its state machine, its build project, and its
+spec, where the controller's handlers read it. `cdk deploy shipwave-pipeline-<id>` also
+deploys, first, the team's stack in each of the pipeline's regions (its alarms and deploy
+role): the stacks it depends on. It depends on no stack of the platform's.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from constructs import Construct
 from adapters.pipeline_specs import ADVANCED_TIER_MAX, STANDARD_TIER_MAX, encode_spec
 from domain.conventions import spec_parameter_name
 from domain.spec import PipelineSpec
+from infra.constructs.build_project import BuildProject
 from infra.constructs.handlers import HANDLERS, function_arn
 from infra.constructs.pipeline_machine import PipelineStateMachine
 
@@ -40,6 +41,7 @@ class PipelineStack(Stack):
             if handler.placeholder
         }
         self.machine = PipelineStateMachine(self, "Pipeline", spec=spec, function_arns=arns).machine
+        self.build = BuildProject(self, "Build", spec=spec).project
         value = encode_spec(spec)
         if len(value) > ADVANCED_TIER_MAX:
             raise SpecTooLargeError(

@@ -31,10 +31,16 @@ from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.git_source import GitRepository, GitReviewSource
+from adapters.local_artifacts import LocalArtifactStore
+from adapters.local_builder import LocalBuild, LocalBuilder
 from adapters.memory import OutboxNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
-from domain.ports import EventStore
+from domain.builds import Built, outcome
+from domain.errors import BuildStartError
+from domain.events import Artifact
+from domain.ports import BuildRequest, EventStore
 from domain.spec import PipelineSpec
+from examples.reference import SERVICE_CODE
 from handlers import runtime as handler_runtime
 from service.engine import Engine, environment
 from service.pipeline_log import PipelineLog
@@ -44,7 +50,6 @@ from statemachines.local import clock as virtual
 from statemachines.local import moto_patches
 from statemachines.local.simulation import (
     Behaviour,
-    SimulatedArtifactStore,
     SimulatedCloudWatch,
     SimulatedFleet,
 )
@@ -60,6 +65,7 @@ ENVIRONMENT_ACCOUNTS = {
     "zeta": "100000000004",
 }
 HANDLER_MODULES = (
+    "build",
     "lease",
     "blockers",
     "deploy",
@@ -72,6 +78,7 @@ HANDLER_MODULES = (
 #: execution statuses Step Functions reports to EventBridge that the controller acts on
 _ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 _PLACEHOLDER_FUNCTION = {
+    "BuildFunctionArn": "build",
     "LeaseFunctionArn": "lease",
     "BlockersFunctionArn": "blockers",
     "DeployFunctionArn": "deploy",
@@ -116,11 +123,14 @@ class LocalRuntime:
         boxes_per_scope: int = 12,
         tick_seconds: float = 60.0,
         source_dir: Path | None = None,
+        code: Mapping[str, Path] | None = None,
     ) -> None:
         self.specs: dict[str, PipelineSpec] = {spec.pipeline_id: spec for spec in specs}
         #: where each pipeline's git repository is (a temporary folder unless given)
-        self.source_dir = source_dir
+        self.source_dir = source_dir.resolve() if source_dir is not None else None
         self._own_source_dir = source_dir is None
+        #: repository → the folder whose files its first commit holds (default: the examples')
+        self.code = dict(code) if code is not None else _example_code()
         self._commits: dict[str, str] = {}
         self._event_log = event_log
         self.clock = virtual.VirtualClock(start, tick_seconds=tick_seconds)
@@ -167,15 +177,22 @@ class LocalRuntime:
         self.log = PipelineLog(self.store)
         self.fleet = SimulatedFleet(self.clock.now, boxes_per_scope=self.boxes_per_scope)
         self.cloudwatch = SimulatedCloudWatch(self.fleet, self.specs)
-        self.artifacts = SimulatedArtifactStore()
         if self.source_dir is None:
             self.source_dir = Path(tempfile.mkdtemp(prefix="shipwave-source-"))
         self.repositories: dict[str, GitRepository] = {}
         for spec in self.specs.values():
             if spec.repository not in self.repositories:
-                self.repositories[spec.repository] = GitRepository(
-                    self.source_dir / spec.repository, branch=spec.branch
-                )
+                self.repositories[spec.repository] = self._repository(spec)
+        work = self.source_dir / ".shipwave"
+        self.artifacts = LocalArtifactStore(work / "artifacts")
+        self.builder = LocalBuilder(
+            self.repositories,
+            self.artifacts,
+            work / "builds",
+            account=ACCOUNT,
+            region=HOME_REGION,
+            clock=self.clock.now,
+        )
         self.reviews = GitReviewSource(self.repositories)
         self.outbox = OutboxNotifier()
         workflow = StepFunctionsWorkflow(client=self.sfn)
@@ -191,6 +208,7 @@ class LocalRuntime:
             accounts={account: env for env, account in ENVIRONMENT_ACCOUNTS.items()},
             reviews=self.reviews,
             notifier=self.outbox,
+            builder=self.builder,
             pause=lambda seconds: None,  # retries back off in virtual time: no wall wait
         )
         handler_runtime.use(
@@ -200,6 +218,7 @@ class LocalRuntime:
         )
         moto_patches.route_lambda(self._invoke)
         self.clock.on_tick(self.cloudwatch.tick)
+        self.clock.on_tick(self._deliver_build_reports)
         self.clock.on_tick(self._deliver_execution_ends)
         self.cloudwatch.listeners.append(self._deliver_alarm)
         return self
@@ -239,6 +258,29 @@ class LocalRuntime:
                 roleArn=role["Arn"],
             )["stateMachineArn"]
 
+    def _repository(self, spec: PipelineSpec) -> GitRepository:
+        """The pipeline's repository; new, its first commit holds the service's code."""
+        assert self.source_dir is not None
+        repository = GitRepository(self.source_dir / spec.repository, branch=spec.branch)
+        if not repository.has_commits():
+            folder = self.code.get(spec.repository)
+            files = (
+                {
+                    p.relative_to(folder).as_posix(): p.read_text()
+                    for p in sorted(folder.rglob("*"))
+                    if p.is_file() and "__pycache__" not in p.parts
+                }
+                if folder is not None
+                else {"README.md": f"# {spec.service}\n"}
+            )
+            repository.commit(
+                f"{spec.service}: first commit",
+                author="developer",
+                at=self.clock.now(),
+                files=files,
+            )
+        return repository
+
     # --- Lambda and EventBridge, in process -----------------------------------------------
 
     def _invoke(self, function_name: str, payload: dict[str, Any]) -> Any:
@@ -269,6 +311,12 @@ class LocalRuntime:
                 "detail": {"alarmName": alarm_name, "state": {"value": "ALARM", "reason": reason}},
             },
         )
+
+    def _deliver_build_reports(self, previous: datetime, now: datetime) -> None:
+        """What the controller's rule on CodeBuild's build state changes does in AWS: each
+        ended build's event goes to the build handler."""
+        while self.builder.reports:
+            self._invoke("shipwave-build", self.builder.reports.popleft())
 
     def _deliver_execution_ends(self, previous: datetime, now: datetime) -> None:
         """What the controller's rule on `aws.states` status changes does in AWS: every
@@ -318,9 +366,10 @@ class LocalRuntime:
         )
 
     def adopt(self, pipeline_id: str, version: str) -> None:
-        """The service already runs `version` everywhere: seed the fleet, record it known-good."""
+        """The service already runs `version` everywhere: its commit is built (by the same
+        builder, outside any pipeline), the fleet seeded, the artifact recorded known-good."""
         spec = self.specs[pipeline_id]
-        artifact = self.artifacts.build(spec.service, version)
+        artifact = self._build_version(spec, version)
         self.fleet.seed(
             spec.service,
             [(environment(spec, stage), scope) for stage, scope in spec.scopes()],
@@ -328,52 +377,101 @@ class LocalRuntime:
         )
         self.engine.adopt(pipeline_id, artifact)
 
+    def _build_version(self, spec: PipelineSpec, version: str) -> Artifact:
+        repository = self.repositories[spec.repository]
+        commit = repository.commit(
+            f"release {version}",
+            author="developer",
+            at=self.clock.now(),
+            files={"VERSION": f"{version}\n"},
+        )
+        build = self.builder.build_now(
+            BuildRequest(
+                pipeline_id=spec.pipeline_id,
+                change_id=f"adopt-{version}",
+                repository=spec.repository,
+                commit_id=commit,
+                build=spec.build,
+            )
+        )
+        built = outcome(build.report(), pipeline_id=spec.pipeline_id)
+        if not isinstance(built, Built):
+            raise BuildStartError(
+                f"{spec.pipeline_id}: {version} does not build ({built}); see {build.log}"
+            )
+        return built.artifact
+
     def merge(
         self,
         pipeline_id: str,
         version: str,
         *,
         behaviour: Behaviour | None = None,
-        change_id: str | None = None,
         reviewed: bool = True,
         author: str = "developer",
         approved_by: tuple[str, ...] | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> str:
-        """A merge to main, built and checksummed: the intake starts the pipeline. The merge is
-        a commit by `author` on the branch of the pipeline's git repository; its approvals
-        (`approved_by`, or "reviewer" when `reviewed`) are notes in `refs/notes/reviews`,
-        where the review gate reads them."""
+        """A merge to main, as a developer makes it: a commit by `author` on the branch of the
+        pipeline's git repository (`VERSION` set to `version`, and `files` changed), its
+        approvals (`approved_by`, or "reviewer" when `reviewed`) as notes in
+        `refs/notes/reviews`. The repository's notification of the moved branch goes to the
+        intake, which starts the pipeline: review, build, stages. Returns the change's id."""
         spec = self.specs[pipeline_id]
-        artifact = self.artifacts.build(spec.service, version)
         self.fleet.behaviours[version] = behaviour or Behaviour()
-        change = change_id or f"chg-{version.replace('.', '-')}"
         repository = self.repositories[spec.repository]
         now = self.clock.now()
-        commit = repository.commit(f"release {version}", author=author, at=now)
-        self._commits[change] = commit
+        previous = repository.head()
+        commit = repository.commit(
+            f"release {version}",
+            author=author,
+            at=now,
+            files={"VERSION": f"{version}\n", **(files or {})},
+        )
         for approver in approved_by if approved_by is not None else (("reviewer",) * reviewed):
             repository.approve(commit, approver, at=now)
-        result = self._invoke(
-            "shipwave-intake",
-            {
-                "pipeline_id": pipeline_id,
-                "change_id": change,
-                "source": "local",
-                "commits": [
-                    {"commit_id": commit, "author": author, "message": f"release {version}"}
-                ],
-                "artifact": {
-                    "version": artifact.version,
-                    "checksum": artifact.checksum,
-                    "uri": artifact.uri,
-                },
-            },
+        result = self._invoke("shipwave-intake", self.notification(spec, previous, commit))
+        taken = [t for t in result.get("taken", []) if t["pipeline_id"] == pipeline_id]
+        if not taken:
+            raise LookupError(f"the merge started no change of {pipeline_id}: {result}")
+        change = str(taken[0]["change_id"])
+        self._commits[change] = commit
+        self.executions[change] = ExecutionResult(
+            pipeline_id, change, "RUNNING", taken[0]["execution"]
         )
-        if result.get("execution"):
-            self.executions[change] = ExecutionResult(
-                pipeline_id, change, "RUNNING", result["execution"]
-            )
         return change
+
+    def notification(self, spec: PipelineSpec, previous: str | None, commit: str) -> dict[str, Any]:
+        """The repository's event that its branch moved from `previous` to `commit` (as
+        CodeCommit's reference event says it, with the commits `git log` lists)."""
+        repository = self.repositories[spec.repository]
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Local Branch Moved",
+            "source": "shipwave.local",
+            "account": ACCOUNT,
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": HOME_REGION,
+            "resources": [],
+            "detail": {
+                "repository": spec.repository,
+                "ref": f"refs/heads/{spec.branch}",
+                "old_commit": previous,
+                "new_commit": commit,
+                "commits": [
+                    {"commit_id": c, "author": a, "message": m}
+                    for c, a, m in repository.log(previous, commit)
+                ],
+            },
+        }
+
+    def build_of(self, change_id: str) -> LocalBuild | None:
+        """The local build of the change, once started."""
+        for build in self.builder.builds.values():
+            if build.change_id == change_id:
+                return build
+        return None
 
     def commit_id(self, change_id: str) -> str:
         """The commit the local merge of `change_id` made."""
@@ -424,3 +522,7 @@ class LocalRuntime:
     @staticmethod
     def dumps(value: Any) -> str:
         return json.dumps(value, default=str)
+
+
+def _example_code() -> dict[str, Path]:
+    return dict(SERVICE_CODE)

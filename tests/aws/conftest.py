@@ -84,7 +84,8 @@ def client(service: str, endpoint: str, region: str = HOME) -> Any:
 
 @pytest.fixture(scope="session")
 def world(cloud_assembly: Path, moto_endpoint: str) -> World:
-    """The controller's resources, created in moto from the template, and what they are."""
+    """The controller's resources, created in moto from the template, and what they are;
+    each pipeline's spec parameter, build project and state machine, from its template."""
     body = template(cloud_assembly, "shipwave-controller")
     # the functions' own credentials: an access key of the app's account, so moto serves
     # their calls in that account (the key, not a header, says which account)
@@ -123,6 +124,22 @@ def world(cloud_assembly: Path, moto_endpoint: str) -> World:
                 Value=properties["Value"],
                 Type=properties["Type"],
                 Tier=properties["Tier"],
+            )
+        for project in of_type(pipeline, "AWS::CodeBuild::Project").values():
+            properties = project["Properties"]
+            client("codebuild", moto_endpoint).create_project(
+                name=properties["Name"],
+                source={"type": properties["Source"]["Type"], "location": "in the template"},
+                artifacts={
+                    "type": "S3",
+                    "location": str(world.resolve(properties["Artifacts"]["Location"])),
+                },
+                environment={
+                    "type": properties["Environment"]["Type"],
+                    "image": properties["Environment"]["Image"],
+                    "computeType": properties["Environment"]["ComputeType"],
+                },
+                serviceRole=f"arn:aws:iam::{ACCOUNT}:role/shipwave-build",
             )
         for machine in of_type(pipeline, "AWS::StepFunctions::StateMachine").values():
             properties = machine["Properties"]

@@ -94,6 +94,10 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         # a pull request's actions are authorized on its repository, which the request does
         # not name: any repository of the region stands for it
         return one(f"arn:aws:codecommit:{region}:{account}:*")
+    if prefix == "codebuild" and operation == "StartBuild":
+        # authorized on the project (CodeBuild User Guide, "Permissions reference": StartBuild
+        # on arn:aws:codebuild:region:account:project/name)
+        return one(f"arn:aws:codebuild:{region}:{account}:project/{params['projectName']}")
     if prefix == "sns" and operation == "Publish":
         return one(params["TopicArn"])
     if prefix == "secretsmanager" and operation == "GetSecretValue":

@@ -10,14 +10,19 @@ leaves the TestEventPattern API unimplemented (it answers no Result), so it is n
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
 
+from adapters.dynamodb import DynamoDBEventStore
+from domain.events import ReviewPassed
 from domain.signatures import signature
+from service.pipeline_log import PipelineLog
 from tests.aws import iam, sandbox
 from tests.aws.cfn import World
 from tests.aws.conftest import (
@@ -151,39 +156,59 @@ def handled(
     return outcome
 
 
-def built_change(change: str, commit: str, version: str) -> dict[str, Any]:
-    """The change event the build step sends: one commit by mary, the artifact's checksum."""
-    return {
-        "pipeline_id": PIPELINE,
-        "change_id": change,
-        "commits": [{"commit_id": commit, "author": "mary"}],
-        "artifact": {"version": version, "checksum": "sha256:" + "ab" * 32, "uri": ""},
-    }
+#: the published CodeCommit merge's commit (tests/fixtures/aws), and the change it starts
+MERGED = "7c9cfEXAMPLE0123456789abcdef0123456789ab"
+MERGED_CHANGE = f"chg-{MERGED[:12]}"
+
+
+def merge_event(
+    commit: str = MERGED, old: str = "3e5ddEXAMPLE0123456789abcdef0123456789ab"
+) -> dict[str, Any]:
+    """The published `referenceUpdated` event: main of create-order moved to `commit`."""
+    event = fixture("codecommit-reference-updated.json", **{"111122223333": ACCOUNT})
+    event["detail"].update(commitId=commit, oldCommitId=old)
+    return event
+
+
+def stored_types(endpoint: str) -> list[str]:
+    items = client("dynamodb", endpoint).scan(TableName="shipwave-events")["Items"]
+    return [item["type"]["S"] for item in items if "type" in item]
 
 
 @pytest.fixture(scope="module")
 def started_change(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, Any]]:
-    """A built change through the intake, as the build step sends it."""
-    change = "c-0001"
-    build = built_change(change, "7c9cf0123456789", "v1")
+    """The published CodeCommit merge to main, through the intake."""
     work = tmp_path_factory.mktemp("intake")
-    return change, handled(cloud_assembly, world, moto_endpoint, work, "shipwave-intake", build)
+    outcome = handled(cloud_assembly, world, moto_endpoint, work, "shipwave-intake", merge_event())
+    return MERGED_CHANGE, outcome
 
 
-def test_the_intake_records_the_change_and_starts_its_pipeline(
-    started_change: tuple[str, dict[str, Any]], moto_endpoint: str
+def test_a_published_merge_records_the_change_and_starts_its_pipeline(
+    started_change: tuple[str, dict[str, Any]],
+    cloud_assembly: Path,
+    world: World,
+    moto_endpoint: str,
+    tmp_path: Path,
 ) -> None:
     change, outcome = started_change
-    assert outcome["result"]["change_id"] == change
+    (taken,) = outcome["result"]["taken"]
+    assert (taken["pipeline_id"], taken["change_id"]) == (PIPELINE, change)
     executions = client("stepfunctions", moto_endpoint).list_executions(stateMachineArn=MACHINE)
     assert [e["name"] for e in executions["executions"]] == [change]
-    operations = [call["operation"] for call in outcome["calls"]]
-    assert "StartExecution" in operations
-    items = client("dynamodb", moto_endpoint).scan(TableName="shipwave-events")["Items"]
-    kinds = {item.get("type", {}).get("S") for item in items}
-    assert {"ChangeReceived", "ArtifactBuilt"} <= kinds
+    assert "StartExecution" in [call["operation"] for call in outcome["calls"]]
+    assert stored_types(moto_endpoint).count("ChangeReceived") == 1
+    assert "ArtifactBuilt" not in stored_types(moto_endpoint)  # its build comes after review
+    # EventBridge delivers at least once: the same merge again is the same change
+    again = handled(
+        cloud_assembly, world, moto_endpoint, tmp_path, "shipwave-intake", merge_event()
+    )
+    assert again["result"]["taken"][0]["change_id"] == change
+    assert "TransactWriteItems" not in [call["operation"] for call in again["calls"]]
+    executions = client("stepfunctions", moto_endpoint).list_executions(stateMachineArn=MACHINE)
+    assert [e["name"] for e in executions["executions"]] == [change]
+    assert stored_types(moto_endpoint).count("ChangeReceived") == 1
 
 
 Deliver = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -254,41 +279,25 @@ def test_the_public_url_refuses_what_is_not_signed_before_any_work(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
 ) -> None:
     package = sandbox.functions(cloud_assembly)["shipwave-intake"]
-    body = json.dumps(
-        {
-            "pipeline_id": PIPELINE,
-            "change_id": "c-forged",
-            "commits": [{"commit_id": "f0f0f0f0", "author": "mallory"}],
-            "artifact": {"version": "v6", "checksum": "sha256:" + "66" * 32},
-        }
+    body = (
+        github_payload(
+            "push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main"
+        )
+        .decode()
+        .replace("Codertocat", "c-forged")
     )
     forged = signature("a guess", body.encode())
     for header in (None, forged, signature(SECRET, b"another body")):
+        request = url_request(body, header)
+        request["headers"].update({"x-github-event": "push", "x-github-delivery": "d-forged"})
         outcome = sandbox.invoke(
-            package, url_request(body, header), world=world, endpoint=moto_endpoint, work=tmp_path
+            package, request, world=world, endpoint=moto_endpoint, work=tmp_path
         )
         assert outcome["result"]["statusCode"] == 401, outcome.get("traceback")
         # the secret was read, and nothing else: no log read, no write, no execution
         assert [c["operation"] for c in outcome["calls"]] == ["GetSecretValue"]
         assert "c-forged" not in outcome["stdout"]  # nor is the request logged
         assert iam.denied_calls(cloud_assembly, package.role, outcome["calls"], world) == []
-
-
-def test_a_signed_change_event_on_the_url_starts_its_pipeline(deliver: Deliver) -> None:
-    body = json.dumps(
-        {
-            "pipeline_id": PIPELINE,
-            "change_id": "c-0002",
-            "commits": [{"commit_id": "abc1234", "author": "mary"}],
-            "artifact": {"version": "v2", "checksum": "sha256:" + "cd" * 32},
-        }
-    )
-    outcome = deliver("shipwave-intake", url_request(body, signature(SECRET, body.encode())))
-    assert outcome["result"]["statusCode"] == 202
-    assert json.loads(outcome["result"]["body"])["change_id"] == "c-0002"
-    malformed = deliver("shipwave-intake", url_request("{}", signature(SECRET, b"{}")))
-    assert malformed["result"]["statusCode"] == 400
-    assert "pipeline_id" in malformed["result"]["body"]
 
 
 def github_delivery(kind: str, body: bytes, *, signed: bool = True) -> dict[str, Any]:
@@ -324,21 +333,28 @@ def test_codecommit_notifications_that_are_no_merge_say_why_and_write_nothing(
     assert "feature/x" in outcome["result"]["reason"]
 
 
-def test_a_merge_a_pipeline_takes_is_refused_while_no_build_can_make_its_artifact(
-    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+def test_a_signed_github_push_to_main_starts_its_pipeline_once_per_delivery(
+    deliver: Deliver, moto_endpoint: str
 ) -> None:
-    """Fail closed: the published merge to main fails the invocation (EventBridge retries it,
-    then the dead-letter queue pages), naming the pipeline; GitHub's push gets 503."""
-    merge = fixture("codecommit-reference-updated.json")
-    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, merge)
-    assert outcome["error"]["type"] == "MergeNotBuildableError", outcome.get("traceback")
-    assert PIPELINE in outcome["error"]["message"]
+    """GitHub's published push, to the pipeline's repository and branch: the change is
+    named after the pushed head; its redelivery (same X-GitHub-Delivery) starts nothing new."""
     push = github_payload(
         "push-with-new-branch.json", full_name="acme/create-order", ref="refs/heads/main"
     )
-    outcome = invoked(cloud_assembly, world, moto_endpoint, tmp_path, github_delivery("push", push))
-    assert outcome["result"]["statusCode"] == 503, outcome.get("traceback")
-    assert PIPELINE in outcome["result"]["body"]
+    head = json.loads(push)["after"]
+    outcome = deliver("shipwave-intake", github_delivery("push", push))
+    assert outcome["result"]["statusCode"] == 202
+    (taken,) = json.loads(outcome["result"]["body"])["taken"]
+    assert taken["change_id"] == f"chg-{head[:12]}"
+    writes = stored_types(moto_endpoint).count("ChangeReceived")
+    again = deliver("shipwave-intake", github_delivery("push", push))
+    assert json.loads(again["result"]["body"])["taken"] == [taken]
+    assert "TransactWriteItems" not in [call["operation"] for call in again["calls"]]
+    assert stored_types(moto_endpoint).count("ChangeReceived") == writes
+    # a signed request that is no GitHub delivery names what it lacks
+    bare = deliver("shipwave-intake", url_request("{}", signature(SECRET, b"{}")))
+    assert bare["result"]["statusCode"] == 400
+    assert "x-github-event" in bare["result"]["body"]
 
 
 def test_githubs_published_deliveries_are_answered_as_github_expects(
@@ -371,9 +387,9 @@ def test_the_review_gate_reads_codecommits_record_as_its_role_allows_and_holds_u
 ) -> None:
     """moto serves no CodeCommit commit API: the read fails, so the change waits at source
     with the reason (fail closed); the calls made are the blockers role's to make."""
-    change = "c-review"
-    built = built_change(change, "9f8e7d6c5b4a", "v9")
-    assert deliver("shipwave-intake", built)["result"]["change_id"] == change
+    commit = "9f8e7d6c5b4a0123456789abcdef0123456789ab"
+    (taken,) = deliver("shipwave-intake", merge_event(commit, old=MERGED))["result"]["taken"]
+    change = taken["change_id"]
     outcome = deliver(
         "shipwave-blockers",
         {"action": "review", "input": {"pipeline_id": PIPELINE, "change_id": change}},
@@ -381,3 +397,141 @@ def test_the_review_gate_reads_codecommits_record_as_its_role_allows_and_holds_u
     assert outcome["result"]["outcome"] == "hold", outcome["result"]
     assert "review-unconfirmed" in json.dumps(outcome["result"])
     assert "GetCommit" in [call["operation"] for call in outcome["calls"]]
+
+
+def build_end(build_id: str, change: str, **detail: Any) -> dict[str, Any]:
+    """The published "Build State Change" event, for the build `build_id` of `change`:
+    the pipeline's project, the start's variables, the artifact in the home bucket."""
+    event = fixture("codebuild-build-state-change.json", **{"123456789012": ACCOUNT})
+    event["region"] = HOME
+    event["resources"] = [build_id]
+    number = build_id.rsplit(":", 1)[-1]
+    information = event["detail"]["additional-information"]
+    information["environment"]["environment-variables"] = [
+        {"name": "SHIPWAVE_PIPELINE_ID", "type": "PLAINTEXT", "value": PIPELINE},
+        {"name": "SHIPWAVE_CHANGE_ID", "type": "PLAINTEXT", "value": change},
+    ]
+    information["artifact"].update(
+        sha256sum="ab" * 32,
+        location=f"arn:aws:s3:::shipwave-artifacts-{ACCOUNT}-{HOME}/{PIPELINE}/{number}/v2.0.0.zip",
+    )
+    event["detail"].update(
+        {"project-name": f"shipwave-build-{PIPELINE}", "build-id": build_id, **detail}
+    )
+    return event
+
+
+@pytest.fixture
+def building(deliver: Deliver, moto_endpoint: str) -> tuple[str, str]:
+    """A merged change whose review passed, its build started by the `Build` step through
+    the build function: (change, build id). moto serves no CodeCommit review record, so the
+    passed review is recorded from here, as the review gate records it."""
+    commit = uuid.uuid4().hex + "5b1d0ad5"  # a new merge each time
+    (taken,) = deliver("shipwave-intake", merge_event(commit, old=MERGED))["result"]["taken"]
+    change = taken["change_id"]
+    log = PipelineLog(
+        DynamoDBEventStore("shipwave-events", client=client("dynamodb", moto_endpoint))
+    )
+    log.record(
+        PIPELINE,
+        datetime.now(UTC),
+        lambda state, stamp: [
+            stamp(
+                ReviewPassed,
+                f"{change}:review-passed",
+                change_id=change,
+                approvals=((commit, "ana"),),
+            )
+        ],
+    )
+    step = {
+        "action": "start",
+        "input": {"pipeline_id": PIPELINE, "change_id": change},
+        "token": "t-1",
+    }
+    started = deliver("shipwave-build", step)
+    assert "StartBuild" in [call["operation"] for call in started["calls"]]
+    build_id = started["result"]["build_id"]
+    assert build_id.startswith(
+        f"arn:aws:codebuild:{HOME}:{ACCOUNT}:build/shipwave-build-{PIPELINE}:"
+    )
+    return change, build_id
+
+
+def test_the_build_end_rule_takes_the_pipelines_projects_only(
+    cloud_assembly: Path, world: World, moto_endpoint: str
+) -> None:
+    patterns = rules(cloud_assembly, "shipwave-controller", world)
+    ends = the_rule(patterns, "BuildEnds")
+    build = f"arn:aws:codebuild:{HOME}:{ACCOUNT}:build/shipwave-build-{PIPELINE}:b-1"
+    assert matching(moto_endpoint, patterns, build_end(build, "c")) == {ends}
+    published = fixture("codebuild-build-state-change.json")  # my-sample-project
+    assert matching(moto_endpoint, patterns, published) == set()
+    running = build_end(build, "c", **{"build-status": "IN_PROGRESS"})
+    assert matching(moto_endpoint, patterns, running) == set()
+
+
+def test_a_published_build_end_records_the_artifact_and_resumes_the_build_step(
+    deliver: Deliver, building: tuple[str, str], moto_endpoint: str
+) -> None:
+    change, build_id = building
+    outcome = deliver("shipwave-build", build_end(build_id, change))
+    assert outcome["result"]["recorded"] == ["ArtifactBuilt"], outcome["result"]
+    assert outcome["result"]["status"] == "built"
+    assert "SendTaskSuccess" in [call["operation"] for call in outcome["calls"]]
+    assert stored_types(moto_endpoint).count("ArtifactBuilt") == 1
+    again = deliver("shipwave-build", build_end(build_id, change))  # delivered twice
+    assert again["result"]["recorded"] == []
+    assert stored_types(moto_endpoint).count("ArtifactBuilt") == 1
+
+
+def test_a_failed_build_ends_its_change_with_the_phase_and_the_log(
+    deliver: Deliver, building: tuple[str, str]
+) -> None:
+    change, build_id = building
+    failed = build_end(build_id, change, **{"build-status": "FAILED"})
+    phases = failed["detail"]["additional-information"]["phases"]
+    (unit_tests,) = [p for p in phases if p["phase-type"] == "POST_BUILD"]
+    unit_tests.update(
+        {
+            "phase-status": "FAILED",
+            "phase-context": [
+                "COMMAND_EXECUTION_ERROR: Error while executing command: make test. "
+                "Reason: exit status 2"
+            ],
+        }
+    )
+    outcome = deliver("shipwave-build", failed)
+    assert outcome["result"]["recorded"] == ["BuildFailed"]
+    assert outcome["result"]["status"] == "build-failed"
+    assert "SendTaskFailure" in [call["operation"] for call in outcome["calls"]]
+
+
+def test_the_published_sample_as_is_is_no_build_of_shipwaves_and_writes_nothing(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    package = sandbox.functions(cloud_assembly)["shipwave-build"]
+    published = fixture("codebuild-build-state-change.json")
+    outcome = sandbox.invoke(package, published, world=world, endpoint=moto_endpoint, work=tmp_path)
+    assert outcome["error"]["type"] == "BuildRequestError", outcome.get("traceback")
+    assert "not a build shipwave started" in outcome["error"]["message"]
+    assert not {"TransactWriteItems", "PutItem"} & {c["operation"] for c in outcome["calls"]}
+
+
+def test_a_build_end_the_log_never_started_is_refused_so_eventbridge_retries_it(
+    cloud_assembly: Path,
+    world: World,
+    moto_endpoint: str,
+    tmp_path: Path,
+    started_change: tuple[str, dict[str, Any]],
+) -> None:
+    """The published merge's change was never built: an end naming it is refused, whatever
+    its artifact says (a forged or misrouted event cannot make an artifact)."""
+    change, _ = started_change
+    package = sandbox.functions(cloud_assembly)["shipwave-build"]
+    stray = build_end(
+        f"arn:aws:codebuild:{HOME}:{ACCOUNT}:build/shipwave-build-{PIPELINE}:x", change
+    )
+    outcome = sandbox.invoke(package, stray, world=world, endpoint=moto_endpoint, work=tmp_path)
+    assert outcome["error"]["type"] == "UnknownBuildError", outcome.get("traceback")
+    assert not {"TransactWriteItems", "PutItem"} & {c["operation"] for c in outcome["calls"]}

@@ -528,6 +528,6 @@ def test_every_call_the_event_store_makes_is_one_every_handler_role_may_make(
         for r in body["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
     ]
-    assert len(roles) == 8
+    assert len(roles) == 9
     for role in roles:
         assert iam.denied_calls(moto_account_assembly, role, calls, world) == [], role

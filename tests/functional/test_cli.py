@@ -301,9 +301,10 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
     """A local run leaves gamma blocked by a rollback the deploy API refused; a person then
     works from the command line on the log it left."""
     path = tmp_path / "events.db"
+    source = tmp_path / "source"  # the repository and the artifacts its builds stored
     pipeline = SmallApp.pipeline_id()
     with LocalRuntime(
-        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM
+        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM, source_dir=source
     ) as runtime:
         runtime.adopt(pipeline, "v1.0.0")
         runtime.fleet.broken_targets.add("create-order")
@@ -335,10 +336,9 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
     assert SQLiteEventStore(path).last_sequence(pipeline) == before  # nothing written
 
     with LocalRuntime(
-        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM
-    ) as runtime:  # the fleet is back: recover where it lives
+        [SmallApp.spec()], event_log=SQLiteEventStore(path), start=MONDAY_8AM, source_dir=source
+    ) as runtime:  # the fleet is back (the artifact store still holds v1.0.0's zip)
         runtime.fleet.seed("create-order", [("gamma", "us-east-1")], "v1.1.0")
-        runtime.artifacts.build("create-order", "v1.0.0")  # the store still holds its bytes
         runtime.engine.recover(pipeline, "gamma", "v1.0.0", by="ana", why="deploy API fixed")
     done = shipwave("unblock", pipeline, "gamma", "--by", "ana", "--why", "back on v1.0.0")
     assert done.returncode == 0, done.stderr

@@ -44,7 +44,12 @@ def holding_alpha(runtime: LocalRuntime) -> tuple[str, str]:
     first = runtime.merge(PIPELINE, "v1.1.0")
     runtime.run(until=lambda: runtime.log.state(PIPELINE).stages["alpha"].lease_holder == first)
     second = runtime.merge(PIPELINE, "v1.2.0")
-    runtime.run_for(60)
+    # reviewed, built (its build's end arrives a tick later), then waiting for alpha
+    runtime.run(
+        until=lambda: any(
+            w.change_id == second for w in runtime.log.state(PIPELINE).stages["alpha"].waiting
+        )
+    )
     return first, second
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+import yaml
 from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
@@ -82,6 +83,7 @@ def test_handlers_are_traced_python_functions_with_the_powertools_layer(
     assert handlers == sorted(
         f"handlers.{n}.handler"
         for n in (
+            "build",
             "lease",
             "blockers",
             "deploy",
@@ -167,6 +169,7 @@ def test_every_star_resource_is_one_of_the_reasoned_exceptions(
 
 def test_deployed_definition_is_the_generators_output(assembly: cdk.cx_api.CloudAssembly) -> None:
     expected_function = {
+        "BuildFunctionArn": "build",
         "LeaseFunctionArn": "lease",
         "BlockersFunctionArn": "blockers",
         "DeployFunctionArn": "deploy",
@@ -583,7 +586,12 @@ def test_no_event_is_dropped_after_its_retries_and_what_waits_pages(
         ]
         for c in resources(body, "AWS::Lambda::EventInvokeConfig").values()
     }
-    assert set(invoked) == {"shipwave-intake", "shipwave-alarm", "shipwave-executions"}
+    assert set(invoked) == {
+        "shipwave-intake",
+        "shipwave-alarm",
+        "shipwave-executions",
+        "shipwave-build",
+    }
     (queue,) = resources(body, "AWS::SQS::Queue")
     for config in invoked.values():
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
@@ -608,3 +616,72 @@ def test_no_event_is_dropped_after_its_retries_and_what_waits_pages(
         if a["Properties"].get("AlarmName") == "shipwave-forwarding-dead-letters"
     ]
     assert alarm["Properties"]["TreatMissingData"] == "missing"
+
+
+def test_each_pipeline_builds_on_its_own_codebuild_project_adding_artifacts_only(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    """The spec's commands as CodeBuild's buildspec; the zip named after the version, under
+    the pipeline's folder of the home artifact bucket, per build id; the role may add objects
+    there and nothing else of the bucket (no delete, no overwrite of another folder)."""
+    body = template(assembly, "shipwave-pipeline-create-order-application")
+    (project,) = resources(body, "AWS::CodeBuild::Project").values()
+    properties = project["Properties"]
+    assert properties["Name"] == "shipwave-build-create-order-application"
+    assert properties["Environment"]["PrivilegedMode"] is True  # unshare --net for unit tests
+    assert properties["TimeoutInMinutes"] == 20
+    artifacts = properties["Artifacts"]
+    assert artifacts["Location"] == f"shipwave-artifacts-111122223333-{HOME}"
+    assert artifacts["Path"] == "create-order-application"
+    assert (artifacts["NamespaceType"], artifacts["Packaging"]) == ("BUILD_ID", "ZIP")
+    assert artifacts["OverrideArtifactName"] is True
+    assert artifacts["EncryptionDisabled"] is True  # the bucket's SSE-S3 applies
+    buildspec = yaml.safe_load(properties["Source"]["BuildSpec"])
+    assert buildspec["artifacts"] == {
+        "base-directory": "dist",
+        "files": ["**/*"],
+        "name": "$(cat VERSION).zip",
+    }
+    assert set(buildspec["phases"]) == {"build", "post_build"}
+    assert buildspec["phases"]["build"]["on-failure"] == "ABORT"
+    (unit_tests,) = buildspec["phases"]["post_build"]["commands"]
+    assert unit_tests.startswith("unshare --net --map-root-user bash -c ")
+    assert "python -m unittest discover -s unit_tests" in unit_tests
+    assert properties["Source"]["Type"] == "CODECOMMIT"
+    policies = [
+        statement
+        for policy in resources(body, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    s3 = [s for s in policies if any(a.startswith("s3:") for a in _list(s["Action"]))]
+    writes = [s for s in s3 if "s3:PutObject" in _list(s["Action"])]
+    assert len(writes) == 1
+    assert writes[0]["Resource"] == (
+        f"arn:aws:s3:::shipwave-artifacts-111122223333-{HOME}/create-order-application/*"
+    )
+    assert not [a for s in s3 for a in _list(s["Action"]) if "Delete" in a or "*" in a]
+
+
+def test_build_ends_reach_the_build_handler_which_may_start_only_pipeline_projects(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    body = template(assembly, "shipwave-controller")
+    (rule,) = [
+        r
+        for logical_id, r in resources(body, "AWS::Events::Rule").items()
+        if logical_id.startswith("BuildEnds")
+    ]
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.codebuild"]
+    assert pattern["detail"]["project-name"] == [{"prefix": "shipwave-build-"}]
+    assert "IN_PROGRESS" not in pattern["detail"]["build-status"]
+    starts = [
+        statement
+        for policy in resources(body, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "codebuild:StartBuild" in _list(statement["Action"])
+    ]
+    assert len(starts) == 1
+    assert starts[0]["Resource"] == (
+        f"arn:aws:codebuild:{HOME}:111122223333:project/shipwave-build-*"
+    )

@@ -142,8 +142,9 @@ def test_change_and_stage_travel_in_every_state(machine: Json) -> None:
 def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     states = machine["States"]
     assert machine["StartAt"] == "Source · Review"
-    assert states["Source · Reviewed?"]["Default"] == "Alpha · Enter"
+    assert states["Source · Reviewed?"]["Default"] == "Build"
     assert states["Source · Wait for review"]["Next"] == "Source · Review"
+    assert states["Build"]["Next"] == "Alpha · Enter"
     assert states["Alpha · Succeeded"]["Next"] == "Beta · Enter"
     assert states["Gamma · Succeeded"]["Next"] == "Wave1 · Enter"
     assert states["Wave5 · Succeeded"]["Next"] == "Completed"
@@ -153,6 +154,31 @@ def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     assert states["Wave1 · Enter"]["Catch"][0] == {
         "ErrorEquals": ["Superseded"],
         "Next": "Wave1 · Superseded",
+    }
+
+
+def test_the_build_is_a_callback_that_a_failed_build_stops(machine: Json) -> None:
+    """Nothing is deployed but what the reviewed commit's build made: the task waits for the
+    build's end (past the build's own timeout), and any failure ends the change there."""
+    states = machine["States"]
+    build = states["Build"]
+    assert build["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert build["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert build["TimeoutSeconds"] == 20 * 60 + 30 * 60  # CreateOrderApp's 20 min, and margin
+    assert build["ResultPath"] == "$.artifact"
+    assert build["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Build · Failed"}
+    ]
+    assert [
+        r["ErrorEquals"] for r in build["Retry"] if "States.TaskFailed" in r["ErrorEquals"]
+    ] == []
+    failed = states["Build · Failed"]
+    assert failed["Parameters"]["Payload"]["action"] == "failed"
+    assert failed["Next"] == states["Build · Failed"]["Catch"][0]["Next"] == "Build · Stopped"
+    assert states["Build · Stopped"] == {
+        "Type": "Fail",
+        "Error": "BuildFailed",
+        "Cause": "the change's build failed; see shipwave history for the phase and log",
     }
 
 

@@ -9,6 +9,7 @@ from domain.spec import (
     ALL_REMAINING,
     Alarms,
     BakeTimes,
+    Build,
     Pipeline,
     PipelineSpecError,
     Rolling,
@@ -191,6 +192,36 @@ def test_all_remaining_that_leaves_nothing_is_an_empty_wave() -> None:
     assert _problems(Broken) == (
         "pipeline broken-application: waves[2].regions: the wave is empty",
     )
+
+
+def test_build_commands_output_version_and_timeout_are_checked() -> None:
+    class Broken(Base):
+        source = "svn"  # type: ignore[assignment]
+        build = Build(
+            install=("pip install -r requirements.txt", "  "),
+            build="make",  # type: ignore[arg-type]
+            output="../elsewhere",
+            version="",
+            timeout_minutes=3,
+        )
+
+    assert _problems(Broken) == (
+        "pipeline broken-application: source: 'svn' is not 'codecommit' or 'github'",
+        "pipeline broken-application: build.install: a command is blank",
+        "pipeline broken-application: build.build: must be a tuple of shell commands: 'make'",
+        "pipeline broken-application: build.output: '../elsewhere' must be a folder inside the "
+        "checkout (relative, no '..')",
+        "pipeline broken-application: build.version: must be one shell word naming the artifact",
+        "pipeline broken-application: build.timeout_minutes: 3 is not in CodeBuild's "
+        "[5, 2160] minutes",
+    )
+
+
+def test_the_reference_service_declares_its_build() -> None:
+    build = CreateOrderApp.spec().build
+    assert build.unit_tests == ("PYTHONPATH=src python -m unittest discover -s unit_tests -q",)
+    assert (build.output, build.version) == ("dist", "$(cat VERSION)")
+    assert [phase for phase, _ in build.phases()] == ["INSTALL", "BUILD", "POST_BUILD"]
 
 
 def test_one_box_share_and_batch_limits() -> None:
