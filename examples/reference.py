@@ -16,6 +16,7 @@ from domain.spec import (
     Build,
     Datapoints,
     EcsServiceTarget,
+    IntegrationTests,
     LambdaAliasTarget,
     Pipeline,
     TimeWindow,
@@ -73,6 +74,16 @@ class CreateOrderApp(OrdersTeamPipeline):
         unit_tests=("PYTHONPATH=src python -m unittest discover -s unit_tests -q",),
         output="dist",
         version="$(cat VERSION)",
+        entry="orders.handler",
+    )
+    integration_tests = IntegrationTests(
+        command='python integration_tests/run.py "$SHIPWAVE_TEST_REPORT"',
+        stages=("alpha", "beta", "gamma"),
+        endpoints={
+            "alpha": "https://orders.alpha.acme.example",
+            "beta": "https://orders.beta.acme.example",
+            "gamma": "https://orders.gamma.acme.example",
+        },
     )
     target = LambdaAliasTarget(function_name="create-order", alias="live")
     datapoints = Datapoints(
@@ -89,6 +100,7 @@ class CreateOrderConfig(CreateOrderApp):
     kind = "configuration"
     repository = "acme/create-order-config"
     build = Build()  # configuration needs no build: the repository's files are the artifact
+    integration_tests = IntegrationTests()  # the service's own tests cover its configuration
     bake = BakeTimes(after_one_box=1800)
 
 

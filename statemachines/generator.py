@@ -22,6 +22,8 @@ Shape of one execution (one merged change):
         · Bake                callback task, timeout = bake time; an alarm fails it at once
         · Check / Verdict     datapoints and alarm history; extend, roll back or pass
         · Roll back           the scope returns to its last known-good artifact
+    <Stage> · Integration tests   pre-production stages the spec names: the team's tests
+                              against the stage (callback); a failure rolls the stage back
     <Stage> · Succeeded       promotion (releases the lease to the newest waiting change)
     <Stage> · Roll back → Failed   when any scope of the step failed
 
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.spec import PipelineSpec, StageSpec, StepSpec
+from domain.spec import IntegrationTests, PipelineSpec, StageSpec, StepSpec
 
 #: Placeholders CDK substitutes with the handler functions' ARNs.
 PLACEHOLDERS = (
@@ -49,6 +51,7 @@ PLACEHOLDERS = (
 DOMAIN_ERRORS = (
     "Superseded",
     "BuildFailed",
+    "IntegrationTestsFailed",
     "AlarmFired",
     "AlarmFiredError",
     "HealthCheckFailedError",
@@ -88,7 +91,8 @@ def definition(spec: PipelineSpec) -> Json:
     for index, stage in enumerate(spec.stages):
         following = spec.stages[index + 1] if index + 1 < len(spec.stages) else None
         after = f"{following.title}{SEP}Enter" if following else "Completed"
-        states.update(_stage(stage, after, following.name if following else None))
+        tests = spec.integration_tests if spec.tests_at(stage.name) else None
+        states.update(_stage(stage, after, following.name if following else None, tests))
     states["Completed"] = _task(
         "TransitionFunctionArn",
         {"action": "change-completed"},
@@ -216,7 +220,9 @@ def _build(spec: PipelineSpec, first_stage: str) -> Json:
     }
 
 
-def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
+def _stage(
+    stage: StageSpec, after: str, next_stage: str | None, tests: IntegrationTests | None
+) -> Json:
     t = stage.title
     first_step = _name(t, "Scopes")
     states: Json = {}
@@ -258,7 +264,10 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
         "SecondsPath": "$.blockers.wait_seconds",
         "Next": _name(t, "Blockers"),
     }
-    states.update(_regions(stage, _name(t, "Succeeded")))
+    deployed = _name(t, "Integration tests") if tests else _name(t, "Succeeded")
+    states.update(_regions(stage, deployed))
+    if tests is not None:
+        states.update(_integration_tests(stage, tests))
     states[_name(t, "Succeeded")] = _task(
         "TransitionFunctionArn",
         {"action": "stage-succeeded", "stage": stage.name, "next": next_stage},
@@ -299,6 +308,38 @@ def _stage(stage: StageSpec, after: str, next_stage: str | None) -> Json:
         "Comment": "A newer change took this stage; this change's commits ride along with it.",
     }
     return states
+
+
+def _integration_tests(stage: StageSpec, tests: IntegrationTests) -> Json:
+    """The team's tests against the stage, once every region of it deployed and baked: a
+    callback (the run's end resumes it); a failed test rolls the stage back."""
+    t = stage.title
+    return {
+        _name(t, "Integration tests"): _task(
+            "BuildFunctionArn",
+            {"action": "test", "stage": stage.name},
+            next_state=_name(t, "Succeeded"),
+            callback=True,
+            timeout_seconds=tests.timeout_minutes * 60 + BUILD_REPORT_MARGIN_SECONDS,
+            result_path="$.tests",
+            catches=[
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "ResultPath": "$.error",
+                    "Next": _name(t, "Tests failed"),
+                }
+            ],
+        ),
+        _name(t, "Tests failed"): _task(
+            "BuildFunctionArn",
+            {"action": "tests-failed", "stage": stage.name},
+            next_state=_name(t, "Roll back"),
+            # why the stage fails, as the log has it: the failed tests' names
+            result_path="$.error",
+            selector={"Error.$": "$.Payload.error", "Cause.$": "$.Payload.cause"},
+            catch_to=_name(t, "Roll back"),
+        ),
+    }
 
 
 def _regions(stage: StageSpec, after: str) -> Json:

@@ -11,6 +11,7 @@ build, with the phase that failed and why (fail closed: no digest, no deployment
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.artifacts import BUCKET_PREFIX
@@ -80,7 +81,7 @@ def outcome(report: BuildReport, *, pipeline_id: str) -> Built | NotBuilt | None
     if report.status not in FINAL_STATUSES:
         return None
     if report.status != "SUCCEEDED":
-        return _failure(report)
+        return failure(report)
     location = _S3_ARN.match(report.artifact_location)
     if location is None:
         return NotBuilt(
@@ -115,12 +116,13 @@ def outcome(report: BuildReport, *, pipeline_id: str) -> Built | NotBuilt | None
     )
 
 
-def _failure(report: BuildReport) -> NotBuilt:
-    """The first phase that did not succeed, and what it said."""
+def failure(report: BuildReport, meanings: Mapping[str, str] = PHASE_MEANING) -> NotBuilt:
+    """The first phase that did not succeed, and what it said (`meanings`: what each phase
+    was doing, for the reason)."""
     for phase in report.phases:
         if phase.status and phase.status != "SUCCEEDED":
             said = "; ".join(c for c in phase.context if c.strip())
-            doing = PHASE_MEANING.get(phase.phase, phase.phase.lower())
+            doing = meanings.get(phase.phase, phase.phase.lower())
             return NotBuilt(
                 phase=phase.phase,
                 reason=f"{phase.status} while {doing}" + (f": {said}" if said else ""),

@@ -42,8 +42,15 @@ BUILD_PROJECT_PREFIX = "shipwave-build-"
 #: the environment variables a build is started with, echoed back in its end's event
 BUILD_PIPELINE_VARIABLE = "SHIPWAVE_PIPELINE_ID"
 BUILD_CHANGE_VARIABLE = "SHIPWAVE_CHANGE_ID"
+#: an integration test run's stage (a build without it is the pipeline's build)
+BUILD_STAGE_VARIABLE = "SHIPWAVE_STAGE"
 
 
 def build_project_name(pipeline_id: str) -> str:
     """The pipeline's CodeBuild project (CodeBuild allows 2-150 characters)."""
     return f"{BUILD_PROJECT_PREFIX}{pipeline_id}"
+
+
+def test_project_name(pipeline_id: str) -> str:
+    """The project that runs the pipeline's integration tests against a stage."""
+    return f"{BUILD_PROJECT_PREFIX}{pipeline_id}-tests"

@@ -30,6 +30,9 @@ from domain.events import (
     ExecutionEnded,
     HealthCheckFailed,
     HealthCheckPassed,
+    IntegrationTestsFailed,
+    IntegrationTestsPassed,
+    IntegrationTestsStarted,
     OneBoxDeployed,
     PersonPaged,
     ReviewHeld,
@@ -83,6 +86,12 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
     ArtifactBuilt: lambda e: (
         f"artifact built: {e.artifact.version} ({e.artifact.checksum})"
         + (f" at {e.artifact.uri}" if e.artifact.uri else "")
+    ),
+    IntegrationTestsStarted: lambda e: f"integration tests started against {e.stage}",
+    IntegrationTestsPassed: lambda e: f"integration tests passed at {e.stage}",
+    IntegrationTestsFailed: lambda e: (
+        f"integration tests failed at {e.stage}: {', '.join(e.failed_tests) or e.reason}"
+        + (f" (log: {e.log_url})" if e.log_url else "")
     ),
     ScopeAdopted: lambda e: f"adopted {e.scope}: already running {artifact_label(e.artifact)}",
     StageLeaseAcquired: lambda e: f"entered {e.stage}",

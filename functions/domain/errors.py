@@ -86,5 +86,9 @@ class BuildStartError(ShipwaveError):
     """The build system would not start the change's build (after retries)."""
 
 
+class IntegrationTestRunError(ShipwaveError):
+    """An integration test run could not start, or its results could not be read."""
+
+
 class UnknownBuildError(ShipwaveError):
     """A build's end names a change or build the log does not hold as started."""

@@ -183,6 +183,35 @@ class BatchDeployed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IntegrationTestsStarted(Event):
+    """The team's integration tests run against the stage, which deployed the change."""
+
+    stage: str
+    change_id: str
+    run_id: str
+    callback_token: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrationTestsPassed(Event):
+    stage: str
+    change_id: str
+    run_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrationTestsFailed(Event):
+    """A test failed (or the run could not tell): the stage fails and rolls back."""
+
+    stage: str
+    change_id: str
+    run_id: str
+    failed_tests: tuple[str, ...]
+    reason: str
+    log_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class HealthCheckPassed(Event):
     stage: str
     scope: str
@@ -426,6 +455,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BatchDeployed,
         HealthCheckPassed,
         HealthCheckFailed,
+        IntegrationTestsStarted,
+        IntegrationTestsPassed,
+        IntegrationTestsFailed,
         BakeStarted,
         BakeCompleted,
         DatapointsReached,

@@ -265,6 +265,37 @@ class Builder(ABC):
         its id. BuildStartError when it cannot be started."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class IntegrationTestRequest:
+    """Run the pipeline's integration tests (the commit's test code) against `stage`, which
+    runs `artifact`."""
+
+    pipeline_id: str
+    change_id: str
+    stage: str
+    repository: str
+    commit_id: str
+    artifact: Artifact
+    command: str
+    endpoint: str  # the stage's endpoint on AWS; the local runtime serves its own
+    entry: str  # the artifact's handler (the local runtime's endpoint serves it)
+    timeout_minutes: int
+
+
+class IntegrationTestRuns(ABC):
+    """The pipeline's integration test runs (a CodeBuild test project on AWS, a subprocess
+    locally). A run's end is reported as CodeBuild's "Build State Change" event."""
+
+    @abstractmethod
+    def start(self, request: IntegrationTestRequest) -> str:
+        """Start the run, or find the one already started for the change and stage."""
+
+    @abstractmethod
+    def failed_tests(self, run_id: str) -> tuple[str, ...]:
+        """The names of the run's failed tests (its JUnit report); IntegrationTestRunError when they
+        cannot be read."""
+
+
 class Executions(ABC):
     """Starts one execution of a pipeline's state machine per change."""
 

@@ -148,12 +148,28 @@ class Build:
     output: str = "."
     #: default: the VERSION file at the checkout's root, else the commit's first 12 digits
     version: str = '$(cat VERSION 2>/dev/null || printf %.12s "$CODEBUILD_RESOLVED_SOURCE_VERSION")'
+    #: the artifact's handler ("orders.handler"): what the local runtime's endpoint serves
+    entry: str = ""
     timeout_minutes: int = 20
     image: str = "aws/codebuild/standard:7.0"
 
     def phases(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(CodeBuild phase, its commands), in the order they run."""
         return (("INSTALL", self.install), ("BUILD", self.build), ("POST_BUILD", self.unit_tests))
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegrationTests:
+    """The team's integration tests (SPEC practices 4 and 6), run against each stage named
+    here after it deployed: `command` runs in a checkout of the change's commit with
+    `SHIPWAVE_ENDPOINT` (the stage's endpoint: `endpoints[stage]` on AWS, a loopback server
+    of the artifact locally) and writes a JUnit XML report to `SHIPWAVE_TEST_REPORT`. A failed
+    test fails the stage, which rolls back, with the failed tests' names recorded."""
+
+    command: str = ""
+    stages: tuple[str, ...] = ("alpha", "beta", "gamma")
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    timeout_minutes: int = 15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +301,7 @@ class PipelineSpec:
     alarm_names: AlarmNames
     target: Target
     build: Build = Build()
+    integration_tests: IntegrationTests = IntegrationTests()
     #: where the repository is: CodeCommit (its name after the owner) or GitHub
     source: SourceSystem = "codecommit"
     #: who may approve a commit (user names, IAM principals, GitHub logins): SPEC practice 2
@@ -304,6 +321,10 @@ class PipelineSpec:
             for region in stage.regions:
                 seen.setdefault(region)
         return tuple(seen)
+
+    def tests_at(self, stage: str) -> bool:
+        """Whether the integration tests run after `stage` deployed."""
+        return bool(self.integration_tests.command) and stage in self.integration_tests.stages
 
     def scopes(self) -> tuple[tuple[str, str], ...]:
         """(stage, scope) for every scope the pipeline deploys to."""
@@ -402,6 +423,7 @@ class Pipeline:
     branch: ClassVar[str] = "main"
     source: ClassVar[SourceSystem] = "codecommit"
     build: ClassVar[Build] = Build()
+    integration_tests: ClassVar[IntegrationTests] = IntegrationTests()
 
     alpha: ClassVar[str] = "us-east-1"
     beta: ClassVar[str] = "us-east-1"
@@ -491,6 +513,7 @@ class _Resolver:
         alarms = cls.alarms() if hasattr(cls, "service") else None
         names = self._check_alarms(alarms) if alarms else None
         stages = self._stages()
+        self._check_integration_tests(stages)
         if self.problems or alarms is None or names is None:
             raise PipelineSpecError(tuple(self.problems))
         return PipelineSpec(
@@ -510,6 +533,7 @@ class _Resolver:
             alarm_names=names,
             target=cls.target,
             build=cls.build,
+            integration_tests=cls.integration_tests,
             source=cls.source,
             reviewers=tuple(r.strip() for r in cls.reviewers),
             emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
@@ -647,6 +671,40 @@ class _Resolver:
             self.problem(
                 "build.timeout_minutes",
                 f"{build.timeout_minutes} is not in CodeBuild's [{low}, {high}] minutes",
+            )
+
+    def _check_integration_tests(self, stages: tuple[StageSpec, ...]) -> None:
+        tests: object = self.cls.integration_tests
+        if not isinstance(tests, IntegrationTests):
+            self.problem("integration_tests", f"must be IntegrationTests(...), got {tests!r}")
+            return
+        if not tests.command.strip():
+            return
+        pre_production = [s.name for s in stages if not s.production]
+        for stage in tests.stages:
+            if stage not in pre_production:
+                self.problem(
+                    "integration_tests.stages",
+                    f"{stage!r} is not a pre-production stage of the pipeline "
+                    f"({', '.join(pre_production)})",
+                )
+            elif not tests.endpoints.get(stage, "").startswith("https://"):
+                self.problem(
+                    "integration_tests.endpoints",
+                    f"{stage!r} needs the https:// endpoint its tests call on AWS",
+                )
+        build: object = self.cls.build
+        if isinstance(build, Build) and not build.entry:
+            self.problem(
+                "build.entry",
+                "name the artifact's handler (module.function): the local runtime serves it "
+                "to the integration tests",
+            )
+        low, high = BUILD_TIMEOUT_MINUTES
+        if not low <= tests.timeout_minutes <= high:
+            self.problem(
+                "integration_tests.timeout_minutes",
+                f"{tests.timeout_minutes} is not in CodeBuild's [{low}, {high}] minutes",
             )
 
     def _check_alarms(self, alarms: Alarms) -> AlarmNames:

@@ -46,6 +46,9 @@ from domain.events import (
     ExecutionEnded,
     HealthCheckFailed,
     HealthCheckPassed,
+    IntegrationTestsFailed,
+    IntegrationTestsPassed,
+    IntegrationTestsStarted,
     OneBoxDeployed,
     PersonPaged,
     ReviewHeld,
@@ -77,6 +80,7 @@ ChangeStatus = Literal[
     "blocked",
     "deploying",
     "baking",
+    "testing",
     "promoting",
     "rolling-back",
     "rolled-back",
@@ -176,6 +180,8 @@ class ChangeState:
     artifact: Artifact | None = None
     build_id: str = ""  # the build making `artifact`, once started
     build_token: str = ""  # the execution's Build task, which the build's completion resumes
+    test_run: str = ""  # the integration test run under way (or last run) at `stage`
+    test_token: str = ""  # the execution's task waiting for that run's end
     status: ChangeStatus = "received"
     stage: str | None = None
     stages_passed: tuple[str, ...] = ()
@@ -299,7 +305,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 6
+FOLD_VERSION = 7
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -584,6 +590,40 @@ def _(event: BuildFailed, state: PipelineState) -> PipelineState:
         finish=True,
         status="build-failed",
         reason=f"build failed in {event.phase}: {event.reason}{log}"[:1000],
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(IntegrationTestsStarted)
+def _(event: IntegrationTestsStarted, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        status="testing",
+        stage=event.stage,
+        test_run=event.run_id,
+        test_token=event.callback_token,
+        reason=f"integration tests at {event.stage} ({event.run_id.rsplit(':', 1)[-1]})",
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(IntegrationTestsPassed)
+def _(event: IntegrationTestsPassed, state: PipelineState) -> PipelineState:
+    changes, finished = _on_change(state, event.change_id, event, status="deploying", reason="")
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(IntegrationTestsFailed)
+def _(event: IntegrationTestsFailed, state: PipelineState) -> PipelineState:
+    names = ", ".join(event.failed_tests) or "no test named"
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        status="rolling-back",
+        reason=f"integration tests failed at {event.stage}: {names} ({event.reason})"[:1000],
     )
     return _moved(state, event, changes=changes, finished=finished)
 

@@ -1,10 +1,12 @@
-"""The build: `Build` (a callback task) starts it; CodeBuild's "Build State Change" event
-(EventBridge) reports its end; `Build · Failed` records a build that never reported.
+"""Builds and integration test runs, both CodeBuild builds: `Build` and `<Stage> ·
+Integration tests` (callback tasks) start them; CodeBuild's "Build State Change" event
+(EventBridge) reports their end; `Build · Failed` and `<Stage> · Tests failed` record a run
+that never reported.
 
-The build's end names its change through the environment variables the start passed
-(`SHIPWAVE_PIPELINE_ID`, `SHIPWAVE_CHANGE_ID`, echoed in the event's
-`additional-information.environment`), and is recorded only for the build the log holds as
-started for that change.
+A build's end names its change through the environment variables the start passed
+(`SHIPWAVE_PIPELINE_ID`, `SHIPWAVE_CHANGE_ID`, and `SHIPWAVE_STAGE` for a test run, echoed in
+the event's `additional-information.environment`), and is recorded only for the build or run
+the log holds as started for that change.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.builds import BuildReport, Phase
-from domain.conventions import BUILD_CHANGE_VARIABLE, BUILD_PIPELINE_VARIABLE
+from domain.conventions import (
+    BUILD_CHANGE_VARIABLE,
+    BUILD_PIPELINE_VARIABLE,
+    BUILD_STAGE_VARIABLE,
+)
 from handlers.models import ChangeInput, StepRequest, failure_reason
 from handlers.observability import logger, metrics, tracer
 from handlers.runtime import engine
@@ -97,8 +103,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return engine().build_abandoned(
             change.pipeline_id, change.change_id, failure_reason(request.input)
         )
+    if request.action == "test" and request.token and request.stage:
+        return engine().start_tests(
+            change.pipeline_id, change.change_id, request.stage, request.token
+        )
+    if request.action == "tests-failed" and request.stage:
+        return engine().tests_abandoned(
+            change.pipeline_id, change.change_id, request.stage, failure_reason(request.input)
+        )
     raise BuildRequestError(
-        f"build: expected action 'start' with a task token, or 'failed'; got {request.action!r}"
+        "build: expected action 'start' or 'test' (with a stage) with a task token, "
+        f"'failed' or 'tests-failed'; got {request.action!r}"
     )
 
 
@@ -126,6 +141,12 @@ def _finished(event: CodeBuildStateChange) -> dict[str, Any]:
         sha256=information.artifact.sha256sum,
         log_url=information.logs.deep_link,
     )
+    stage = variables.get(BUILD_STAGE_VARIABLE, "")
+    if stage:
+        tested = engine().tests_finished(pipeline_id, change_id, stage, report)
+        if "IntegrationTestsFailed" in tested["recorded"]:
+            metrics.add_metric(name="IntegrationTestsFailed", unit=MetricUnit.Count, value=1)
+        return tested
     result = engine().build_finished(pipeline_id, change_id, report)
     if "BuildFailed" in result["recorded"]:
         metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)

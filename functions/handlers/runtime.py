@@ -13,7 +13,7 @@ import boto3
 
 from adapters.aws_session import RETRYING, DeployRoles, aws_target
 from adapters.cloudwatch import CloudWatchAlarmReader
-from adapters.codebuild import CodeBuildBuilder
+from adapters.codebuild import CodeBuildBuilder, CodeBuildTestRuns
 from adapters.codecommit_reviews import CodeCommitReviewSource
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.pipeline_specs import ParameterSpecs
@@ -91,6 +91,7 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
         # pipeline whose repository CodeCommit does not hold has no record: it waits at source
         reviews=CodeCommitReviewSource(boto3.client("codecommit", config=RETRYING)),
         builder=CodeBuildBuilder(),
+        tests=CodeBuildTestRuns(),
         notifier=(
             SnsNotifier(os.environ["SHIPWAVE_PAGE_TOPIC_ARN"])
             if os.environ.get("SHIPWAVE_PAGE_TOPIC_ARN")

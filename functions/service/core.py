@@ -25,6 +25,7 @@ from domain.ports import (
     Builder,
     DeployTarget,
     Executions,
+    IntegrationTestRuns,
     Notifier,
     ReviewSource,
     Workflow,
@@ -133,6 +134,7 @@ class EngineCore:
         reviews: ReviewSource | None = None,
         notifier: Notifier | None = None,
         builder: Builder | None = None,
+        tests: IntegrationTestRuns | None = None,
         pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log
@@ -148,6 +150,7 @@ class EngineCore:
         self.review_gate = ReviewGate(log, reviews, clock)
         self.notifier = notifier
         self.builder = builder
+        self.tests = tests
         self.pause = pause
 
     def environment_of(self, account: str) -> str:

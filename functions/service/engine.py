@@ -12,6 +12,7 @@ One concern per module, so the room for a change to one gate is one file:
 |---|---|
 | `service/intake.py` | a merged change is recorded and started; the review gate; onboarding |
 | `service/building.py` | the reviewed change's build: started, and its end recorded |
+| `service/testing.py` | a stage's integration tests: started, and their end recorded |
 | `service/gates.py` | the stage preflight and blockers, windows, holds while alarms cannot vouch |
 | `service/deploying.py` | one-box and rolling batches of one scope |
 | `service/baking.py` | the bake callback, its alarm backstop and datapoint requirement |
@@ -37,6 +38,7 @@ from service.core import (
 from service.deploying import DeploySteps
 from service.intake import IntakeSteps
 from service.rollback import RollbackSteps
+from service.testing import IntegrationTestSteps
 
 __all__ = [
     "PRODUCTION",
@@ -51,5 +53,5 @@ __all__ = [
 ]
 
 
-class Engine(IntakeSteps, BuildSteps, DeploySteps, BakeSteps, RollbackSteps):
+class Engine(IntakeSteps, BuildSteps, IntegrationTestSteps, DeploySteps, BakeSteps, RollbackSteps):
     """Every step the state machine calls, over the ports it was given."""

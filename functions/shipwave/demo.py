@@ -1,9 +1,10 @@
-"""`shipwave demo`: the reference pipeline on the local runtime, six scenarios.
+"""`shipwave demo`: the reference pipeline on the local runtime, seven scenarios.
 
 Every change is a merge on `main` of the example service's git repository
 (examples/create_order_service): reviewed from its git notes, then built by the pipeline's
 build commands in a subprocess on a checkout of the commit (unit tests with no network), its
-zip's sha256 recorded, then deployed.
+zip's sha256 recorded, then deployed. After alpha, beta and gamma deployed, the service's
+integration tests run against a loopback endpoint serving the very artifact deployed there.
 
 1. A good change reaches all 24 regions (one-box, rolling, bakes, windows, waves).
 2. Two changes merged minutes apart wait behind it: the newer takes the stage, the older is
@@ -13,6 +14,8 @@ zip's sha256 recorded, then deployed.
    until a member of the team approves it after the fact; then it goes everywhere.
 5. A slow-burn change is rolled back during a bake, hours in.
 6. A change whose code breaks a unit test fails its build: nothing of it deploys.
+7. A change whose bug no unit test sees (it takes orders of any size) fails an integration
+   test at alpha, which rolls back, naming the test.
 
 Everything runs through the generated state machine, the real handlers and the event log;
 time is virtual, the fleet and CloudWatch are simulated.
@@ -21,6 +24,7 @@ time is virtual, the fleet and CloudWatch are simulated.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +44,8 @@ from domain.events import (
     ChangeCompleted,
     ChangeSuperseded,
     Event,
+    IntegrationTestsFailed,
+    IntegrationTestsPassed,
     PersonPaged,
     ReviewHeld,
     ReviewPassed,
@@ -50,7 +56,7 @@ from domain.events import (
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
 from domain.state import ChangeState, PipelineState
-from examples.reference import CreateOrderApp
+from examples.reference import SERVICE_CODE, CreateOrderApp
 from service.pipeline_log import PipelineLog
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
@@ -60,6 +66,8 @@ START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 _SHOWN = (
     ArtifactBuilt,
     BuildFailed,
+    IntegrationTestsPassed,
+    IntegrationTestsFailed,
     StageSucceeded,
     StageFailed,
     ChangeSuperseded,
@@ -107,7 +115,13 @@ class Progress:
         style = (
             "red"
             if isinstance(
-                event, StageFailed | AlarmFired | RollbackCompleted | PersonPaged | BuildFailed
+                event,
+                StageFailed
+                | AlarmFired
+                | RollbackCompleted
+                | PersonPaged
+                | BuildFailed
+                | IntegrationTestsFailed,
             )
             else ("green" if isinstance(event, ChangeCompleted) else "")
         )
@@ -207,16 +221,15 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         settle()
 
         console.rule("6 · a failing build: the change's code breaks a unit test")
-        broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": _bug(source, spec)})
+        broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": _bug(spec)})
         settle()
 
-        results = runtime.refresh()
-        state = runtime.log.state(pipeline)
-        console.rule("outcome")
-        changes = [good, older, newer, bad, held, slow, broken]
-        console.print(_outcome(state, changes, results, runtime))
-        console.print(_builds(runtime))
-        _summary(console, runtime, state, where=where, bad=bad, wall_start=wall_start)
+        console.rule("7 · a failing integration test: the fix takes orders of any size")
+        unbounded = runtime.merge(pipeline, "v1.7.0", files={"src/orders.py": _no_limit(spec)})
+        settle()
+
+        changes = [good, older, newer, bad, held, slow, broken, unbounded]
+        _summary(console, runtime, changes, where=where, bad=bad, wall_start=wall_start)
 
 
 def _in_wave1_bake(state: PipelineState) -> bool:
@@ -230,13 +243,20 @@ def _in_wave1_bake(state: PipelineState) -> bool:
 def _summary(
     console: Console,
     runtime: LocalRuntime,
-    state: PipelineState,
+    changes: list[str],
     *,
     where: str,
     bad: str,
     wall_start: float,
 ) -> None:
-    pipeline = state.pipeline_id
+    """What happened to each change, the builds and test runs, and where to look next."""
+    results = runtime.refresh()
+    pipeline = runtime.executions[changes[0]].pipeline_id
+    state = runtime.log.state(pipeline)
+    console.rule("outcome")
+    console.print(_outcome(state, changes, results, runtime))
+    console.print(_builds(runtime))
+    console.print(_test_runs(runtime))
     repository = runtime.repositories[runtime.specs[pipeline].repository].path
     console.print(
         f"people paged: {len(runtime.outbox.sent)}"
@@ -275,6 +295,24 @@ def _builds(runtime: LocalRuntime) -> str:
     )
 
 
+def _test_runs(runtime: LocalRuntime) -> str:
+    """How many integration test runs, against which stages, their wall time and failures."""
+    runs = list(runtime.integration.runs.values())
+    stages = Counter(run.stage for run in runs)
+    failed = [
+        f"{run.stage}: {', '.join(run.failed) or run.reason}"
+        for run in runs
+        if run.failed or run.status != "SUCCEEDED"
+    ]
+    return (
+        f"integration test runs: {len(runs)} ("
+        + ", ".join(f"{stage} {count}" for stage, count in stages.items())
+        + f"), {sum(r.tests for r in runs)} tests against loopback endpoints serving each "
+        f"stage's artifact, {sum(r.seconds for r in runs):.1f} s of wall time"
+        + "".join(f"\n  FAILED at {line}" for line in failed)
+    )
+
+
 def _outcome(
     state: PipelineState,
     changes: list[str],
@@ -309,9 +347,18 @@ def _where(change: ChangeState) -> str:
     return "build" if change.status == "build-failed" else "everywhere"
 
 
-def _bug(source: Path, spec: PipelineSpec) -> str:
+def _no_limit(spec: PipelineSpec) -> str:
+    """The service's code (v1.6.0's pricing bug fixed) taking orders of any size: its unit
+    tests never try 51 items."""
+    code = (SERVICE_CODE[spec.repository] / "src" / "orders.py").read_text()
+    if "MAX_ITEMS = 50\n" not in code:
+        raise LookupError("the example service's item limit changed: update the demo's bug")
+    return code.replace("MAX_ITEMS = 50\n", "MAX_ITEMS = 5000\n")
+
+
+def _bug(spec: PipelineSpec) -> str:
     """The service's code with a real bug: each line is priced as one unit."""
-    code = (source / spec.repository / "src" / "orders.py").read_text()
+    code = (SERVICE_CODE[spec.repository] / "src" / "orders.py").read_text()
     correct = '"line_total_cents": item["quantity"] * item["unit_price_cents"],'
     if correct not in code:
         raise LookupError("the example service's pricing line changed: update the demo's bug")

@@ -22,7 +22,9 @@ from constructs import Construct
 from domain.artifacts import artifact_bucket
 from domain.conventions import build_project_name
 from domain.spec import Build, PipelineSpec
+from infra.constructs.codebuild_roles import project_role
 from infra.constructs.nag import acknowledge, nag_text, partition
+from infra.constructs.test_project import TestProject
 
 #: runs the unit tests without any network (needs the project's privileged mode)
 NO_NETWORK = "unshare --net --map-root-user"
@@ -54,28 +56,41 @@ def buildspec(build: Build) -> dict[str, Any]:
 
 
 class BuildProject(Construct):
+    """The pipeline's build project, and its integration test project when it has tests."""
+
+    @staticmethod
+    def _source(spec: PipelineSpec, repository: codecommit.IRepository | None) -> codebuild.ISource:
+        if repository is not None:
+            return codebuild.Source.code_commit(repository=repository)
+        owner, name = spec.repository.split("/", 1)
+        return codebuild.Source.git_hub(owner=owner, repo=name, report_build_status=True)
+
     def __init__(self, scope: Construct, construct_id: str, *, spec: PipelineSpec) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         name = spec.repository.rsplit("/", 1)[-1]
-        if spec.source == "codecommit":
-            source = codebuild.Source.code_commit(
-                repository=codecommit.Repository.from_repository_name(self, "Repository", name)
-            )
-        else:
-            owner = spec.repository.split("/", 1)[0]
-            source = codebuild.Source.git_hub(owner=owner, repo=name, report_build_status=True)
+        repository = (
+            codecommit.Repository.from_repository_name(self, "Repository", name)
+            if spec.source == "codecommit"
+            else None
+        )
+        source = self._source(spec, repository)
         bucket_name = artifact_bucket(stack.account, stack.region)
         bucket = s3.Bucket.from_bucket_name(self, "Artifacts", bucket_name)
         project_name = build_project_name(spec.pipeline_id)
         # Its own role, granted here and nowhere else: CDK's grants would let the build
         # delete or overwrite any artifact of the bucket; this one only adds new objects under
         # its pipeline's folder (artifacts are immutable: rollbacks return to them).
-        role = iam.Role(
+        repository_arn = (
+            f"arn:{stack.partition}:codecommit:{stack.region}:{stack.account}:{name}"
+            if spec.source == "codecommit"
+            else None
+        )
+        role = project_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            project=project_name,
             description=f"shipwave build of {spec.pipeline_id}",
+            repository_arn=repository_arn,
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -89,25 +104,6 @@ class BuildProject(Construct):
                 resources=[f"arn:{stack.partition}:s3:::{bucket_name}"],
             )
         )
-        logs = (
-            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
-            f"/aws/codebuild/{project_name}"
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[logs, f"{logs}:*"],
-            )
-        )
-        if spec.source == "codecommit":
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["codecommit:GitPull"],
-                    resources=[
-                        f"arn:{stack.partition}:codecommit:{stack.region}:{stack.account}:{name}"
-                    ],
-                )
-            )
         self.role = role
         self.project = codebuild.Project(
             self,
@@ -133,7 +129,6 @@ class BuildProject(Construct):
             timeout=Duration.minutes(spec.build.timeout_minutes),
         )
         nag_bucket = nag_text(stack, bucket_name)
-        nag_logs = nag_text(stack, logs)
         cfn = self.project.node.default_child
         assert isinstance(cfn, codebuild.CfnProject)
         cfn.add_property_override("Artifacts.OverrideArtifactName", True)
@@ -144,11 +139,16 @@ class BuildProject(Construct):
             "The build adds its artifact under its pipeline's folder; each build's key (its "
             "build id and version) is known only once it runs.",
         )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{nag_logs}:*]",
-            "CodeBuild writes each build's log stream (named by build id) in the project's "
-            "own log group.",
+        self.tests = (
+            TestProject(
+                self,
+                "Tests",
+                spec=spec,
+                source=self._source(spec, repository),
+                repository_arn=repository_arn,
+            )
+            if spec.integration_tests.command
+            else None
         )
         acknowledge(
             self.project,

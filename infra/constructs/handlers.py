@@ -211,13 +211,18 @@ class Handlers(Construct):
                     )
                 )
             if handler.starts_builds:
+                codebuild = f"arn:{stack.partition}:codebuild:{stack.region}:{stack.account}"
                 function.add_to_role_policy(
                     iam.PolicyStatement(
-                        actions=["codebuild:StartBuild"],
-                        resources=[
-                            f"arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:"
-                            f"project/{BUILD_PROJECT_PREFIX}*"
-                        ],
+                        actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                        resources=[f"{codebuild}:project/{BUILD_PROJECT_PREFIX}*"],
+                    )
+                )
+                # a test run's failed tests, from its project's report group
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["codebuild:DescribeTestCases"],
+                        resources=[f"{codebuild}:report-group/{BUILD_PROJECT_PREFIX}*"],
                     )
                 )
             if handler.assumes_deploy_roles:
@@ -245,6 +250,13 @@ class Handlers(Construct):
             f"{account(stack)}:project/{BUILD_PROJECT_PREFIX}*]",
             "The build step starts the build project of any pipeline (each named "
             f"{BUILD_PROJECT_PREFIX}<pipeline id> by its team's pipeline stack), and no other.",
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::arn:{partition(stack)}:codebuild:{stack.region}:"
+            f"{account(stack)}:report-group/{BUILD_PROJECT_PREFIX}*]",
+            "The build handler reads the failed test cases of any pipeline's integration test "
+            "reports (their report groups are named after the pipelines' test projects).",
         )
         acknowledge(
             self,

@@ -31,8 +31,6 @@ from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.git_source import GitRepository, GitReviewSource
-from adapters.local_artifacts import LocalArtifactStore
-from adapters.local_builder import LocalBuild, LocalBuilder
 from adapters.memory import OutboxNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.builds import Built, outcome
@@ -48,11 +46,14 @@ from service.steps import PipelineSteps
 from statemachines.generator import PLACEHOLDERS, substitute, to_json
 from statemachines.local import clock as virtual
 from statemachines.local import moto_patches
+from statemachines.local.artifacts import LocalArtifactStore
+from statemachines.local.builder import LocalBuild, LocalBuilder
 from statemachines.local.simulation import (
     Behaviour,
     SimulatedCloudWatch,
     SimulatedFleet,
 )
+from statemachines.local.test_runs import LocalTestRunner
 
 HOME_REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -193,6 +194,14 @@ class LocalRuntime:
             region=HOME_REGION,
             clock=self.clock.now,
         )
+        self.integration = LocalTestRunner(
+            self.repositories,
+            self.artifacts,
+            work / "tests",
+            account=ACCOUNT,
+            region=HOME_REGION,
+            clock=self.clock.now,
+        )
         self.reviews = GitReviewSource(self.repositories)
         self.outbox = OutboxNotifier()
         workflow = StepFunctionsWorkflow(client=self.sfn)
@@ -209,6 +218,7 @@ class LocalRuntime:
             reviews=self.reviews,
             notifier=self.outbox,
             builder=self.builder,
+            tests=self.integration,
             pause=lambda seconds: None,  # retries back off in virtual time: no wall wait
         )
         handler_runtime.use(
@@ -314,9 +324,10 @@ class LocalRuntime:
 
     def _deliver_build_reports(self, previous: datetime, now: datetime) -> None:
         """What the controller's rule on CodeBuild's build state changes does in AWS: each
-        ended build's event goes to the build handler."""
-        while self.builder.reports:
-            self._invoke("shipwave-build", self.builder.reports.popleft())
+        ended build's (and integration test run's) event goes to the build handler."""
+        for reports in (self.builder.reports, self.integration.reports):
+            while reports:
+                self._invoke("shipwave-build", reports.popleft())
 
     def _deliver_execution_ends(self, previous: datetime, now: datetime) -> None:
         """What the controller's rule on `aws.states` status changes does in AWS: every

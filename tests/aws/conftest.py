@@ -130,10 +130,14 @@ def world(cloud_assembly: Path, moto_endpoint: str) -> World:
             client("codebuild", moto_endpoint).create_project(
                 name=properties["Name"],
                 source={"type": properties["Source"]["Type"], "location": "in the template"},
-                artifacts={
-                    "type": "S3",
-                    "location": str(world.resolve(properties["Artifacts"]["Location"])),
-                },
+                artifacts=(
+                    {
+                        "type": "S3",
+                        "location": str(world.resolve(properties["Artifacts"]["Location"])),
+                    }
+                    if properties["Artifacts"]["Type"] == "S3"
+                    else {"type": properties["Artifacts"]["Type"]}
+                ),
                 environment={
                     "type": properties["Environment"]["Type"],
                     "image": properties["Environment"]["Image"],

@@ -98,6 +98,16 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         # authorized on the project (CodeBuild User Guide, "Permissions reference": StartBuild
         # on arn:aws:codebuild:region:account:project/name)
         return one(f"arn:aws:codebuild:{region}:{account}:project/{params['projectName']}")
+    if prefix == "codebuild" and operation == "BatchGetBuilds":
+        # on each build's project ("<project>:<uuid>")
+        return [
+            Request(action, f"arn:aws:codebuild:{region}:{account}:project/{i.split(':')[0]}", {})
+            for i in params["ids"]
+        ]
+    if prefix == "codebuild" and operation == "DescribeTestCases":
+        # on the report's group ("report/<group>:<uuid>" → "report-group/<group>")
+        group = params["reportArn"].split(":report/", 1)[-1].rsplit(":", 1)[0]
+        return one(f"arn:aws:codebuild:{region}:{account}:report-group/{group}")
     if prefix == "sns" and operation == "Publish":
         return one(params["TopicArn"])
     if prefix == "secretsmanager" and operation == "GetSecretValue":

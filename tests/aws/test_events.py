@@ -20,7 +20,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from adapters.dynamodb import DynamoDBEventStore
-from domain.events import ReviewPassed
+from domain.events import Artifact, ArtifactBuilt, ReviewPassed, StageLeaseAcquired
 from domain.signatures import signature
 from service.pipeline_log import PipelineLog
 from tests.aws import iam, sandbox
@@ -535,3 +535,60 @@ def test_a_build_end_the_log_never_started_is_refused_so_eventbridge_retries_it(
     outcome = sandbox.invoke(package, stray, world=world, endpoint=moto_endpoint, work=tmp_path)
     assert outcome["error"]["type"] == "UnknownBuildError", outcome.get("traceback")
     assert not {"TransactWriteItems", "PutItem"} & {c["operation"] for c in outcome["calls"]}
+
+
+@pytest.fixture
+def testing_alpha(deliver: Deliver, moto_endpoint: str) -> tuple[str, str]:
+    """A built change holding alpha, its integration tests started by `Alpha · Integration
+    tests` through the build function: (change, run id)."""
+    commit = uuid.uuid4().hex + "7e570000"
+    (taken,) = deliver("shipwave-intake", merge_event(commit, old=MERGED))["result"]["taken"]
+    change = taken["change_id"]
+    log = PipelineLog(
+        DynamoDBEventStore("shipwave-events", client=client("dynamodb", moto_endpoint))
+    )
+    artifact = Artifact(
+        version="v3.0.0",
+        checksum="sha256:" + "cd" * 32,
+        uri=f"s3://shipwave-artifacts-{ACCOUNT}-{HOME}/{PIPELINE}/b/v3.0.0.zip",
+    )
+    log.record(
+        PIPELINE,
+        datetime.now(UTC),
+        lambda state, stamp: [
+            stamp(ReviewPassed, f"{change}:review-passed", change_id=change, approvals=()),
+            stamp(ArtifactBuilt, f"{change}:built", change_id=change, artifact=artifact),
+            stamp(StageLeaseAcquired, f"{change}:alpha:lease", stage="alpha", change_id=change),
+        ],
+    )
+    step = {
+        "action": "test",
+        "stage": "alpha",
+        "input": {"pipeline_id": PIPELINE, "change_id": change},
+        "token": "t-tests",
+    }
+    started = deliver("shipwave-build", step)
+    (start,) = [c for c in started["calls"] if c["operation"] == "StartBuild"]
+    assert start["params"]["projectName"] == f"shipwave-build-{PIPELINE}-tests"
+    variables = {v["name"]: v["value"] for v in start["params"]["environmentVariablesOverride"]}
+    assert variables["SHIPWAVE_STAGE"] == "alpha"
+    assert variables["SHIPWAVE_ENDPOINT"] == "https://orders.alpha.acme.example"
+    return change, started["result"]["run_id"]
+
+
+def test_a_test_run_whose_report_cannot_be_read_fails_the_stage(
+    deliver: Deliver, testing_alpha: tuple[str, str], moto_endpoint: str
+) -> None:
+    """moto keeps no CodeBuild test report (no reportArns, no DescribeTestCases): the run's
+    end is recorded as failed, never as passed, and the waiting task is failed."""
+    change, run_id = testing_alpha
+    end = build_end(run_id, change, **{"project-name": f"shipwave-build-{PIPELINE}-tests"})
+    end["detail"]["additional-information"]["environment"]["environment-variables"].append(
+        {"name": "SHIPWAVE_STAGE", "type": "PLAINTEXT", "value": "alpha"}
+    )
+    outcome = deliver("shipwave-build", end)
+    assert outcome["result"]["recorded"] == ["IntegrationTestsFailed"], outcome["result"]
+    operations = [call["operation"] for call in outcome["calls"]]
+    assert "BatchGetBuilds" in operations
+    assert "SendTaskFailure" in operations
+    assert stored_types(moto_endpoint).count("IntegrationTestsPassed") == 0

@@ -1,4 +1,4 @@
-"""`make demo` as a person runs it: the six scenarios end as the README says."""
+"""`make demo` as a person runs it: the seven scenarios end as the README says."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from domain.events import (
     ArtifactBuilt,
     BuildFailed,
     ChangeReceived,
+    IntegrationTestsFailed,
+    IntegrationTestsPassed,
     ReviewHeld,
     ReviewPassed,
+    RollbackCompleted,
+    StageFailed,
     StageLeaseAcquired,
 )
 from domain.state import project
@@ -23,7 +27,7 @@ from examples.reference import CreateOrderApp
 from shipwave.demo import run_demo
 
 
-def test_the_demo_runs_its_six_scenarios(tmp_path: Path) -> None:
+def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     console = Console(record=True, width=160, file=io.StringIO())
 
@@ -36,6 +40,7 @@ def test_the_demo_runs_its_six_scenarios(tmp_path: Path) -> None:
         "4 · fail closed",
         "5 · a slow burn",
         "6 · a failing build",
+        "7 · a failing integration test",
     ):
         assert title in text
     pipeline = CreateOrderApp.pipeline_id()
@@ -56,6 +61,7 @@ def test_the_demo_runs_its_six_scenarios(tmp_path: Path) -> None:
         "v1.5.0": "completed",
         "v1.4.0": "rolled-back",
         "v1.6.0": "build-failed",
+        "v1.7.0": "rolled-back",
     }
     by_release = {version: change for change, version in release.items()}
     (held,) = [e for e in log if isinstance(e, ReviewHeld)]
@@ -71,6 +77,7 @@ def test_the_demo_runs_its_six_scenarios(tmp_path: Path) -> None:
         "v1.3.0",
         "v1.4.0",
         "v1.5.0",
+        "v1.7.0",
     }
     for change, artifact in built.items():
         assert artifact.version == release[change]
@@ -95,4 +102,24 @@ def test_the_demo_runs_its_six_scenarios(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "dara|release v1.5.0|Approved-by: dara" in merges.replace("\n", "")
-    assert merges.count("|release v") == 8  # v1.0.0 (adopted) and the seven merges
+    assert merges.count("|release v") == 9  # v1.0.0 (adopted) and the eight merges
+    # the integration tests ran against alpha, beta and gamma of every change that got there,
+    # and the one that takes orders of any size failed at alpha, naming the test
+    passed_tests = [e for e in log if isinstance(e, IntegrationTestsPassed)]
+    assert {e.stage for e in passed_tests} == {"alpha", "beta", "gamma"}
+    (failed_tests,) = [e for e in log if isinstance(e, IntegrationTestsFailed)]
+    assert (failed_tests.change_id, failed_tests.stage) == (by_release["v1.7.0"], "alpha")
+    assert failed_tests.failed_tests == (
+        "integration_tests.test_api.CreateOrderEndpointTest."
+        "test_an_order_of_more_than_fifty_items_is_refused",
+    )
+    (stopped,) = [
+        e for e in log if isinstance(e, StageFailed) and e.change_id == by_release["v1.7.0"]
+    ]
+    assert "test_an_order_of_more_than_fifty_items_is_refused" in stopped.reason
+    rolled_back = [
+        e for e in log if isinstance(e, RollbackCompleted) and e.change_id == by_release["v1.7.0"]
+    ]
+    assert [(e.stage, e.artifact.version if e.artifact else None) for e in rolled_back] == [
+        ("alpha", "v1.4.0")  # what alpha last ran well (v1.4.0 burnt only in wave 1)
+    ]

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from adapters.git_source import GitRepository
-from adapters.local_artifacts import ArtifactExistsError, LocalArtifactStore
-from adapters.local_builder import LocalBuilder, network_isolation
 from domain.artifacts import S3Location
 from domain.builds import Built, NotBuilt, outcome
 from domain.events import Artifact
 from domain.ports import BuildRequest
 from examples.reference import SERVICE_CODE, CreateOrderApp
+from statemachines.local.artifacts import ArtifactExistsError, LocalArtifactStore
+from statemachines.local.builder import LocalBuilder, network_isolation
 from tests.aws.conftest import fixture
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -625,8 +625,11 @@ def test_each_pipeline_builds_on_its_own_codebuild_project_adding_artifacts_only
     the pipeline's folder of the home artifact bucket, per build id; the role may add objects
     there and nothing else of the bucket (no delete, no overwrite of another folder)."""
     body = template(assembly, "shipwave-pipeline-create-order-application")
-    (project,) = resources(body, "AWS::CodeBuild::Project").values()
-    properties = project["Properties"]
+    projects = {
+        p["Properties"]["Name"]: p["Properties"]
+        for p in resources(body, "AWS::CodeBuild::Project").values()
+    }
+    properties = projects["shipwave-build-create-order-application"]
     assert properties["Name"] == "shipwave-build-create-order-application"
     assert properties["Environment"]["PrivilegedMode"] is True  # unshare --net for unit tests
     assert properties["TimeoutInMinutes"] == 20
@@ -660,6 +663,22 @@ def test_each_pipeline_builds_on_its_own_codebuild_project_adding_artifacts_only
         f"arn:aws:s3:::shipwave-artifacts-111122223333-{HOME}/create-order-application/*"
     )
     assert not [a for s in s3 for a in _list(s["Action"]) if "Delete" in a or "*" in a]
+    # the integration tests: their own project, reporting JUnit XML, writing no artifact
+    tests = projects["shipwave-build-create-order-application-tests"]
+    assert tests["Artifacts"] == {"Type": "NO_ARTIFACTS"}
+    assert tests["Environment"]["PrivilegedMode"] is False
+    spec = yaml.safe_load(tests["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == [
+        'python integration_tests/run.py "$SHIPWAVE_TEST_REPORT"'
+    ]
+    assert spec["reports"] == {
+        "integration-tests": {"files": ["shipwave-test-report.xml"], "file-format": "JUNITXML"}
+    }
+    reports = [s for s in policies if "codebuild:BatchPutTestCases" in _list(s["Action"])]
+    assert [s["Resource"] for s in reports] == [
+        f"arn:aws:codebuild:{HOME}:111122223333:report-group/"
+        "shipwave-build-create-order-application-tests-integration-tests"
+    ]
 
 
 def test_build_ends_reach_the_build_handler_which_may_start_only_pipeline_projects(
@@ -682,6 +701,7 @@ def test_build_ends_reach_the_build_handler_which_may_start_only_pipeline_projec
         if "codebuild:StartBuild" in _list(statement["Action"])
     ]
     assert len(starts) == 1
+    assert set(_list(starts[0]["Action"])) == {"codebuild:StartBuild", "codebuild:BatchGetBuilds"}
     assert starts[0]["Resource"] == (
         f"arn:aws:codebuild:{HOME}:111122223333:project/shipwave-build-*"
     )

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from adapters.git_source import GitError, GitRepository
-from adapters.local_artifacts import LocalArtifactStore
 from domain.artifacts import S3Location, artifact_bucket
 from domain.builds import BuildReport, Phase, version_problem
 from domain.conventions import BUILD_CHANGE_VARIABLE, BUILD_PIPELINE_VARIABLE, build_project_name
 from domain.errors import BuildStartError
 from domain.ports import Builder, BuildRequest
+from statemachines.local.artifacts import LocalArtifactStore
 
 #: a zip entry's time when the tree gives none (the earliest a zip can hold)
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -294,59 +294,87 @@ class LocalBuilder(Builder):
         return f"arn:aws:s3:::{location.bucket}/{location.key}", sha256
 
     def _event(self, request: BuildRequest, build: LocalBuild) -> dict[str, Any]:
-        """CodeBuild's "Build State Change" event for the ended build (the published sample's
-        shape: tests/fixtures/aws/codebuild-build-state-change.json)."""
-        now = self.clock()
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "CodeBuild Build State Change",
-            "source": "aws.codebuild",
-            "account": self.account,
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self.region,
-            "resources": [build.build_id],
-            "detail": {
-                "build-status": build.status,
-                "project-name": build_project_name(request.pipeline_id),
-                "build-id": build.build_id,
-                "additional-information": {
-                    "artifact": {"sha256sum": build.sha256, "location": build.location},
-                    "environment": {
-                        "image": request.build.image,
-                        "type": "LINUX_CONTAINER",
-                        "environment-variables": [
-                            {
-                                "name": BUILD_PIPELINE_VARIABLE,
-                                "type": "PLAINTEXT",
-                                "value": request.pipeline_id,
-                            },
-                            {
-                                "name": BUILD_CHANGE_VARIABLE,
-                                "type": "PLAINTEXT",
-                                "value": request.change_id,
-                            },
-                        ],
-                    },
-                    "timeout-in-minutes": request.build.timeout_minutes,
-                    "build-complete": True,
-                    "source-version": request.commit_id,
-                    "logs": {"deep-link": build.log.as_uri()},
-                    "phases": [
-                        {
-                            "phase-context": list(p.context),
-                            "duration-in-seconds": round(p.seconds),
-                            "phase-type": p.phase,
-                            **({"phase-status": p.status} if p.status else {}),
-                        }
-                        for p in build.phases
+        """CodeBuild's "Build State Change" event for the ended build."""
+        return state_change_event(
+            account=self.account,
+            region=self.region,
+            at=self.clock(),
+            build_id=build.build_id,
+            project=build_project_name(request.pipeline_id),
+            status=build.status,
+            variables={
+                BUILD_PIPELINE_VARIABLE: request.pipeline_id,
+                BUILD_CHANGE_VARIABLE: request.change_id,
+            },
+            source_version=request.commit_id,
+            log=build.log,
+            phases=[
+                {
+                    "phase-context": list(p.context),
+                    "duration-in-seconds": round(p.seconds),
+                    "phase-type": p.phase,
+                    **({"phase-status": p.status} if p.status else {}),
+                }
+                for p in build.phases
+            ],
+            information={
+                "artifact": {"sha256sum": build.sha256, "location": build.location},
+                "timeout-in-minutes": request.build.timeout_minutes,
+            },
+            image=request.build.image,
+        )
+
+
+def state_change_event(
+    *,
+    account: str,
+    region: str,
+    at: datetime,
+    build_id: str,
+    project: str,
+    status: str,
+    variables: Mapping[str, str],
+    source_version: str,
+    log: Path,
+    phases: list[dict[str, Any]],
+    information: Mapping[str, Any] | None = None,
+    image: str = "",
+) -> dict[str, Any]:
+    """CodeBuild's "Build State Change" event of an ended build, in the published sample's
+    shape (tests/fixtures/aws/codebuild-build-state-change.json), as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "CodeBuild Build State Change",
+        "source": "aws.codebuild",
+        "account": account,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [build_id],
+        "detail": {
+            "build-status": status,
+            "project-name": project,
+            "build-id": build_id,
+            "additional-information": {
+                **(information or {}),
+                "environment": {
+                    **({"image": image} if image else {}),
+                    "type": "LINUX_CONTAINER",
+                    "environment-variables": [
+                        {"name": name, "type": "PLAINTEXT", "value": value}
+                        for name, value in variables.items()
                     ],
                 },
-                "current-phase": "COMPLETED",
-                "current-phase-context": "[]",
-                "version": "1",
+                "build-complete": True,
+                "source-version": source_version,
+                "logs": {"deep-link": log.as_uri()},
+                "phases": phases,
             },
-        }
+            "current-phase": "COMPLETED",
+            "current-phase-context": "[]",
+            "version": "1",
+        },
+    }
 
 
 def _quote(command: str) -> str:
