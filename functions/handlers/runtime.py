@@ -10,17 +10,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 
 from adapters.aws_session import RETRYING, DeployRoles, aws_target
 from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.codebuild import CodeBuildBuilder, CodeBuildTestRuns
 from adapters.codecommit_reviews import CodeCommitReviewSource
 from adapters.dynamodb import DynamoDBEventStore
+from adapters.github_reviews import GitHubReviewSource
 from adapters.pipeline_specs import ParameterSpecs
+from adapters.review_sources import SourceSystemReviews
 from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sns import SnsNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
-from domain.errors import ShipwaveError
+from domain.errors import ReviewReadError, ShipwaveError
 from handlers.settings import settings
 from service.engine import Engine
 from service.pipeline_log import PipelineLog
@@ -87,9 +90,16 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
             {pipeline_id: machines + pipeline_id for pipeline_id in specs} if machines else {}
         ),
         clock=system_clock,
-        # CodeCommit's own record (merging pull requests, approvals, approval rules); a
-        # pipeline whose repository CodeCommit does not hold has no record: it waits at source
-        reviews=CodeCommitReviewSource(boto3.client("codecommit", config=RETRYING)),
+        # each pipeline's own source system: CodeCommit's record (merging pull requests,
+        # approvals, approval rules) or GitHub's (merged pull requests, their reviews); a
+        # repository whose record cannot be read has none: its change waits at source
+        reviews=SourceSystemReviews(
+            specs.values,
+            {
+                "codecommit": CodeCommitReviewSource(boto3.client("codecommit", config=RETRYING)),
+                "github": GitHubReviewSource(_github_token),
+            },
+        ),
         builder=CodeBuildBuilder(),
         tests=CodeBuildTestRuns(),
         notifier=(
@@ -98,6 +108,18 @@ def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | N
             else None
         ),
     )
+
+
+def _github_token() -> str:
+    """The GitHub token, from Secrets Manager (cached 5 minutes); without one configured the
+    GitHub review record cannot be read (the change waits at source with that reason)."""
+    arn = os.environ.get("GITHUB_TOKEN_SECRET_ARN", "")
+    if not arn:
+        raise ReviewReadError("GITHUB_TOKEN_SECRET_ARN is not set: GitHub cannot be read")
+    try:
+        return str(parameters.get_secret(arn, max_age=300))
+    except parameters.exceptions.GetParameterError as error:
+        raise ReviewReadError(f"the GitHub token could not be read ({error})") from None
 
 
 def pipeline_steps() -> PipelineSteps:

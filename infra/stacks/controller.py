@@ -53,6 +53,7 @@ class ControllerStack(Stack):
         self._alarm_changes(company_alarms)
         self._execution_ends()
         self._build_ends()
+        self._github_reviews()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
     def _intake(self) -> None:
@@ -176,6 +177,26 @@ class ControllerStack(Stack):
                 },
             ),
             targets=[self._target("build")],
+        )
+
+    def _github_reviews(self) -> None:
+        """The review gate reads GitHub's review record (pull requests and their reviews)
+        with a token kept here: a fine-grained token with read access to pull requests of
+        the teams' repositories, put in by hand (`aws secretsmanager put-secret-value`)."""
+        token = secretsmanager.Secret(
+            self,
+            "GitHubApiToken",
+            description="token the review gate reads GitHub's pull requests and reviews with",
+        )
+        gate = self.handlers.functions["blockers"]
+        token.grant_read(gate)
+        gate.add_environment("GITHUB_TOKEN_SECRET_ARN", token.secret_arn)
+        Validations.of(token).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="A GitHub token is issued by GitHub, not by AWS: it is rotated on "
+                "GitHub's side and put here by hand.",
+            )
         )
 
     def _target(self, name: str) -> targets.LambdaFunction:

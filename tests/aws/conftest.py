@@ -110,9 +110,11 @@ def world(cloud_assembly: Path, moto_endpoint: str) -> World:
     for logical_id in of_type(body, "AWS::SNS::Topic"):
         arn = client("sns", moto_endpoint).create_topic(Name="shipwave-pages")["TopicArn"]
         world.refs[logical_id] = arn
+    secrets = {"GitHubWebhookSecret": "a shared webhook secret", "GitHubApiToken": "ghs_token"}
     for logical_id in of_type(body, "AWS::SecretsManager::Secret"):
+        (name,) = [n for n in secrets if logical_id.startswith(n)]
         arn = client("secretsmanager", moto_endpoint).create_secret(
-            Name="shipwave-github-webhook", SecretString="a shared webhook secret"
+            Name=f"shipwave-{name}", SecretString=secrets[name]
         )["ARN"]
         world.refs[logical_id] = arn
     for path in sorted(cloud_assembly.glob("shipwave-pipeline-*.template.json")):

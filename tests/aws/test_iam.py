@@ -265,3 +265,15 @@ def test_an_event_is_written_only_by_a_transaction_and_a_plain_put_only_writes_a
         TransactItems=[{"Update": {"TableName": table, "Key": event}}],
     )
     assert denied(changed) == [f"{role}: dynamodb:UpdateItem on {arn}"]
+
+
+def test_only_the_review_gate_may_read_the_github_token(cloud_assembly: Path, keyed: World) -> None:
+    token = keyed.refs[next(k for k in keyed.refs if k.startswith("GitHubApiToken"))]
+    read = [call("GetSecretValue", "secretsmanager", SecretId=token)]
+    functions = sandbox.functions(cloud_assembly)
+    assert iam.denied_calls(cloud_assembly, functions["shipwave-blockers"].role, read, keyed) == []
+    for other in ("shipwave-intake", "shipwave-build", "shipwave-deploy"):
+        role = functions[other].role
+        assert iam.denied_calls(cloud_assembly, role, read, keyed) == [
+            f"{role}: secretsmanager:GetSecretValue on {token}"
+        ]
