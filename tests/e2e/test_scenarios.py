@@ -12,16 +12,18 @@ import pytest
 from domain.events import (
     AlarmFired,
     BakeStarted,
+    BuildFailed,
     DatapointsInsufficient,
     Event,
     HealthCheckFailed,
+    IntegrationTestsFailed,
     OneBoxDeployed,
     RollbackCompleted,
     StageLeaseAcquired,
     StageLeaseReleased,
 )
 from domain.state import PipelineState
-from examples.reference import CreateOrderApp
+from examples.reference import SERVICE_CODE, CreateOrderApp
 from statemachines.local.runtime import LocalRuntime
 from statemachines.local.simulation import Behaviour
 from tests.e2e.conftest import SmallApp, SmallHistory, ThinTraffic
@@ -357,3 +359,59 @@ def test_an_override_lets_one_change_past_a_blocker(make_runtime: Make) -> None:
     finished = runtime.log.state(pipeline).change(change)
     assert finished is not None
     assert [o.by for o in finished.overrides] == ["oncall"]
+
+
+# --- the front of the pipeline: the service's own code, built and tested --------------------
+
+
+def _orders_code(repository: str) -> str:
+    return (SERVICE_CODE[repository] / "src" / "orders.py").read_text()
+
+
+def test_a_bug_no_unit_test_sees_fails_alpha_s_integration_tests_and_goes_no_further(
+    make_runtime: Make,
+) -> None:
+    spec = CreateOrderApp.spec()
+    runtime = make_runtime(CreateOrderApp)
+    runtime.adopt(spec.pipeline_id, "v1.0.0")
+    code = _orders_code(spec.repository).replace("MAX_ITEMS = 50\n", "MAX_ITEMS = 9999\n")
+    change = runtime.merge(spec.pipeline_id, "v1.1.0", files={"src/orders.py": code})
+    runtime.run()
+
+    assert runtime.executions[change].status == "FAILED"
+    log = events(runtime, spec.pipeline_id)
+    (failed,) = [e for e in log if isinstance(e, IntegrationTestsFailed)]
+    assert failed.stage == "alpha"
+    assert failed.failed_tests == (
+        "integration_tests.test_api.CreateOrderEndpointTest."
+        "test_an_order_of_more_than_fifty_items_is_refused",
+    )
+    assert versions(runtime, "create-order", "alpha", "us-east-1") == {"v1.0.0"}  # rolled back
+    assert versions(runtime, "create-order", "beta", "us-east-1") == {"v1.0.0"}  # never reached
+    finished = runtime.log.state(spec.pipeline_id).change(change)
+    assert finished is not None
+    assert finished.status == "rolled-back"
+    assert "test_an_order_of_more_than_fifty_items_is_refused" in finished.reason
+    assert {"Alpha · Integration tests", "Alpha · Tests failed"} <= runtime.states_entered(change)
+
+
+def test_a_change_whose_unit_tests_fail_is_never_deployed(make_runtime: Make) -> None:
+    spec = CreateOrderApp.spec()
+    runtime = make_runtime(CreateOrderApp)
+    runtime.adopt(spec.pipeline_id, "v1.0.0")
+    code = _orders_code(spec.repository).replace(
+        'item["quantity"] * item["unit_price_cents"]', 'item["unit_price_cents"]'
+    )
+    change = runtime.merge(spec.pipeline_id, "v1.1.0", files={"src/orders.py": code})
+    runtime.run()
+
+    assert runtime.executions[change].status == "FAILED"
+    (failed,) = [e for e in events(runtime, spec.pipeline_id) if isinstance(e, BuildFailed)]
+    assert failed.phase == "POST_BUILD"
+    assert not [
+        e
+        for e in events(runtime, spec.pipeline_id)
+        if isinstance(e, StageLeaseAcquired) and e.change_id == change
+    ]
+    assert versions(runtime, "create-order", "alpha", "us-east-1") == {"v1.0.0"}
+    assert {"Build", "Build · Failed", "Build · Stopped"} <= runtime.states_entered(change)
