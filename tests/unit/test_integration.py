@@ -204,3 +204,27 @@ def test_integration_tests_need_pre_production_stages_endpoints_and_an_entry() -
         "pipeline broken-application: integration_tests.timeout_minutes: 1 is not in "
         "CodeBuild's [5, 2160] minutes",
     )
+
+
+def test_zeta_runs_the_integration_tests_against_the_endpoint_it_names() -> None:
+    """Zeta (production endpoints of the team's other services) is a pre-production stage
+    like the others: named, it gets its own test run between deploying and succeeding."""
+
+    class WithZeta(CreateOrderApp):
+        zeta = "us-east-1"
+        integration_tests = IntegrationTests(
+            command=CreateOrderApp.integration_tests.command,
+            stages=("alpha", "zeta"),
+            endpoints={
+                "alpha": "https://orders.alpha.acme.example",
+                "zeta": "https://orders.zeta.acme.example",
+            },
+        )
+
+    spec = WithZeta.spec()
+    assert spec.tests_at("zeta")
+    assert not spec.tests_at("beta")
+    states = definition(spec)["States"]
+    assert states["Zeta · Regions"]["Next"] == "Zeta · Integration tests"
+    assert states["Zeta · Integration tests"]["Next"] == "Zeta · Succeeded"
+    assert states["Beta · Regions"]["Next"] == "Beta · Succeeded"
