@@ -8,12 +8,14 @@ differs; each service also gets a configuration pipeline with the same safety.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from domain.spec import (
     ALL_REMAINING,
     BakeTimes,
     Build,
+    Canary,
     Datapoints,
     EcsServiceTarget,
     IntegrationTests,
@@ -85,6 +87,15 @@ class CreateOrderApp(OrdersTeamPipeline):
             "gamma": "https://orders.gamma.acme.example",
         },
     )
+    #: a customer's order every five minutes in every production region
+    canary = Canary(
+        url="https://orders.{region}.acme.example/orders",
+        method="POST",
+        body=json.dumps(
+            {"customer": "canary", "items": [{"sku": "C", "quantity": 1, "unit_price_cents": 0}]}
+        ),
+        expect_status=201,
+    )
     target = LambdaAliasTarget(function_name="create-order", alias="live")
     datapoints = Datapoints(
         namespace="AWS/ApiGateway",
@@ -101,6 +112,7 @@ class CreateOrderConfig(CreateOrderApp):
     repository = "acme/create-order-config"
     build = Build()  # configuration needs no build: the repository's files are the artifact
     integration_tests = IntegrationTests()  # the service's own tests cover its configuration
+    canary = Canary()  # the service's canary (CreateOrderApp's) watches its configuration too
     bake = BakeTimes(after_one_box=1800)
 
 

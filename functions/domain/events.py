@@ -33,6 +33,10 @@ class Artifact:
     uri: str = ""
 
 
+#: a commit's author before the source system's review record named them
+UNKNOWN_AUTHOR = "unknown"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Commit:
     commit_id: str
@@ -83,10 +87,12 @@ class ReviewHeld(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReviewPassed(Event):
-    """Every commit the change's artifact holds is approved; (commit, approvers) each."""
+    """Every commit the change's artifact holds is approved; (commit, approvers) each, and
+    (commit, author) as the review record names the author."""
 
     change_id: str
     approvals: tuple[tuple[str, str], ...]
+    authors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

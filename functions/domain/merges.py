@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from domain.events import Commit
+from domain.events import UNKNOWN_AUTHOR, Commit
 from domain.spec import PipelineSpec
 
 SourceSystem = Literal["codecommit", "github", "local"]
@@ -79,7 +79,7 @@ def change_id_of(merge: Merge) -> str:
 def commits_of(merge: Merge) -> tuple[Commit, ...]:
     """The commits the merge brings, as the notification lists them; CodeCommit's event lists
     none, so the head stands for them (its author is read from the review record)."""
-    return merge.commits or (Commit(commit_id=merge.commit_id, author="unknown"),)
+    return merge.commits or (Commit(commit_id=merge.commit_id, author=UNKNOWN_AUTHOR),)
 
 
 def _ref(ref: str) -> tuple[str, str]:

@@ -4,7 +4,7 @@ override a blocker. Both are recorded with who and why, and apply to one change 
 from __future__ import annotations
 
 from domain.errors import ShipwaveError
-from domain.events import BlockerOverridden, EmergencyApproved, Event, Stamper
+from domain.events import UNKNOWN_AUTHOR, BlockerOverridden, EmergencyApproved, Event, Stamper
 from domain.state import PipelineState
 
 MIN_EMERGENCY_APPROVERS = 2
@@ -47,6 +47,11 @@ def approve_emergency(
             f"{sorted(senior_approvers) or '(none named)'}"
         )
     authors = {a.casefold() for a in change.authors}
+    if not authors or UNKNOWN_AUTHOR in authors:
+        raise OperatorInputError(
+            f"who wrote {change_id}'s commits is not known yet (its review has not passed): "
+            "no emergency can be approved, since an author may not approve their own"
+        )
     own = [a for a in distinct if a.casefold() in authors]
     if own:
         raise OperatorInputError(

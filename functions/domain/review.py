@@ -202,11 +202,18 @@ def decide_review(
         for c in commits
         if reviews is not None and c in reviews
     )
+    authors = tuple(
+        (c, reviews[c].author.strip()) for c in commits if reviews is not None and c in reviews
+    )
     return ReviewDecision(
         outcome="pass",
         events=(
             stamp(
-                ReviewPassed, f"{change_id}:review-passed", change_id=change_id, approvals=approvals
+                ReviewPassed,
+                f"{change_id}:review-passed",
+                change_id=change_id,
+                approvals=approvals,
+                authors=authors,
             ),
         ),
         wait_seconds=0,

@@ -173,6 +173,21 @@ class IntegrationTests:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Canary:
+    """A synthetic customer of the service in each production region (SPEC practice 12): a
+    CloudWatch Synthetics canary named `<service>-canary` that every `every_minutes` sends
+    `method` with `body` to the region's endpoint (`url`, `{region}` replaced) and expects
+    `expect_status`. Its SuccessPercent alarm (the standard set's `<service>-canary`) is one of
+    the team aggregate's, so a failing canary blocks and rolls back like any alarm."""
+
+    url: str = ""
+    method: Literal["GET", "POST", "PUT"] = "GET"
+    body: str = ""
+    expect_status: int = 200
+    every_minutes: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetricAlarm:
     name: str
     namespace: str
@@ -302,6 +317,7 @@ class PipelineSpec:
     target: Target
     build: Build = Build()
     integration_tests: IntegrationTests = IntegrationTests()
+    canary: Canary = Canary()
     #: where the repository is: CodeCommit (its name after the owner) or GitHub
     source: SourceSystem = "codecommit"
     #: who may approve a commit (user names, IAM principals, GitHub logins): SPEC practice 2
@@ -424,6 +440,7 @@ class Pipeline:
     source: ClassVar[SourceSystem] = "codecommit"
     build: ClassVar[Build] = Build()
     integration_tests: ClassVar[IntegrationTests] = IntegrationTests()
+    canary: ClassVar[Canary] = Canary()
 
     alpha: ClassVar[str] = "us-east-1"
     beta: ClassVar[str] = "us-east-1"
@@ -514,6 +531,7 @@ class _Resolver:
         names = self._check_alarms(alarms) if alarms else None
         stages = self._stages()
         self._check_integration_tests(stages)
+        self._check_canary()
         if self.problems or alarms is None or names is None:
             raise PipelineSpecError(tuple(self.problems))
         return PipelineSpec(
@@ -534,6 +552,7 @@ class _Resolver:
             target=cls.target,
             build=cls.build,
             integration_tests=cls.integration_tests,
+            canary=cls.canary,
             source=cls.source,
             reviewers=tuple(r.strip() for r in cls.reviewers),
             emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
@@ -706,6 +725,26 @@ class _Resolver:
                 "integration_tests.timeout_minutes",
                 f"{tests.timeout_minutes} is not in CodeBuild's [{low}, {high}] minutes",
             )
+
+    def _check_canary(self) -> None:
+        canary: object = self.cls.canary
+        if not isinstance(canary, Canary):
+            self.problem("canary", f"must be Canary(...), got {canary!r}")
+            return
+        if not canary.url:
+            return
+        if not canary.url.startswith("https://") or "{region}" not in canary.url:
+            self.problem(
+                "canary.url",
+                f"{canary.url!r} must be an https:// URL with {{region}}: each region's canary "
+                "calls that region's endpoint",
+            )
+        if canary.method not in ("GET", "POST", "PUT"):
+            self.problem("canary.method", f"{canary.method!r} is not GET, POST or PUT")
+        if not 1 <= canary.every_minutes <= 60:
+            self.problem("canary.every_minutes", f"{canary.every_minutes} is not in [1, 60]")
+        if not 100 <= canary.expect_status <= 599:
+            self.problem("canary.expect_status", f"{canary.expect_status} is no HTTP status")
 
     def _check_alarms(self, alarms: Alarms) -> AlarmNames:
         service, team = self.cls.service, getattr(self.cls, "team", "")

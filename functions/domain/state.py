@@ -22,6 +22,7 @@ from domain.errors import (
     UnknownEventTypeError,
 )
 from domain.events import (
+    UNKNOWN_AUTHOR,
     AlarmFired,
     AlarmsUnconfirmed,
     Artifact,
@@ -305,7 +306,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 7
+FOLD_VERSION = 8
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -538,6 +539,13 @@ def _(event: ReviewHeld, state: PipelineState) -> PipelineState:
     return _moved(state, event, changes=changes, finished=finished)
 
 
+def _authors(state: PipelineState, event: ReviewPassed) -> tuple[str, ...]:
+    """The change's authors once the review record named them (an unknown one replaced)."""
+    current = state.changes.get(event.change_id)
+    known = [a for a in (current.authors if current else ()) if a != UNKNOWN_AUTHOR]
+    return tuple(dict.fromkeys([*known, *(author for _, author in event.authors if author)]))
+
+
 @_folds(ReviewPassed)
 def _(event: ReviewPassed, state: PipelineState) -> PipelineState:
     changes, finished = _on_change(
@@ -546,6 +554,7 @@ def _(event: ReviewPassed, state: PipelineState) -> PipelineState:
         event,
         status="reviewed",
         reviewed=True,
+        authors=_authors(state, event),
         held_for=(),
         held_since=None,
         reason="",

@@ -15,6 +15,7 @@ from domain.artifacts import artifact_bucket
 from domain.conventions import team_deploy_role_name
 from domain.spec import EcsServiceTarget, LambdaAliasTarget, PipelineSpec
 from infra.constructs.alarms import RegionAlarms
+from infra.constructs.canaries import Canaries
 from infra.constructs.handlers import deploy_role_trust
 from infra.constructs.nag import account, acknowledge, partition
 
@@ -39,6 +40,7 @@ class TeamRegionStack(Stack):
         if strangers:
             raise ValueError(f"team {team}'s stack given other teams' pipelines: {strangers}")
         self.alarms = RegionAlarms(self, "Alarms", specs=specs)
+        self.canaries = Canaries(self, "Canaries", specs=specs)
         self.deploy_role = iam.Role(
             self,
             "DeployRole",

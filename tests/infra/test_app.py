@@ -705,3 +705,24 @@ def test_build_ends_reach_the_build_handler_which_may_start_only_pipeline_projec
     assert starts[0]["Resource"] == (
         f"arn:aws:codebuild:{HOME}:111122223333:project/shipwave-build-*"
     )
+
+
+def test_each_production_region_runs_the_services_canary_its_alarm_watches(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    """One canary per service (the app and configuration pipelines share it), named as the
+    standard canary alarm's CanaryName, calling the region's own endpoint."""
+    for region in ("af-south-1", "eu-west-1"):
+        body = template(assembly, f"shipwave-team-orders-{region}")
+        (canary,) = resources(body, "AWS::Synthetics::Canary").values()
+        properties = canary["Properties"]
+        assert properties["Name"] == "create-order-canary"
+        assert properties["RuntimeVersion"] == "syn-python-selenium-7.0"
+        assert properties["Schedule"]["Expression"] == "rate(5 minutes)"
+        variables = properties["RunConfig"]["EnvironmentVariables"]
+        assert variables["CANARY_URL"] == f"https://orders.{region}.acme.example/orders"
+        assert (variables["CANARY_METHOD"], variables["CANARY_EXPECT_STATUS"]) == ("POST", "201")
+        alarms = resources(body, "AWS::CloudWatch::Alarm").values()
+        (watching,) = [a for a in alarms if a["Properties"]["AlarmName"] == "create-order-canary"]
+        dimensions = watching["Properties"]["Dimensions"]
+        assert {"Name": "CanaryName", "Value": "create-order-canary"} in dimensions

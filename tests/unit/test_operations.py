@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from domain.events import BlockerHit, Event, Stamper
+from domain.events import (
+    UNKNOWN_AUTHOR,
+    BlockerHit,
+    ChangeReceived,
+    Commit,
+    Event,
+    ReviewPassed,
+    Stamper,
+)
 from domain.operations import OperatorInputError, approve_emergency, override_blocker
 from domain.state import PipelineState, project
 from tests.builders import T0, change_received
@@ -125,3 +133,46 @@ def test_an_override_clears_only_a_blocker_that_holds_the_change() -> None:
         override_blocker(
             state, stamp, stage="wave2", change_id="c1", blocker="company-alarm", by=" ", why="x"
         )
+
+
+def test_an_emergency_waits_until_the_review_record_named_the_authors() -> None:
+    """A CodeCommit event names no author: until the review record does, no emergency can be
+    approved (an author might approve their own); once it does, the author is refused."""
+    stamp = Stamper(PIPELINE, 1, T0)
+    received = stamp(
+        ChangeReceived,
+        "c1:received",
+        change_id="c1",
+        source="codecommit",
+        repository="create-order",
+        branch="main",
+        commits=(Commit(commit_id="a" * 40, author=UNKNOWN_AUTHOR),),
+        head="a" * 40,
+    )
+    state = project([received])
+
+    def approve(state: PipelineState, *approvers: str) -> list[Event]:
+        return approve_emergency(
+            state,
+            Stamper(PIPELINE, state.sequence + 1, T0),
+            change_id="c1",
+            approvers=approvers,
+            reason="sev1",
+            bake_factor=0.5,
+            senior_approvers=SENIOR,
+        )
+
+    with pytest.raises(OperatorInputError, match="who wrote c1's commits is not known yet"):
+        approve(state, "bo", "chen")
+    reviewed = Stamper(PIPELINE, 2, T0)(
+        ReviewPassed,
+        "c1:review-passed",
+        change_id="c1",
+        approvals=(("a" * 40, "ana"),),
+        authors=(("a" * 40, "bo"),),  # the pull request's author, as CodeCommit names them
+    )
+    state = project([received, reviewed])
+    assert state.changes["c1"].authors == ("bo",)
+    with pytest.raises(OperatorInputError, match="bo wrote commits of c1"):
+        approve(state, "bo", "chen")
+    assert approve(state, "ana", "chen")

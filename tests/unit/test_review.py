@@ -80,7 +80,9 @@ def test_a_reviewed_change_passes_with_its_approvals_recorded() -> None:
     (passed,) = decision.events
     assert isinstance(passed, ReviewPassed)
     assert passed.approvals == (("c1-c1", "bo"),)
+    assert passed.authors == (("c1-c1", "ana"),)  # as the review record names the author
     assert log.state.changes["c1"].status == "reviewed"
+    assert log.state.changes["c1"].authors == ("ana",)
 
 
 def test_an_unreviewed_change_holds_at_source_recorded_once_per_reason() -> None:

@@ -10,6 +10,7 @@ from domain.spec import (
     Alarms,
     BakeTimes,
     Build,
+    Canary,
     Pipeline,
     PipelineSpecError,
     Rolling,
@@ -314,3 +315,15 @@ def test_a_team_name_too_long_for_its_deploy_role_names_fails_the_build_by_name(
         "IAM's 64-character role names in every region",
     )
     resolve_all((type("LongestTeam", (long_team,), {"team": "t" * 33}),), "tests")
+
+
+def test_a_canary_calls_each_regions_own_https_endpoint() -> None:
+    class Broken(Base):
+        canary = Canary(url="http://orders.example/health", every_minutes=0, expect_status=42)
+
+    assert _problems(Broken) == (
+        "pipeline broken-application: canary.url: 'http://orders.example/health' must be an "
+        "https:// URL with {region}: each region's canary calls that region's endpoint",
+        "pipeline broken-application: canary.every_minutes: 0 is not in [1, 60]",
+        "pipeline broken-application: canary.expect_status: 42 is no HTTP status",
+    )
