@@ -13,6 +13,7 @@ review gate holds the change.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,24 +39,29 @@ class CodeCommitReviewSource(ReviewSource):
         name = repository.rsplit("/", 1)[-1]  # CodeCommit repositories have no owner
         wanted = list(dict.fromkeys(commit_ids))
         try:
-            authors = {c: a for c in wanted if (a := self._git_author(name, c)) is not None}
+            known = {c: found for c in wanted if (found := self._commit(name, c)) is not None}
+            authors = {c: author for c, (author, _) in known.items()}
             merged = self._merged_by_pull_request(name, set(authors))
         except (ClientError, BotoCoreError) as error:
             raise ReviewReadError(f"CodeCommit repository {name}: {error}") from None
         return {
-            commit: merged.get(commit)
-            or CommitReview(commit_id=commit, author=author, approvers=())
+            commit: replace(
+                merged.get(commit) or CommitReview(commit_id=commit, author=author, approvers=()),
+                parents=known[commit][1],
+            )
             for commit, author in authors.items()
         }
 
-    def _git_author(self, repository: str, commit_id: str) -> str | None:
+    def _commit(self, repository: str, commit_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """(git author name, parents) of the commit; None when CodeCommit has no such commit."""
         try:
             commit = self._client.get_commit(repositoryName=repository, commitId=commit_id)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _UNKNOWN_COMMIT:
                 return None
             raise
-        return str(commit["commit"].get("author", {}).get("name", "unknown"))
+        found = commit["commit"]
+        return str(found.get("author", {}).get("name", "unknown")), tuple(found.get("parents", []))
 
     def _merged_by_pull_request(
         self, repository: str, commits: set[str]

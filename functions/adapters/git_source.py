@@ -168,13 +168,13 @@ class GitRepository:
             "show",
             "--no-patch",
             f"--notes={NOTES_REF}",
-            f"--format=%H{_FIELD}%an{_FIELD}%N{_RECORD}",
+            f"--format=%H{_FIELD}%an{_FIELD}%P{_FIELD}%N{_RECORD}",
             *known,
         )
         found: dict[str, CommitReview] = {}
         records = [record.strip("\n") for record in shown.split(_RECORD) if record.strip()]
         for asked, record in zip(known, records, strict=True):
-            _, author, note = record.split(_FIELD)
+            _, author, parents, note = record.split(_FIELD)
             approvers = tuple(
                 dict.fromkeys(
                     # as recorded (git strips a note's trailing blanks): the gate judges it
@@ -183,7 +183,12 @@ class GitRepository:
                     if line.startswith(APPROVAL)
                 )
             )
-            found[asked] = CommitReview(commit_id=asked, author=author, approvers=approvers)
+            found[asked] = CommitReview(
+                commit_id=asked,
+                author=author,
+                approvers=approvers,
+                parents=tuple(parents.split()),
+            )
         return found
 
 

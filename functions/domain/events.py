@@ -64,6 +64,7 @@ class ChangeReceived(Event):
     branch: str
     commits: tuple[Commit, ...]
     head: str = ""  # the commit the branch moved to: what the build checks out
+    previous: str = ""  # the branch's head before ("" for a new branch)
     delivery: str = ""  # the source notification's id (GitHub delivery, EventBridge event)
 
 

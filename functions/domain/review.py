@@ -46,6 +46,8 @@ class CommitReview:
     commit_id: str
     author: str
     approvers: tuple[str, ...]  # who approved it (user names, IAM principals, logins)
+    #: its parents, first parent first, when the record says (None: it does not)
+    parents: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +164,7 @@ def decide_review(
             for c in commits
         )
     else:
-        problems = _problems(commits, reviews, reviewers)
+        problems = _problems(commits, reviews, reviewers) + _unlisted(state, change, reviews)
     if problems:
         events: list[Event] = [
             stamp(
@@ -218,6 +220,45 @@ def decide_review(
         ),
         wait_seconds=0,
     )
+
+
+def _unlisted(
+    state: PipelineState, change: ChangeState, reviews: Mapping[str, CommitReview]
+) -> tuple[Unreviewed, ...]:
+    """Commits the change holds but was not told of: a listed commit whose first parent is
+    neither the branch's previous head nor another commit of the change means the push moved
+    the branch over commits nobody listed (CodeCommit's event names only the new head), so
+    they were never reviewed. Checked where the record names parents and the change knows
+    the previous head."""
+    if not change.previous:
+        return ()
+    listed = set(change.commits)
+    # the commits of changes it carries on come with the heads their pushes started from
+    starts = {change.previous} | {
+        carried.previous
+        for carried in (state.change(c) for c in change.riding_along)
+        if carried is not None and carried.previous
+    }
+    found = []
+    for commit in change.commits:
+        review = reviews.get(commit)
+        if review is None or not review.parents:
+            continue
+        first = review.parents[0]
+        if first not in starts and first not in listed:
+            found.append(
+                Unreviewed(
+                    commit_id=commit,
+                    author=review.author,
+                    code="unlisted",
+                    reason=(
+                        f"its parent {first[:12]} is neither the branch's previous head "
+                        f"{change.previous[:12]} nor a commit of the change: the push carries "
+                        "commits that were never listed, so never reviewed"
+                    ),
+                )
+            )
+    return tuple(found)
 
 
 def _problems(

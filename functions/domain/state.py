@@ -173,6 +173,7 @@ class ChangeState:
     branch: str
     commits: tuple[str, ...]
     head: str = ""  # the commit the change's build checks out
+    previous: str = ""  # the branch's head before the merge ("" when unknown or new)
     authors: tuple[str, ...] = ()  # who wrote the commits (never an emergency's approver)
     excluded: tuple[tuple[str, str], ...] = ()  # (commit id, reason)
     held_for: tuple[tuple[str, str], ...] = ()  # (commit id, reason) it waits at source for
@@ -306,7 +307,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 8
+FOLD_VERSION = 9
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -494,6 +495,7 @@ def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
         branch=event.branch,
         commits=tuple(c.commit_id for c in event.commits),
         head=event.head or (event.commits[-1].commit_id if event.commits else ""),
+        previous=event.previous,
         authors=tuple(dict.fromkeys(c.author for c in event.commits)),
         updated_at=event.at,
     )

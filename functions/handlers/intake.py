@@ -115,6 +115,7 @@ def _start(merge: Merge, pipelines: tuple[str, ...]) -> dict[str, Any]:
             source=merge.source,
             commits=commits_of(merge),
             head=merge.commit_id,
+            previous=merge.previous or "",
             delivery=merge.delivery,
         )
         taken.append({"pipeline_id": pipeline_id, "change_id": change_id, "execution": execution})

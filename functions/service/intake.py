@@ -31,6 +31,7 @@ class IntakeSteps(EngineCore):
         source: str,
         commits: tuple[Commit, ...],
         head: str,
+        previous: str = "",
         delivery: str = "",
     ) -> str:
         """Record a merged change and start its execution; returns the execution id. The
@@ -53,6 +54,7 @@ class IntakeSteps(EngineCore):
                     branch=spec.branch,
                     commits=commits,
                     head=head,
+                    previous=previous,
                     delivery=delivery,
                 )
             ]

@@ -133,12 +133,15 @@ def test_commits_are_reviewed_by_the_pull_requests_that_merged_them(
         found = CodeCommitReviewSource(client).reviews("acme/create-order", [MERGE, FAST, DIRECT])
     stub.assert_no_pending_responses()
     assert found == {
-        # the author is the pull request's IAM principal, not the typed git name
-        MERGE: CommitReview(commit_id=MERGE, author=MARY, approvers=(JOE, MARY)),
+        # the author is the pull request's IAM principal, not the typed git name; the parents
+        # are the commit's, as GetCommit says them
+        MERGE: CommitReview(
+            commit_id=MERGE, author=MARY, approvers=(JOE, MARY), parents=("e" * 40,)
+        ),
         # its approval rules were overridden: no approval is confirmed
-        FAST: CommitReview(commit_id=FAST, author=MARY, approvers=()),
+        FAST: CommitReview(commit_id=FAST, author=MARY, approvers=(), parents=("e" * 40,)),
         # pushed without a pull request: known, unapproved
-        DIRECT: CommitReview(commit_id=DIRECT, author="mallory", approvers=()),
+        DIRECT: CommitReview(commit_id=DIRECT, author="mallory", approvers=(), parents=("e" * 40,)),
     }
 
 

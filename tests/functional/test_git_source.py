@@ -28,8 +28,10 @@ def test_a_merge_is_a_commit_on_main_and_its_approvals_are_notes_git_itself_read
 
     assert repository.head() == second
     assert repository.reviews([first, second]) == {
-        first: CommitReview(commit_id=first, author="mary", approvers=("joe", "kim")),
-        second: CommitReview(commit_id=second, author="ana", approvers=()),
+        first: CommitReview(
+            commit_id=first, author="mary", approvers=("joe", "kim"), parents=()
+        ),  # the first commit: no parent
+        second: CommitReview(commit_id=second, author="ana", approvers=(), parents=(first,)),
     }
     # the record is git's own: the note is readable with plain git, in the notes ref
     note = subprocess.run(

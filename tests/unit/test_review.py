@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from domain.events import ChangeSuperseded, ReviewHeld, ReviewPassed
+from domain.events import (
+    ChangeReceived,
+    ChangeSuperseded,
+    Commit,
+    ReviewHeld,
+    ReviewPassed,
+    Stamper,
+)
 from domain.review import (
     CommitReview,
     ReviewDecision,
@@ -13,7 +20,8 @@ from domain.review import (
     commits_to_review,
     decide_review,
 )
-from tests.builders import StreamLog
+from domain.state import project
+from tests.builders import T0, StreamLog
 
 PIPELINE = "orders-app"
 TEAM = frozenset({"ana", "bo", "Chen"})
@@ -154,3 +162,38 @@ def test_a_change_never_held_passes_even_with_a_newer_change_behind_it() -> None
     reviews = {"c1-c1": review("c1-c1", "ana", "bo"), "c2-c1": review("c2-c1", "ana", "bo")}
     assert log.decide("c1", reviews).outcome == "pass"
     assert log.decide("c2", reviews).outcome == "pass"
+
+
+def test_a_push_over_commits_nobody_listed_holds_the_change() -> None:
+    """CodeCommit's event names only the new head: when its first parent is not the branch's
+    previous head, the push carried commits that were never listed, so never reviewed."""
+    stamp = Stamper("orders-app", 1, T0)
+    received = stamp(
+        ChangeReceived,
+        "c1:received",
+        change_id="c1",
+        source="codecommit",
+        repository="orders",
+        branch="main",
+        commits=(Commit(commit_id="m" * 40, author="unknown"),),
+        head="m" * 40,
+        previous="p" * 40,
+    )
+    state = project([received])
+
+    def decide(parents: tuple[str, ...] | None) -> ReviewDecision:
+        record = CommitReview(commit_id="m" * 40, author="ana", approvers=("bo",), parents=parents)
+        return decide_review(
+            state,
+            Stamper("orders-app", 2, T0),
+            change_id="c1",
+            reviews={"m" * 40: record},
+            reviewers=frozenset({"ana", "bo"}),
+        )
+
+    held = decide(("x" * 40, "s" * 40))  # a merge whose mainline parent is an unlisted commit
+    assert held.outcome == "hold"
+    assert [u.code for u in held.unreviewed] == ["unlisted"]
+    assert "never listed" in held.unreviewed[0].reason
+    assert decide(("p" * 40, "s" * 40)).outcome == "pass"  # a merge onto the previous head
+    assert decide(None).outcome == "pass"  # the record names no parents: nothing to check
