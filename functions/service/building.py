@@ -15,7 +15,7 @@ from domain.builds import BuildReport, NotBuilt
 from domain.errors import BuildStartError
 from domain.events import Event, Stamper
 from domain.ports import BuildRequest
-from domain.state import PipelineState
+from domain.state import ChangeState, PipelineState
 from service.core import EngineCore, Progress
 
 #: the error a failed build fails the `Build` task with (the state machine catches it)
@@ -28,9 +28,9 @@ class BuildSteps(EngineCore):
         spec = self._spec(pipeline_id)
         state = self.log.state(pipeline_id)
         change = builds.to_build(state, change_id)
-        if change.artifact is not None or change.status == "build-failed":
+        if change.artifact is not None:
             # the build's end was recorded while this task was retried: hand it on again
-            self._hand_off(pipeline_id, change_id, token)
+            self._hand_off(change, token)
             return {"build_id": change.build_id, "started": False}
         if self.builder is None:
             raise BuildStartError(f"pipeline {pipeline_id!r}: no builder is configured")
@@ -62,8 +62,8 @@ class BuildSteps(EngineCore):
                 state, stamp, change_id=change_id, report=report
             ),
         )
-        self._hand_off(pipeline_id, change_id)
         change = recorded.state.change(change_id)
+        self._hand_off(change)
         return {
             "pipeline_id": pipeline_id,
             "change_id": change_id,
@@ -89,9 +89,8 @@ class BuildSteps(EngineCore):
         change = recorded.state.change(change_id)
         return {"change_id": change_id, "status": change.status if change else "unknown"}
 
-    def _hand_off(self, pipeline_id: str, change_id: str, token: str = "") -> None:
+    def _hand_off(self, change: ChangeState | None, token: str = "") -> None:
         """Resume the `Build` task with the artifact, or fail it with why the build failed."""
-        change = self.log.state(pipeline_id).change(change_id)
         if change is None:
             return
         token = token or change.build_token

@@ -204,18 +204,16 @@ class LocalBuilder(Builder):
 
     def _environment(self, request: BuildRequest, build_id: str, source: Path) -> dict[str, str]:
         """What CodeBuild sets, and no more of ours than a build container would have."""
-        python = str(Path(sys.executable).parent)
-        return {
-            "PATH": f"{python}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(source.parent),
-            "LC_ALL": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "CODEBUILD_BUILD_ID": build_id,
-            "CODEBUILD_RESOLVED_SOURCE_VERSION": request.commit_id,
-            "CODEBUILD_SRC_DIR": str(source),
-            BUILD_PIPELINE_VARIABLE: request.pipeline_id,
-            BUILD_CHANGE_VARIABLE: request.change_id,
-        }
+        return command_environment(
+            source.parent,
+            CODEBUILD_BUILD_ID=build_id,
+            CODEBUILD_RESOLVED_SOURCE_VERSION=request.commit_id,
+            CODEBUILD_SRC_DIR=str(source),
+            **{
+                BUILD_PIPELINE_VARIABLE: request.pipeline_id,
+                BUILD_CHANGE_VARIABLE: request.change_id,
+            },
+        )
 
     def _phase(
         self,
@@ -323,6 +321,19 @@ class LocalBuilder(Builder):
             },
             image=request.build.image,
         )
+
+
+def command_environment(home: Path, **variables: str) -> dict[str, str]:
+    """The environment a team's commands run in here (a build's, a test run's): this Python
+    first on PATH, a home of their own, and `variables`; nothing else of ours leaks in."""
+    python = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{python}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **variables,
+    }
 
 
 def state_change_event(

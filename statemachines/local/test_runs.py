@@ -41,7 +41,7 @@ from domain.conventions import (
 from domain.errors import IntegrationTestRunError
 from domain.ports import IntegrationTestRequest, IntegrationTestRuns
 from statemachines.local.artifacts import LocalArtifactStore
-from statemachines.local.builder import state_change_event
+from statemachines.local.builder import command_environment, state_change_event
 
 #: how long the endpoint may take to listen
 _ENDPOINT_START_SECONDS = 20.0
@@ -135,17 +135,16 @@ class LocalTestRunner(IntegrationTestRuns):
             run.endpoint = url
             out.write(f"integration tests of {request.stage} against {url}\n")
             out.flush()
-            environment = {
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-                "HOME": str(folder),
-                "LC_ALL": "C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "SHIPWAVE_ENDPOINT": url,
-                "SHIPWAVE_TEST_REPORT": str(report),
-                BUILD_STAGE_VARIABLE: request.stage,
-                BUILD_PIPELINE_VARIABLE: request.pipeline_id,
-                BUILD_CHANGE_VARIABLE: request.change_id,
-            }
+            environment = command_environment(
+                folder,
+                SHIPWAVE_ENDPOINT=url,
+                SHIPWAVE_TEST_REPORT=str(report),
+                **{
+                    BUILD_STAGE_VARIABLE: request.stage,
+                    BUILD_PIPELINE_VARIABLE: request.pipeline_id,
+                    BUILD_CHANGE_VARIABLE: request.change_id,
+                },
+            )
             try:
                 done = subprocess.run(
                     ["bash", "-e", "-c", request.command],
