@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.sqlite import SQLiteEventStore  # noqa: E402
 from domain.events import AlarmFired, RollbackStarted  # noqa: E402
+from examples import changes as edits  # noqa: E402
 from examples.reference import CreateOrderApp  # noqa: E402
 from statemachines.generator import SEP  # noqa: E402
 from statemachines.local.runtime import LocalRuntime  # noqa: E402
-from statemachines.local.simulation import Behaviour  # noqa: E402
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PRICE_PER_TRANSITION = 0.025 / 1000
@@ -98,7 +98,7 @@ def main() -> None:
         from statemachines.local import moto_patches
 
         moto_patches.route_lambda(watch)
-        bad = runtime.merge(pipeline, "v1.2.0", behaviour=Behaviour(fault_rate=0.05))
+        bad = runtime.merge(pipeline, "v1.2.0", files={"src/orders.py": edits.bulk_discounts()})
         runtime.run()
         log = list(runtime.store.read(pipeline))
         alarm = next(e for e in log if isinstance(e, AlarmFired) and e.change_id == bad)

@@ -127,6 +127,13 @@ class GitRepository:
         with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
             tar.extractall(into, filter="data")
 
+    def file_at(self, commit_id: str, path: str) -> str | None:
+        """The text of `path` in `commit_id`'s tree, or None when the tree has no such file."""
+        listed = self._git("ls-tree", "--name-only", commit_id, "--", path).strip()
+        if listed != path:
+            return None
+        return self._git("show", f"{commit_id}:{path}")
+
     def log(self, old: str | None, new: str) -> list[tuple[str, str, str]]:
         """(commit id, author, subject) of the commits `old..new`, oldest first."""
         span = f"{old}..{new}" if old else new

@@ -54,13 +54,12 @@ from domain.events import (
     StageSucceeded,
 )
 from domain.ports import EventStore
-from domain.spec import PipelineSpec
 from domain.state import ChangeState, PipelineState
-from examples.reference import SERVICE_CODE, CreateOrderApp
+from examples import changes as edits
+from examples.reference import CreateOrderApp
 from service.pipeline_log import PipelineLog
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
-from statemachines.local.simulation import Behaviour
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 _SHOWN = (
@@ -198,12 +197,18 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         newer = runtime.merge(pipeline, "v1.2.1")
         settle()
 
-        console.rule("3 · a bad change: its version raises the fault rate")
-        bad = runtime.merge(pipeline, "v1.3.0", behaviour=Behaviour(fault_rate=0.05))
+        console.rule("3 · a bad change: bulk discounts whose code fails orders of 30+ units")
+        bad = runtime.merge(pipeline, "v1.3.0", files={"src/orders.py": edits.bulk_discounts()})
         settle()
 
         console.rule("4 · fail closed: a commit approved only by its author waits at source")
-        held = runtime.merge(pipeline, "v1.5.0", author="dara", approved_by=("dara",))
+        held = runtime.merge(
+            pipeline,
+            "v1.5.0",
+            author="dara",
+            approved_by=("dara",),
+            files={"src/orders.py": edits.code()},
+        )
         runtime.run_for(6 * 3600)
         waiting = runtime.log.state(pipeline).changes[held]
         console.print(
@@ -215,17 +220,19 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         runtime.approve(pipeline, held, "ana")
         settle()
 
-        console.rule("5 · a slow burn: faults start five hours after a box takes the version")
+        console.rule("5 · a slow burn: a buffer of recent orders that each box fills, then fails")
         progress.rollbacks = 0
-        slow = runtime.merge(pipeline, "v1.4.0", behaviour=Behaviour(burns_after_hours=5))
+        slow = runtime.merge(pipeline, "v1.4.0", files={"src/orders.py": edits.slow_burn()})
         settle()
 
         console.rule("6 · a failing build: the change's code breaks a unit test")
-        broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": _bug(spec)})
+        broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": edits.unit_price_bug()})
         settle()
 
         console.rule("7 · a failing integration test: the fix takes orders of any size")
-        unbounded = runtime.merge(pipeline, "v1.7.0", files={"src/orders.py": _no_limit(spec)})
+        unbounded = runtime.merge(
+            pipeline, "v1.7.0", files={"src/orders.py": edits.no_item_limit()}
+        )
         settle()
 
         changes = [good, older, newer, bad, held, slow, broken, unbounded]
@@ -345,21 +352,3 @@ def _where(change: ChangeState) -> str:
     if change.stage:
         return change.stage
     return "build" if change.status == "build-failed" else "everywhere"
-
-
-def _no_limit(spec: PipelineSpec) -> str:
-    """The service's code (v1.6.0's pricing bug fixed) taking orders of any size: its unit
-    tests never try 51 items."""
-    code = (SERVICE_CODE[spec.repository] / "src" / "orders.py").read_text()
-    if "MAX_ITEMS = 50\n" not in code:
-        raise LookupError("the example service's item limit changed: update the demo's bug")
-    return code.replace("MAX_ITEMS = 50\n", "MAX_ITEMS = 5000\n")
-
-
-def _bug(spec: PipelineSpec) -> str:
-    """The service's code with a real bug: each line is priced as one unit."""
-    code = (SERVICE_CODE[spec.repository] / "src" / "orders.py").read_text()
-    correct = '"line_total_cents": item["quantity"] * item["unit_price_cents"],'
-    if correct not in code:
-        raise LookupError("the example service's pricing line changed: update the demo's bug")
-    return code.replace(correct, '"line_total_cents": item["unit_price_cents"],')

@@ -9,6 +9,8 @@ object. An object is written once (as under S3 Object Lock): writing a key again
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from pathlib import Path
 
 from domain.artifacts import S3Location, s3_location
@@ -50,3 +52,21 @@ class LocalArtifactStore(ArtifactStore):
         except OSError as error:
             raise ArtifactReadError(f"{location.uri}: unreadable ({error})") from None
         return f"sha256:{hashlib.sha256(content).hexdigest()}" == artifact.checksum
+
+    def unpack(self, artifact: Artifact, into: Path) -> None:
+        """Unpack the artifact's zip into `into`, once its bytes hash to its checksum (a copy
+        that is not the artifact is never served)."""
+        location = s3_location(artifact)
+        if location is None:
+            raise ArtifactReadError(f"{artifact.uri!r} is not in the local artifact store")
+        try:
+            content = self.path(location).read_bytes()
+        except OSError as error:
+            raise ArtifactReadError(f"{location.uri}: unreadable ({error})") from None
+        digest = f"sha256:{hashlib.sha256(content).hexdigest()}"
+        if digest != artifact.checksum:
+            raise ArtifactReadError(
+                f"{location.uri} hashes to {digest}, not {artifact.checksum}: not served"
+            )
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            archive.extractall(into)

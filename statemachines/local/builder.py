@@ -82,6 +82,7 @@ class LocalBuild:
     sha256: str = ""
     seconds: float = 0.0
     network_isolated: bool = False
+    commit_id: str = ""
 
     def report(self) -> BuildReport:
         """The build's end as the domain reads CodeBuild's event."""
@@ -157,6 +158,7 @@ class LocalBuilder(Builder):
             status="IN_PROGRESS",
             phases=phases,
             log=log,
+            commit_id=request.commit_id,
         )
         environment = self._environment(request, build_id, source)
         with log.open("w") as out:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +30,41 @@ def load(code: Path, entry: str) -> Handler:
     return handler
 
 
-def url_event(request: Request) -> dict[str, Any]:
-    """The request as Lambda hands it to a function behind a Function URL (format 2.0)."""
-    body = request.get_data()
+def function_url_event(
+    method: str,
+    path: str,
+    body: bytes | str,
+    *,
+    query: str = "",
+    headers: Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """A request as Lambda hands it to a function behind a Function URL (payload format 2.0)."""
+    raw = body.encode() if isinstance(body, str) else body
     try:
-        text, encoded = body.decode(), False
+        text, encoded = raw.decode(), False
     except UnicodeDecodeError:
-        text, encoded = base64.b64encode(body).decode(), True
+        text, encoded = base64.b64encode(raw).decode(), True
     return {
         "version": "2.0",
-        "rawPath": request.path,
-        "rawQueryString": request.query_string.decode(),
-        "headers": {key.lower(): value for key, value in request.headers.items()},
-        "requestContext": {
-            "http": {"method": request.method, "path": request.path, "sourceIp": "127.0.0.1"}
-        },
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {key.lower(): value for key, value in (headers or {}).items()},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": source_ip}},
         "body": text,
         "isBase64Encoded": encoded,
     }
+
+
+def url_event(request: Request) -> dict[str, Any]:
+    """The request as Lambda hands it to a function behind a Function URL (format 2.0)."""
+    return function_url_event(
+        request.method,
+        request.path,
+        request.get_data(),
+        query=request.query_string.decode(),
+        headers=dict(request.headers.items()),
+    )
 
 
 def application(handler: Handler) -> Callable[..., Any]:

@@ -49,11 +49,12 @@ from statemachines.local import moto_patches
 from statemachines.local.artifacts import LocalArtifactStore
 from statemachines.local.builder import LocalBuild, LocalBuilder
 from statemachines.local.simulation import (
-    Behaviour,
+    HostFaults,
     SimulatedCloudWatch,
     SimulatedFleet,
 )
 from statemachines.local.test_runs import LocalTestRunner
+from statemachines.local.traffic import LocalTraffic
 
 HOME_REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -201,6 +202,9 @@ class LocalRuntime:
             account=ACCOUNT,
             region=HOME_REGION,
             clock=self.clock.now,
+        )
+        self.fleet.profiler = LocalTraffic(
+            self.specs, self.artifacts, self.repositories, self._commit_of
         )
         self.reviews = GitReviewSource(self.repositories)
         self.outbox = OutboxNotifier()
@@ -381,6 +385,7 @@ class LocalRuntime:
         builder, outside any pipeline), the fleet seeded, the artifact recorded known-good."""
         spec = self.specs[pipeline_id]
         artifact = self._build_version(spec, version)
+        self.fleet.take(spec.service, artifact)
         self.fleet.seed(
             spec.service,
             [(environment(spec, stage), scope) for stage, scope in spec.scopes()],
@@ -417,7 +422,7 @@ class LocalRuntime:
         pipeline_id: str,
         version: str,
         *,
-        behaviour: Behaviour | None = None,
+        hosts: HostFaults | None = None,
         reviewed: bool = True,
         author: str = "developer",
         approved_by: tuple[str, ...] | None = None,
@@ -427,9 +432,11 @@ class LocalRuntime:
         pipeline's git repository (`VERSION` set to `version`, and `files` changed), its
         approvals (`approved_by`, or "reviewer" when `reviewed`) as notes in
         `refs/notes/reviews`. The repository's notification of the moved branch goes to the
-        intake, which starts the pipeline: review, build, stages. Returns the change's id."""
+        intake, which starts the pipeline: review, build, stages. Returns the change's id.
+        How the version serves customers comes from running its code; `hosts` says how its
+        hosts behave beside it (failing health checks, a broken metrics agent)."""
         spec = self.specs[pipeline_id]
-        self.fleet.behaviours[version] = behaviour or Behaviour()
+        self.fleet.hosts[version] = hosts or HostFaults()
         repository = self.repositories[spec.repository]
         now = self.clock.now()
         previous = repository.head()
@@ -476,6 +483,13 @@ class LocalRuntime:
                 ],
             },
         }
+
+    def _commit_of(self, artifact: Artifact) -> str | None:
+        """The commit the artifact was built from (None: no local build made it)."""
+        for build in self.builder.builds.values():
+            if build.location and build.location.split(":::", 1)[-1] == artifact.uri[5:]:
+                return build.commit_id
+        return None
 
     def build_of(self, change_id: str) -> LocalBuild | None:
         """The local build of the change, once started."""

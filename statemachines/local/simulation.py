@@ -2,20 +2,28 @@
 
 They stand in for AWS only on the local runtime, behind the same ports the real adapters
 implement (`DeployTarget`, `AlarmReader`, `ArtifactStore`). They are deterministic: traffic
-and faults are expected values per minute, so a scenario gives the same result every run.
+is an expected number of requests per minute, and what the boxes answer comes from running
+each version's code (`traffic.py`), so a scenario gives the same result every run.
 
 - `SimulatedFleet`: boxes per AZ/cell (or per region for pre-production), each running a
   version. One-box puts the artifact on one box beside the old ones; rolling batches replace
-  the rest; rollback returns every box to the known-good artifact. It records the most boxes
-  each version ever ran on, per scope, so tests can prove a bad version never left its one-box.
+  the rest; rollback returns every box to the known-good artifact. Before a version first
+  runs on a box, its code serves the service's customers in a reference box and the answers
+  make its `TrafficProfile`. It records the most boxes each version ever ran on, per scope,
+  so tests can prove a bad version never left its one-box. `HostFaults` say what no request
+  reveals (failing health checks, a broken metrics agent).
 - `SimulatedCloudWatch`: every virtual minute each scope serves requests (by the region's
-  traffic class) and fails the share its versions' fault rates say. Alpha and beta serve only
-  integration tests (datapoints, no customer-fault alarms); gamma mirrors production. Per
-  service and region it evaluates the fault-rate alarm (from the pipeline's high-severity
-  set: threshold, periods, datapoints to alarm) on the whole fleet and on one-box boxes alone,
-  derives the composites (service high-severity, service one-box, team aggregate), keeps the
-  alarm history and delivers each OK→ALARM change to a listener, as EventBridge delivers it to
-  the controller.
+  traffic class); each box fails the share its code failed over the same requests, counted
+  from the box's own: a bug from its first request, a slow burn once the box has served
+  enough (busy regions first). Alpha and beta serve only integration tests (datapoints, no
+  customer-fault alarms); gamma mirrors production. Per service and region it evaluates the
+  pipeline's metric alarms on the whole fleet and on one-box boxes alone, the canary's
+  SuccessPercent in production regions (the share of traffic on boxes that answer the
+  canary's request as it expects), derives the composites (service high-severity, service
+  one-box, team aggregate: the services' high-severity composites and canaries), keeps the
+  alarm history and delivers each OK→ALARM change to a listener, as EventBridge delivers it
+  to the controller. A region whose metrics stopped moving and whose boxes' code no longer
+  changes is settled: evaluating it again would change nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from domain.alarm_health import AlarmStatus
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
@@ -36,6 +44,7 @@ from domain.events import Artifact
 from domain.ports import AlarmReader, ArtifactStore, DeployResult, DeployTarget
 from domain.rollout import batch_size, healthy_percent, one_box_traffic_percent
 from domain.spec import Datapoints, MetricAlarm, PipelineSpec, Rolling
+from statemachines.local.traffic import NO_CODE, TrafficProfile, TrafficProfileError
 
 REQUESTS_PER_MINUTE = {"high": 600.0, "low": 30.0}
 #: alpha and beta serve integration tests, not customers: their traffic counts as datapoints,
@@ -45,27 +54,21 @@ INTEGRATION_TEST_REQUESTS_PER_MINUTE = 20.0
 
 
 @dataclass(frozen=True)
-class Behaviour:
-    """How a version behaves once deployed."""
+class HostFaults:
+    """How a version's hosts behave beside its code: what no request to the code reveals (the
+    code's own faults, latency and slow burns come from running it: `traffic.py`)."""
 
-    fault_rate: float = 0.001
-    latency_ms: float = 40.0  # p50; p90 is twice and p99 four times as long
     cpu_percent: float = 35.0
     memory_percent: float = 50.0
     disk_percent: float = 40.0
-    #: a slow burn: after this many hours on a box, the box fails at `burn_fault_rate`
-    burns_after_hours: float | None = None
-    burn_fault_rate: float = 0.05
     healthy: bool = True  # False: new boxes fail their health checks
     #: boxes replaced in this rolling batch (and later ones) fail their health checks
     unhealthy_from_batch: int | None = None
     #: False: the version's boxes publish no metrics (a broken agent): alarms see no data
     reports_metrics: bool = True
 
-    def faults(self, age: timedelta) -> float:
-        if self.burns_after_hours is not None and age >= timedelta(hours=self.burns_after_hours):
-            return self.burn_fault_rate
-        return self.fault_rate
+
+Profiler = Callable[[str, Artifact], TrafficProfile]  # (service, artifact) → its profile
 
 
 @dataclass
@@ -110,7 +113,12 @@ class SimulatedFleet:
     def __init__(self, clock: Callable[[], datetime], *, boxes_per_scope: int = 12) -> None:
         self.clock = clock
         self.boxes_per_scope = boxes_per_scope
-        self.behaviours: dict[str, Behaviour] = {}
+        #: version → how its hosts behave (what its code does not decide)
+        self.hosts: dict[str, HostFaults] = {}
+        #: (service, version) → how its code answered the service's customers
+        self.profiles: dict[tuple[str, str], TrafficProfile] = {}
+        #: runs a version's code before the fleet first serves it (None: versions run no code)
+        self.profiler: Profiler | None = None
         self._lock = threading.RLock()
         self._boxes: dict[tuple[str, str, str], list[Box]] = {}  # (service, environment, scope)
         #: the most boxes each version ran on: (service, environment, scope, version) → count
@@ -144,6 +152,25 @@ class SimulatedFleet:
 
     def target(self, spec: PipelineSpec) -> DeployTarget:
         return _FleetTarget(self, spec.service)
+
+    def take(self, service: str, artifact: Artifact) -> TrafficProfile:
+        """The profile of the artifact's code, made (once per version) before a box runs it.
+        Code that cannot be served (it does not load, it hangs) fails every request."""
+        key = (service, artifact.version)
+        if key not in self.profiles:
+            if self.profiler is None:
+                self.profiles[key] = NO_CODE
+            else:
+                try:
+                    self.profiles[key] = self.profiler(service, artifact)
+                except TrafficProfileError as error:
+                    self.profiles[key] = TrafficProfile(
+                        window=1, faults=(1.0,), source=str(error), first_fault=str(error)
+                    )
+        return self.profiles[key]
+
+    def profile(self, service: str, version: str | None) -> TrafficProfile:
+        return self.profiles.get((service, version or ""), NO_CODE)
 
     def _set(
         self,
@@ -185,11 +212,10 @@ class _FleetTarget(DeployTarget):
     ) -> DeployResult:
         boxes = self.fleet.boxes(self.service, environment, scope)
         on_new = sum(1 for b in boxes if b.version == version)
-        behaviour = self.fleet.behaviours.get(version or "", Behaviour())
-        failing_batch = (
-            behaviour.unhealthy_from_batch is not None and batch >= behaviour.unhealthy_from_batch
-        )
-        unhealthy = tuple(b.name for b in changed if not behaviour.healthy or failing_batch)
+        hosts = self.fleet.hosts.get(version or "", _HEALTHY_HOSTS)
+        failing = hosts.unhealthy_from_batch
+        failing_batch = failing is not None and batch >= failing
+        unhealthy = tuple(b.name for b in changed if not hosts.healthy or failing_batch)
         return DeployResult(
             boxes=tuple(b.name for b in changed),
             fleet_percent_on_new=round(100.0 * on_new / len(boxes), 2),
@@ -202,6 +228,7 @@ class _FleetTarget(DeployTarget):
     def one_box(
         self, environment: str, scope: str, artifact: Artifact, traffic_percent: float
     ) -> DeployResult:
+        self.fleet.take(self.service, artifact)
         with self.fleet._lock:
             boxes = self.fleet.boxes(self.service, environment, scope)
             share = one_box_traffic_percent(len(boxes), traffic_percent)
@@ -220,6 +247,7 @@ class _FleetTarget(DeployTarget):
     def next_batch(
         self, environment: str, scope: str, artifact: Artifact, rolling: Rolling, batch: int
     ) -> DeployResult:
+        self.fleet.take(self.service, artifact)
         with self.fleet._lock:
             boxes = self.fleet.boxes(self.service, environment, scope)
             size = batch_size(len(boxes), rolling)
@@ -238,6 +266,8 @@ class _FleetTarget(DeployTarget):
         if self.fleet.flaky_rollbacks[self.service] > 0:
             self.fleet.flaky_rollbacks[self.service] -= 1
             raise TransientDeployError(f"{self.service} in {scope}: Throttling: rate exceeded")
+        if artifact is not None:
+            self.fleet.take(self.service, artifact)
         with self.fleet._lock:
             boxes = self.fleet.boxes(self.service, environment, scope)
             version = artifact.version if artifact else None
@@ -246,7 +276,7 @@ class _FleetTarget(DeployTarget):
             return self._result(environment, scope, version, changed)
 
 
-_DEFAULT_BEHAVIOUR = Behaviour()
+_HEALTHY_HOSTS = HostFaults()
 
 #: how each statistic of the standard alarms reads a version's behaviour (traffic-weighted)
 _LATENCY_FACTOR = {"p50": 1.0, "p90": 2.0, "p99": 4.0}
@@ -276,6 +306,7 @@ class _Group:
 class _Scope:
     service: str
     environment: str
+    name: str
     region: str
     requests_per_minute: float
     first_tick: int  # the index of the first tick that counted this scope's traffic
@@ -297,6 +328,24 @@ class _RegionWatch:
     fleet: dict[tuple[str, str], float] = field(default_factory=dict)
     one_box: dict[tuple[str, str], float] = field(default_factory=dict)
     stable_ticks: int = 0
+    #: every box there serves as it will from now on (no code of theirs is still changing)
+    steady: bool = False
+
+
+@dataclass(frozen=True)
+class _Served:
+    """A group of boxes, the requests it serves a minute, its code's profile, and the requests
+    each of its boxes served so far."""
+
+    group: _Group
+    weight: float
+    profile: TrafficProfile
+    per_box: float
+
+
+def _canaries(spec: PipelineSpec, environment: str) -> tuple[MetricAlarm, ...]:
+    """The canary alarms of a production region, when the spec declares a canary."""
+    return spec.alarms.canaries if environment == "production" and spec.canary.url else ()
 
 
 AlarmListener = Callable[[str, str, str, str], None]  # (alarm, environment, region, reason)
@@ -328,6 +377,10 @@ class SimulatedCloudWatch(AlarmReader):
         self._layout_generation = -1
         self._by_region: dict[tuple[str, str, str], list[_Scope]] = defaultdict(list)
         self._groups: dict[int, tuple[int, tuple[_Group, ...]]] = {}
+        #: (service, environment, scope, version, since) → (requests per box so far, per box a
+        #: minute since, minutes simulated then)
+        self._served: dict[tuple[str, str, str, str, datetime | None], tuple[float, float, float]]
+        self._served = {}
         self._regions: dict[tuple[str, str, str], _RegionWatch] = defaultdict(_RegionWatch)
         self.listeners: list[AlarmListener] = []
         self.forced: dict[tuple[str, str, str], str] = {}
@@ -367,15 +420,14 @@ class SimulatedCloudWatch(AlarmReader):
             if self._layout_generation != self.fleet.generation:
                 self._layout()
             by_hand = {(env, region) for _, env, region in (*self.forced, *self._released)}
-            burning = any(b.burns_after_hours is not None for b in self.fleet.behaviours.values())
             #: (team, environment, region) → its services' high-severity composites in ALARM
             team_breach: dict[tuple[str, str, str], list[str]] = defaultdict(list)
             for key, scopes in self._by_region.items():
                 service, environment, region = key
                 spec = self._services[service]
                 watch = self._regions[key]
-                if burning or watch.generation != self.fleet.generation:
-                    fleet, one_box = self._measure(spec, scopes, now)
+                if not watch.steady or watch.generation != self.fleet.generation:
+                    fleet, one_box, watch.steady = self._measure(spec, scopes)
                     if (fleet, one_box) != (watch.fleet, watch.one_box):
                         watch.stable_ticks = 0
                     watch.fleet, watch.one_box = fleet, one_box
@@ -385,13 +437,18 @@ class SimulatedCloudWatch(AlarmReader):
                 watch.stable_ticks = (
                     0 if (environment, region) in by_hand else watch.stable_ticks + 1
                 )
-                settled = watch.stable_ticks >= _SETTLED_TICKS and not burning
+                settled = watch.stable_ticks >= _SETTLED_TICKS and watch.steady
                 names = spec.alarm_names
                 team = team_breach[(spec.team, environment, region)]
+                canaries = _canaries(spec, environment)
                 if settled:
-                    high = self._alarms[(names.high_severity_composite, environment, region)]
-                    team.extend([names.high_severity_composite] if high.state == "ALARM" else [])
+                    for name in (names.high_severity_composite, *(a.name for a in canaries)):
+                        if self._alarms[(name, environment, region)].state == "ALARM":
+                            team.append(name)
                     continue
+                for rule in canaries:  # a failing canary is one of the team aggregate's
+                    if self._evaluate_set((rule,), fleet, environment, region, now, changes):
+                        team.append(rule.name)
                 high_reason = self._evaluate_set(
                     spec.alarms.high_severity, fleet, environment, region, now, changes
                 )
@@ -451,7 +508,7 @@ class SimulatedCloudWatch(AlarmReader):
                 else REQUESTS_PER_MINUTE[info.traffic if info else "low"]
             )
             self._scopes[(service, environment, scope)] = _Scope(
-                service, environment, region, rate, len(self._ticks) - 1, boxes
+                service, environment, scope, region, rate, len(self._ticks) - 1, boxes
             )
         # Customer-facing scopes by (service, environment, region). Alpha and beta serve
         # integration tests only: their traffic counts as datapoints but raises no alarm.
@@ -462,47 +519,76 @@ class SimulatedCloudWatch(AlarmReader):
                 self._by_region[key].append(counted)
         self._layout_generation = self.fleet.generation
 
-    def _measure(
-        self, spec: PipelineSpec, scopes: list[_Scope], now: datetime
-    ) -> tuple[Metrics, Metrics]:
-        """One minute of the region's metrics, for the whole fleet and for one-box boxes."""
-        fleet: list[tuple[_Group, float]] = []
+    def _measure(self, spec: PipelineSpec, scopes: list[_Scope]) -> tuple[Metrics, Metrics, bool]:
+        """One minute of the region's metrics, for the whole fleet and for one-box boxes, and
+        whether every box there is past the point where its code's behaviour still changes."""
+        fleet: list[_Served] = []
         for scope in scopes:
             for group in self._shares(spec, scope.boxes):
-                fleet.append((group, scope.requests_per_minute * group.share))
-        return self._metrics(fleet, now), self._metrics(
-            [(g, w) for g, w in fleet if g.one_box], now
+                weight = scope.requests_per_minute * group.share
+                fleet.append(
+                    _Served(
+                        group,
+                        weight,
+                        self.fleet.profile(spec.service, group.version),
+                        self._served_per_box(scope, group, weight / group.boxes),
+                    )
+                )
+        steady = all(served.profile.steady(served.per_box) for served in fleet)
+        return (
+            self._metrics(spec, fleet, canary=bool(spec.canary.url)),
+            self._metrics(spec, [s for s in fleet if s.group.one_box], canary=False),
+            steady,
         )
 
-    def _metrics(self, groups: list[tuple[_Group, float]], now: datetime) -> Metrics:
-        """One minute of metrics from the boxes that publish them (none: no data)."""
-        behaviours = [
-            (group, weight, behaviour)
-            for group, weight in groups
-            if (
-                behaviour := self.fleet.behaviours.get(group.version, _DEFAULT_BEHAVIOUR)
-            ).reports_metrics
+    def _served_per_box(self, scope: _Scope, group: _Group, rate: float) -> float:
+        """Requests each box of the group served since it took its version: the minutes since
+        the last measure at the rate the boxes had then; from now on at `rate`."""
+        key = (scope.service, scope.environment, scope.name, group.version, group.since)
+        minutes = self._minutes[-1] if self._minutes else 0.0
+        before = self._served.get(key)
+        served = before[0] + before[1] * (minutes - before[2]) if before else 0.0
+        self._served[key] = (served, rate, minutes)
+        return served
+
+    def _metrics(self, spec: PipelineSpec, groups: list[_Served], *, canary: bool) -> Metrics:
+        """One minute of metrics from the boxes that publish them (none: no data); with the
+        canary's success, which needs no agent on the boxes: the share of the traffic served by
+        boxes that answer the canary's request as it expects (a box whose version runs no
+        code here passes it)."""
+        metrics: Metrics = {}
+        reporting = [
+            (s, hosts)
+            for s in groups
+            if (hosts := self.fleet.hosts.get(s.group.version, _HEALTHY_HOSTS)).reports_metrics
         ]
-        served = sum(weight for _, weight, _ in behaviours)
-        if not behaviours or served <= 0:
-            return {}
-        failed = sum(w * b.faults(now - (g.since or now)) for g, w, b in behaviours)
-        latency = sum(w * b.latency_ms for _, w, b in behaviours) / served
-        metrics: Metrics = {
-            ("FaultRate", "Average"): failed / served,
-            ("LogErrors", "Sum"): failed,
-            ("CPUUtilization", "Average"): sum(w * b.cpu_percent for _, w, b in behaviours)
-            / served,
-            ("MemoryUtilization", "Average"): sum(w * b.memory_percent for _, w, b in behaviours)
-            / served,
-            ("DiskUtilization", "Maximum"): max(b.disk_percent for _, _, b in behaviours),
-            ("UnhealthyHosts", "Maximum"): float(
-                sum(g.boxes for g, _, b in behaviours if not b.healthy)
-            ),
-            ("RequestCount", "Sum"): served,
-        }
-        for statistic, factor in _LATENCY_FACTOR.items():
-            metrics[("Latency", statistic)] = latency * factor
+        served = sum(s.weight for s, _ in reporting)
+        if reporting and served > 0:
+            failed = sum(s.weight * s.profile.fault_rate(s.per_box) for s, _ in reporting)
+            latency = sum(s.weight * s.profile.latency_ms for s, _ in reporting) / served
+            metrics = {
+                ("FaultRate", "Average"): failed / served,
+                ("LogErrors", "Sum"): failed,
+                ("CPUUtilization", "Average"): sum(s.weight * h.cpu_percent for s, h in reporting)
+                / served,
+                ("MemoryUtilization", "Average"): sum(
+                    s.weight * h.memory_percent for s, h in reporting
+                )
+                / served,
+                ("DiskUtilization", "Maximum"): max(h.disk_percent for _, h in reporting),
+                ("UnhealthyHosts", "Maximum"): float(
+                    sum(s.group.boxes for s, h in reporting if not h.healthy)
+                ),
+                ("RequestCount", "Sum"): served,
+            }
+            for statistic, factor in _LATENCY_FACTOR.items():
+                metrics[("Latency", statistic)] = latency * factor
+        total = sum(s.weight for s in groups)
+        if canary and total > 0:
+            passed = sum(
+                s.weight for s in groups if s.profile.canary_passes(s.per_box) is not False
+            )
+            metrics[("SuccessPercent", "Average")] = 100.0 * passed / total
         return {key: round(value, 9) for key, value in metrics.items()}
 
     def _evaluate_set(

@@ -12,14 +12,11 @@ event of the pipeline's test project, delivered to the build handler as on AWS.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import subprocess
 import sys
 import time
 import uuid
-import zipfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,14 +28,13 @@ from junitparser import Error, Failure, JUnitXml
 from junitparser.junitparser import JUnitXmlError
 
 from adapters.git_source import GitError, GitRepository
-from domain.artifacts import s3_location
 from domain.conventions import (
     BUILD_CHANGE_VARIABLE,
     BUILD_PIPELINE_VARIABLE,
     BUILD_STAGE_VARIABLE,
     test_project_name,
 )
-from domain.errors import IntegrationTestRunError
+from domain.errors import ArtifactReadError, IntegrationTestRunError
 from domain.ports import IntegrationTestRequest, IntegrationTestRuns
 from statemachines.local.artifacts import LocalArtifactStore
 from statemachines.local.builder import command_environment, state_change_event
@@ -196,19 +192,10 @@ class LocalTestRunner(IntegrationTestRuns):
         )
 
     def _unpack(self, request: IntegrationTestRequest, into: Path) -> None:
-        location = s3_location(request.artifact)
-        if location is None:
-            raise IntegrationTestRunError(
-                f"{request.artifact.uri!r} is not in the local artifact store"
-            )
-        content = self.store.path(location).read_bytes()
-        digest = f"sha256:{hashlib.sha256(content).hexdigest()}"
-        if digest != request.artifact.checksum:
-            raise IntegrationTestRunError(
-                f"{location.uri} hashes to {digest}, not {request.artifact.checksum}: not served"
-            )
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            archive.extractall(into)
+        try:
+            self.store.unpack(request.artifact, into)
+        except ArtifactReadError as error:
+            raise IntegrationTestRunError(str(error)) from None
 
     def _endpoint(self, code: Path, entry: str, folder: Path, out: Any) -> _Endpoint:
         return _Endpoint(code, entry, folder / "port", out)

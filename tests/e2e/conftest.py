@@ -19,7 +19,7 @@ from domain.spec import (
     TimeWindow,
     Wave,
 )
-from examples.reference import OrdersTeamPipeline
+from examples.reference import CreateOrderApp, OrdersTeamPipeline
 from statemachines.generator import to_json
 from statemachines.local.runtime import LocalRuntime
 
@@ -42,8 +42,12 @@ class SmallTeam(OrdersTeamPipeline):
 
 
 class SmallApp(SmallTeam):
+    """create-order's real code, built and served as CreateOrderApp's (no integration tests)."""
+
     service = "create-order"
     repository = "acme/create-order"
+    build = CreateOrderApp.build
+    canary = CreateOrderApp.canary
 
 
 class SmallHistory(SmallTeam):

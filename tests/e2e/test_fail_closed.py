@@ -31,10 +31,11 @@ from domain.events import (
 )
 from domain.operations import OperatorInputError, approve_emergency
 from domain.rollout import window_closed
+from examples import changes as edits
 from examples.reference import CreateOrderApp
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
-from statemachines.local.simulation import Behaviour
+from statemachines.local.simulation import HostFaults
 from tests.e2e.conftest import SmallApp
 from tests.e2e.test_scenarios import events, versions
 
@@ -150,12 +151,17 @@ def test_a_missing_alarm_blocks_the_stage_until_it_exists_again(make_runtime: Ma
 
 
 def test_a_version_whose_metrics_stop_never_passes_its_one_box_bake(make_runtime: Make) -> None:
-    """A 5 % fault version whose boxes publish no metrics: every one-box metric alarm goes to
-    INSUFFICIENT_DATA and the one-box composite stays OK. The bake does not pass on that."""
+    """A version with a bug (3 % of orders fail) whose boxes publish no metrics: every one-box
+    metric alarm goes to INSUFFICIENT_DATA and the one-box composite stays OK. The bake does
+    not pass on that."""
     runtime = make_runtime(SmallApp)
     runtime.adopt(PIPELINE, "v1.0.0")
-    silent = Behaviour(fault_rate=0.05, reports_metrics=False)
-    change = runtime.merge(PIPELINE, "v1.3.0", behaviour=silent)
+    change = runtime.merge(
+        PIPELINE,
+        "v1.3.0",
+        files={"src/orders.py": edits.bulk_discounts()},
+        hosts=HostFaults(reports_metrics=False),
+    )
     runtime.run_for(2 * 86400)
 
     log = events(runtime, PIPELINE)

@@ -11,7 +11,6 @@ import pytest
 
 from domain.events import (
     AlarmFired,
-    BakeStarted,
     BuildFailed,
     DatapointsInsufficient,
     Event,
@@ -21,11 +20,13 @@ from domain.events import (
     RollbackCompleted,
     StageLeaseAcquired,
     StageLeaseReleased,
+    StageSucceeded,
 )
 from domain.state import PipelineState
+from examples import changes as edits
 from examples.reference import SERVICE_CODE, CreateOrderApp
 from statemachines.local.runtime import LocalRuntime
-from statemachines.local.simulation import Behaviour
+from statemachines.local.simulation import HostFaults
 from tests.e2e.conftest import SmallApp, SmallHistory, ThinTraffic
 
 Make = Callable[..., LocalRuntime]
@@ -111,7 +112,10 @@ def test_bad_change_is_rolled_back_at_the_first_one_box(make_runtime: Make) -> N
     runtime = make_runtime(CreateOrderApp)
     runtime.adopt(spec.pipeline_id, "v1.0.0")
 
-    change = runtime.merge(spec.pipeline_id, "v1.2.0", behaviour=Behaviour(fault_rate=0.05))
+    # bulk discounts whose code fails orders of 30 units or more: about 3 % of orders
+    change = runtime.merge(
+        spec.pipeline_id, "v1.2.0", files={"src/orders.py": edits.bulk_discounts()}
+    )
     runtime.run()
 
     assert runtime.executions[change].status == "FAILED"
@@ -137,29 +141,36 @@ def test_slow_burn_is_rolled_back_during_a_bake_hours_in(make_runtime: Make) -> 
     runtime = make_runtime(CreateOrderApp)
     runtime.adopt(spec.pipeline_id, "v1.0.0")
 
-    # A box fails a day after it takes the version: the first boxes of wave 1 (its one-box,
-    # Monday noon) turn during the 12 h bake, which starts Tuesday once af-south-1's window
-    # let its last AZ in.
-    change = runtime.merge(spec.pipeline_id, "v1.3.0", behaviour=Behaviour(burns_after_hours=24))
+    # Each box keeps every order it accepted in a buffer nothing drains and fails every order
+    # once it holds 13,500 (about 15,000 requests): a busy region's box fills in five hours, a
+    # quiet one's in days. The stages whose bakes end before their boxes fill pass it on.
+    change = runtime.merge(spec.pipeline_id, "v1.3.0", files={"src/orders.py": edits.slow_burn()})
     runtime.run()
 
     log = events(runtime, spec.pipeline_id)
     alarm = next(e for e in log if isinstance(e, AlarmFired))
-    bake = [
+    passed = {e.stage for e in log if isinstance(e, StageSucceeded)}
+    assert {"alpha", "beta", "gamma", "wave1"} <= passed  # their bakes ended first
+    assert alarm.stage not in passed
+    assert alarm.stage.startswith("wave")
+    # the region's first boxes took the version hours before: they filled, then failed
+    first_box = next(
         e
         for e in log
-        if isinstance(e, BakeStarted) and e.stage == alarm.stage and e.phase == "wave"
-    ][-1]
-    hours_into_bake = (alarm.at - bake.at).total_seconds() / 3600
-    assert alarm.stage == "wave1"
-    assert 1 <= hours_into_bake < 12  # during the 12 h bake after wave 1, not at its end
+        if isinstance(e, OneBoxDeployed)
+        and e.stage == alarm.stage
+        and e.scope.startswith(alarm.region)
+    )
+    assert (alarm.at - first_box.at) >= timedelta(hours=4)
     rolled_back = {e.scope for e in log if isinstance(e, RollbackCompleted)}
-    assert rolled_back == {
-        s.scope for step in spec.stages[3].steps if step.phase == "rolling" for s in step.scopes
-    }
+    assert rolled_back
+    assert all(scope.startswith(alarm.region) for scope in rolled_back)
     for scope in rolled_back:
         assert versions(runtime, "create-order", "production", scope) == {"v1.0.0"}
     assert runtime.executions[change].status == "FAILED"
+    finished = runtime.log.state(spec.pipeline_id).change(change)
+    assert finished is not None
+    assert (finished.status, finished.stage) == ("rolled-back", alarm.stage)
 
 
 def test_two_changes_minutes_apart_show_the_conveyor(make_runtime: Make) -> None:
@@ -203,7 +214,7 @@ def test_rollback_in_the_second_rolling_batch_restores_every_box(make_runtime: M
     pipeline = SmallApp.pipeline_id()
     runtime.adopt(pipeline, "v1.0.0")
 
-    change = runtime.merge(pipeline, "v1.1.0", behaviour=Behaviour(unhealthy_from_batch=2))
+    change = runtime.merge(pipeline, "v1.1.0", hosts=HostFaults(unhealthy_from_batch=2))
     runtime.run()
 
     log = events(runtime, pipeline)
@@ -321,7 +332,7 @@ def test_a_failed_rollback_leaves_the_stage_blocked_with_its_reason(make_runtime
     runtime.adopt(pipeline, "v1.0.0")
     runtime.fleet.broken_targets.add("create-order")  # the deploy API refuses every rollback
 
-    change = runtime.merge(pipeline, "v1.1.0", behaviour=Behaviour(fault_rate=0.05))
+    change = runtime.merge(pipeline, "v1.1.0", files={"src/orders.py": edits.bulk_discounts()})
     runtime.run()
 
     assert runtime.executions[change].status == "FAILED"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from domain.events import Artifact
 from examples.reference import CreateOrderApp
 from statemachines.local.simulation import (
-    Behaviour,
     SimulatedArtifactStore,
     SimulatedCloudWatch,
     SimulatedFleet,
 )
+from statemachines.local.traffic import TrafficProfile
 
 SPEC = CreateOrderApp.spec()
 NAMES = SPEC.alarm_names
@@ -32,8 +32,8 @@ class World:
             previous, self.now = self.now, self.now + timedelta(minutes=1)
             self.cloudwatch.tick(previous, self.now)
 
-    def deploy_everywhere(self, version: str, behaviour: Behaviour) -> None:
-        self.fleet.behaviours[version] = behaviour
+    def deploy_everywhere(self, version: str, profile: TrafficProfile) -> None:
+        self.fleet.profiles[(SPEC.service, version)] = profile
         for environment, scope in SCOPES:
             boxes = self.fleet.boxes(SPEC.service, environment, scope)
             self.fleet._set(SPEC.service, environment, scope, boxes, version, one_box=False)
@@ -48,7 +48,8 @@ def test_every_metric_rule_is_evaluated_not_only_the_fault_rate() -> None:
     world.minutes(30)  # long enough for the region to settle
     assert world.delivered == []
 
-    world.deploy_everywhere("v2", Behaviour(latency_ms=400))  # p99 = 1,600 ms > 1,000 ms
+    # a version whose code takes 360 ms a request: p50 400 ms, p99 1,600 ms > 1,000 ms
+    world.deploy_everywhere("v2", TrafficProfile(window=500, faults=(0.0,), code_ms=360))
     world.minutes(2)
     assert world.state(NAMES.high_severity_composite) == ()  # 3 datapoints to alarm
     world.minutes(1)
@@ -74,7 +75,7 @@ def test_every_metric_rule_is_evaluated_not_only_the_fault_rate() -> None:
 
 def test_a_one_box_alarm_watches_the_one_box_alone() -> None:
     world = World()
-    world.fleet.behaviours["v2"] = Behaviour(fault_rate=0.05)
+    world.fleet.profiles[(SPEC.service, "v2")] = TrafficProfile(window=500, faults=(0.049,))
     scope = SCOPES[0][1]
     world.fleet.target(SPEC).one_box("production", scope, _artifact("v2"), 10.0)
     world.minutes(3)
@@ -129,3 +130,57 @@ def test_datapoints_count_the_requests_of_a_scope_or_of_every_az_of_a_region() -
 
 def _artifact(version: str) -> Artifact:
     return SimulatedArtifactStore().build(SPEC.service, version)
+
+
+# --- what a version's code does, box by box ------------------------------------------------------
+
+#: a code that fills after 1,000 requests a box, then fails nine in ten (a slow burn)
+BURN = TrafficProfile(window=250, faults=(0.0,) * 4 + (0.9,))
+
+
+def test_a_slow_burn_fails_each_box_once_it_served_enough_requests_busy_regions_first() -> None:
+    world = World()
+    quiet = [("production", "af-south-1/afs1-az1")]  # 30 requests a minute: 2.5 a box
+    world.fleet.seed(SPEC.service, quiet, "v1")
+    world.minutes(1)
+    world.deploy_everywhere("v2", BURN)
+    boxes = world.fleet.boxes(SPEC.service, *quiet[0])
+    world.fleet._set(SPEC.service, *quiet[0], boxes, "v2", one_box=False)
+
+    # eu-west-1 serves 600 a minute an AZ: 50 a box, so each box passes 1,000 in 20 minutes
+    world.minutes(19)
+    assert world.state(NAMES.high_severity_composite) == ()
+    world.minutes(4)  # the window past 1,000, then 3 datapoints to alarm
+    assert world.state(NAMES.high_severity_composite) == (NAMES.high_severity_composite,)
+    _, _, _, reason = next(d for d in world.delivered if d[0] == NAMES.high_severity_composite)
+    assert "FaultRate Average 0.901" in reason  # the code's 90 % and the platform's 0.1 %
+    assert NAMES.team_aggregate in {name for name, *_ in world.delivered}
+    # af-south-1's boxes served 2.5 a minute: 57 requests each, far from full
+    quiet_region = world.cloudwatch.states(
+        "production", "af-south-1", (SPEC.alarm_names.high_severity_composite,)
+    )
+    assert quiet_region[NAMES.high_severity_composite].state == "OK"
+
+
+def test_a_region_settles_only_once_its_code_behaves_the_same_from_then_on() -> None:
+    world = World()
+    world.deploy_everywhere("v2", BURN)
+    world.minutes(15)  # metrics alike for 15 minutes, but the boxes are still filling
+    assert world.state(NAMES.high_severity_composite) == ()
+    world.minutes(8)
+    assert world.state(NAMES.high_severity_composite) == (NAMES.high_severity_composite,)
+
+
+def test_a_canary_that_fails_on_the_boxes_puts_the_team_aggregate_in_alarm() -> None:
+    world = World()
+    # the code answers customers but not the canary's request once a box served 500
+    failing = TrafficProfile(window=250, faults=(0.0,) * 3, canary=(True, True, False))
+    world.deploy_everywhere("v2", failing)
+    world.minutes(9)  # 50 a box a minute: 450 served
+    assert world.state(NAMES.team_aggregate) == ()
+    world.minutes(4)
+    assert world.state(NAMES.team_aggregate) == (NAMES.team_aggregate,)
+    canary = SPEC.alarms.canaries[0].name
+    assert world.cloudwatch.states("production", "eu-west-1", (canary,))[canary].state == "ALARM"
+    assert world.state(NAMES.high_severity_composite) == ()  # customers are served
+    assert [name for name, *_ in world.delivered] == [NAMES.team_aggregate]
