@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from domain.errors import ReviewReadError
-from domain.ports import ReviewSource
+from domain.ports import MAX_COMMITS_SINCE, SourceControl
 from domain.review import CommitReview
 
 NOTES_REF = "refs/notes/reviews"
@@ -134,6 +134,12 @@ class GitRepository:
             return None
         return self._git("show", f"{commit_id}:{path}")
 
+    def rev_list(self, since: str, head: str, *, limit: int) -> tuple[str, ...]:
+        """Commits reachable from `head` and not from `since`, oldest first (at most `limit`:
+        the newest)."""
+        shown = self._git("rev-list", f"--max-count={limit}", f"{since}..{head}", "--")
+        return tuple(reversed(shown.split()))
+
     def log(self, old: str | None, new: str) -> list[tuple[str, str, str]]:
         """(commit id, author, subject) of the commits `old..new`, oldest first."""
         span = f"{old}..{new}" if old else new
@@ -199,14 +205,30 @@ class GitRepository:
         return found
 
 
-class GitReviewSource(ReviewSource):
+class GitReviewSource(SourceControl):
     """The review record of local git repositories, by the repository name a spec gives."""
 
     def __init__(self, repositories: Mapping[str, GitRepository]) -> None:
         self.repositories = repositories
 
-    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+    def _repository(self, repository: str) -> GitRepository:
         found = self.repositories.get(repository)
         if found is None:
             raise ReviewReadError(f"no local git repository is named {repository!r}")
-        return found.reviews(commit_ids)
+        return found
+
+    def commits_since(self, repository: str, since: str, head: str) -> tuple[str, ...]:
+        found = self._repository(repository)
+        try:
+            listed = found.rev_list(since, head, limit=MAX_COMMITS_SINCE + 1)
+        except GitError as error:
+            raise ReviewReadError(str(error)) from None
+        if len(listed) > MAX_COMMITS_SINCE:
+            raise ReviewReadError(
+                f"{repository}: more than {MAX_COMMITS_SINCE} commits since {since[:12]}: "
+                "too many to review one by one"
+            )
+        return listed
+
+    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+        return self._repository(repository).reviews(commit_ids)

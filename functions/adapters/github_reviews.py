@@ -7,7 +7,9 @@ at source). Its author is the pull request's `user.login`; its approvers are the
 whose latest review state is APPROVED *on the pull request's final head commit*
 (`GET /repos/{owner}/{repo}/pulls/{number}/reviews`, every page): an approval of an earlier
 push does not approve what was pushed after it, and a later CHANGES_REQUESTED or DISMISSED
-withdraws it. Any answer other than 200 (or no answer) raises ReviewReadError: the change
+withdraws it. The commits a push brought are GitHub's comparison of the branch's previous head
+with the new one (`GET /repos/{owner}/{repo}/compare/{base}...{head}`, every page of its
+commits). Any answer other than 200 (or no answer) raises ReviewReadError: the change
 waits at source with the reason (fail closed).
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 import urllib3
 
 from domain.errors import ReviewReadError
-from domain.ports import ReviewSource
+from domain.ports import MAX_COMMITS_SINCE, SourceControl
 from domain.review import CommitReview
 
 API = "https://api.github.com"
@@ -33,7 +35,7 @@ _DECIDING = ("APPROVED", "CHANGES_REQUESTED", "DISMISSED")
 MAX_PAGES = 20
 
 
-class GitHubReviewSource(ReviewSource):
+class GitHubReviewSource(SourceControl):
     def __init__(
         self,
         token: Callable[[], str],
@@ -48,9 +50,40 @@ class GitHubReviewSource(ReviewSource):
             retries=urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=(502, 503, 504)),
         )
 
-    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+    def commits_since(self, repository: str, since: str, head: str) -> tuple[str, ...]:
+        self._check(repository)
+        path = f"/repos/{repository}/compare/{since}...{head}"
+        listed: list[str] = []
+        total = None
+        for page in range(1, MAX_PAGES + 1):
+            comparison = json.loads(self._get(f"{self._api}{path}?per_page=100&page={page}").data)
+            if not isinstance(comparison, dict) or not isinstance(
+                comparison.get("total_commits"), int
+            ):
+                raise ReviewReadError(f"GitHub {path}: not a comparison of two commits")
+            total = comparison["total_commits"]
+            if total > MAX_COMMITS_SINCE:
+                raise ReviewReadError(
+                    f"GitHub {path}: {total} commits, more than {MAX_COMMITS_SINCE}: too many "
+                    "to review one by one"
+                )
+            commits = comparison.get("commits") or []
+            listed.extend(str(c.get("sha") or "") for c in commits if isinstance(c, dict))
+            if len(listed) >= total or not commits:
+                break
+        if total is None or len(listed) != total or not all(listed):
+            raise ReviewReadError(
+                f"GitHub {path}: listed {len(listed)} of {total} commits: cannot tell them all"
+            )
+        return tuple(listed)
+
+    @staticmethod
+    def _check(repository: str) -> None:
         if repository.count("/") != 1:
             raise ReviewReadError(f"{repository!r} is not a GitHub repository (owner/name)")
+
+    def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
+        self._check(repository)
         found: dict[str, CommitReview] = {}
         for commit in dict.fromkeys(commit_ids):
             pull = self._merged_pull(repository, commit)

@@ -233,10 +233,21 @@ class Notifier(ABC):
         """Deliver one page; raises NotifyError when it cannot."""
 
 
-class ReviewSource(ABC):
-    """The source system's review record (CodeCommit, GitHub, the local git repository):
-    who wrote each commit and who approved it. The review gate asks it; approvals are never
-    taken from whoever reported the merge."""
+#: the most commits a push may bring that the source is asked to list (more: it cannot say)
+MAX_COMMITS_SINCE = 250
+
+
+class SourceControl(ABC):
+    """The source system (CodeCommit, GitHub, the local git repository): which commits a push
+    brought since the branch's previous head, who wrote each and who approved it. The review
+    gate asks it; neither the commits nor their approvals are taken from whoever reported the
+    merge."""
+
+    @abstractmethod
+    def commits_since(self, repository: str, since: str, head: str) -> tuple[str, ...]:
+        """Every commit reachable from `head` and not from `since`, oldest first; raises
+        ReviewReadError when the source cannot say (unreadable, an unknown commit, more than
+        MAX_COMMITS_SINCE)."""
 
     @abstractmethod
     def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:

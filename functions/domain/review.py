@@ -2,7 +2,7 @@
 
 Every commit an artifact contains must be approved by a member of the pipeline's reviewers
 other than its author. Approvals come from the source system's review record (the
-`ReviewSource` port), never from whoever reported the merge. A change whose artifact holds an
+`SourceControl` port), never from whoever reported the merge. A change whose artifact holds an
 unreviewed commit waits at source; later changes contain that commit too, so they wait behind
 it. When the commit is approved after the fact, the newest waiting change goes on and the
 older ones at source end superseded, their commits riding along.
@@ -148,23 +148,29 @@ def decide_review(
     reviewers: frozenset[str],
     unreadable: str = "",
     held_for_seconds: float = 0.0,
+    brought: tuple[str, ...] | None = None,
 ) -> ReviewDecision:
     """The change at source: pass, keep holding (recording each new reason), or, when it was
     held and a newer change now carries its commits onwards, end superseded by the newest.
 
-    `reviews` is what the review record says of `commits_to_review`; None with `unreadable`
-    when it could not be read: the change holds (fail closed)."""
+    `brought` is what the source control says the push brought since the branch's previous
+    head (None: it was not asked, the change knowing no previous head): each of those commits
+    is reviewed with those the change was told of. `reviews` is what the review record says of
+    them; None with `unreadable` when it could not be read: the change holds (fail closed)."""
     change = state.changes.get(change_id)
     if change is None or not at_source(change):
         return ReviewDecision(outcome="pass", events=(), wait_seconds=0)
     commits = commits_to_review(state, change_id)
+    commits += tuple(c for c in brought or () if c not in commits)
     if reviews is None:
         problems: tuple[Unreviewed, ...] = tuple(
             Unreviewed(commit_id=c, author="unknown", code="unconfirmed", reason=unreadable)
             for c in commits
         )
     else:
-        problems = _problems(commits, reviews, reviewers) + _unlisted(state, change, reviews)
+        problems = _problems(commits, reviews, reviewers)
+        if brought is None:  # nobody listed the push's commits: check that none is missing
+            problems += _unlisted(state, change, reviews)
     if problems:
         events: list[Event] = [
             stamp(

@@ -27,7 +27,7 @@ from domain.ports import (
     Executions,
     IntegrationTestRuns,
     Notifier,
-    ReviewSource,
+    SourceControl,
     Workflow,
 )
 from domain.rollout import (
@@ -131,7 +131,7 @@ class EngineCore:
         clock: Clock,
         catalogue: Catalogue = DEFAULT_CATALOGUE,
         accounts: Mapping[str, str] | None = None,
-        reviews: ReviewSource | None = None,
+        reviews: SourceControl | None = None,
         notifier: Notifier | None = None,
         builder: Builder | None = None,
         tests: IntegrationTestRuns | None = None,

@@ -9,10 +9,10 @@ from typing import Any
 
 from domain.errors import ReviewReadError
 from domain.events import Event, Stamper
-from domain.ports import ReviewSource
+from domain.ports import SourceControl
 from domain.review import CommitReview, ReviewDecision, commits_to_read, decide_review
 from domain.spec import PipelineSpec
-from domain.state import PipelineState
+from domain.state import ChangeState, PipelineState
 from service.pipeline_log import PipelineLog
 
 Clock = Callable[[], datetime]
@@ -25,7 +25,7 @@ class ReviewGate:
     """A change goes on only when every commit its artifact holds is approved by one of the
     pipeline's reviewers other than its author; otherwise it waits at source, recorded."""
 
-    def __init__(self, log: PipelineLog, reviews: ReviewSource | None, clock: Clock) -> None:
+    def __init__(self, log: PipelineLog, reviews: SourceControl | None, clock: Clock) -> None:
         self.log = log
         self.reviews = reviews
         self.clock = clock
@@ -38,7 +38,10 @@ class ReviewGate:
             change = state.changes.get(change_id)
             since = change.held_since if change else None
             held_for = (now - since).total_seconds() if since else 0.0
-            reviews, unreadable = self._read(spec, commits_to_read(state, change_id))
+            brought, unlisted = self._brought(spec, change)
+            commits = commits_to_read(state, change_id)
+            commits += tuple(c for c in brought or () if c not in commits)
+            reviews, unreadable = (None, unlisted) if unlisted else self._read(spec, commits)
             decision = decide_review(
                 state,
                 stamp,
@@ -47,6 +50,7 @@ class ReviewGate:
                 reviewers=frozenset(spec.reviewers),
                 unreadable=unreadable,
                 held_for_seconds=held_for,
+                brought=brought,
             )
             decided[:] = [decision]
             return list(decision.events)
@@ -61,6 +65,21 @@ class ReviewGate:
                 for u in decision.unreviewed
             ],
         }
+
+    def _brought(
+        self, spec: PipelineSpec, change: ChangeState | None
+    ) -> tuple[tuple[str, ...] | None, str]:
+        """The commits the change's push brought since the branch's previous head, as the
+        source control lists them (None when the change knows no previous head: a new
+        branch); with why they cannot be told."""
+        if change is None or not change.previous or not change.head:
+            return None, ""
+        if self.reviews is None:
+            return None, NO_SOURCE
+        try:
+            return self.reviews.commits_since(spec.repository, change.previous, change.head), ""
+        except ReviewReadError as error:
+            return None, f"review-unconfirmed: the commits since {change.previous[:12]}: {error}"
 
     def _read(
         self, spec: PipelineSpec, commits: tuple[str, ...]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from moto import mock_aws
@@ -427,6 +427,8 @@ class LocalRuntime:
         author: str = "developer",
         approved_by: tuple[str, ...] | None = None,
         files: Mapping[str, str] | None = None,
+        before: Sequence[tuple[str, str, tuple[str, ...]]] = (),
+        lists: Literal["every commit", "the head only"] = "every commit",
     ) -> str:
         """A merge to main, as a developer makes it: a commit by `author` on the branch of the
         pipeline's git repository (`VERSION` set to `version`, and `files` changed), its
@@ -434,12 +436,20 @@ class LocalRuntime:
         `refs/notes/reviews`. The repository's notification of the moved branch goes to the
         intake, which starts the pipeline: review, build, stages. Returns the change's id.
         How the version serves customers comes from running its code; `hosts` says how its
-        hosts behave beside it (failing health checks, a broken metrics agent)."""
+        hosts behave beside it (failing health checks, a broken metrics agent).
+
+        `before` are commits (message, author, approvers) the same push brings ahead of it (a
+        fast-forwarded branch); with `lists="the head only"` the notification names only the
+        new head, as CodeCommit's reference event does."""
         spec = self.specs[pipeline_id]
         self.fleet.hosts[version] = hosts or HostFaults()
         repository = self.repositories[spec.repository]
         now = self.clock.now()
         previous = repository.head()
+        for message, by, approvers in before:
+            earlier = repository.commit(message, author=by, at=now)
+            for approver in approvers:
+                repository.approve(earlier, approver, at=now)
         commit = repository.commit(
             f"release {version}",
             author=author,
@@ -448,7 +458,10 @@ class LocalRuntime:
         )
         for approver in approved_by if approved_by is not None else (("reviewer",) * reviewed):
             repository.approve(commit, approver, at=now)
-        result = self._invoke("shipwave-intake", self.notification(spec, previous, commit))
+        notification = self.notification(spec, previous, commit)
+        if lists == "the head only":
+            notification["detail"]["commits"] = notification["detail"]["commits"][-1:]
+        result = self._invoke("shipwave-intake", notification)
         taken = [t for t in result.get("taken", []) if t["pipeline_id"] == pipeline_id]
         if not taken:
             raise LookupError(f"the merge started no change of {pipeline_id}: {result}")
@@ -504,8 +517,12 @@ class LocalRuntime:
 
     def approve(self, pipeline_id: str, change_id: str, by: str) -> None:
         """A reviewer approves the change's commit after the fact, in its review note."""
+        self.approve_commit(pipeline_id, self.commit_id(change_id), by)
+
+    def approve_commit(self, pipeline_id: str, commit_id: str, by: str) -> None:
+        """A reviewer approves one commit of the pipeline's repository after the fact."""
         repository = self.repositories[self.specs[pipeline_id].repository]
-        repository.approve(self.commit_id(change_id), by, at=self.clock.now())
+        repository.approve(commit_id, by, at=self.clock.now())
 
     def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
         """Drive virtual time until every execution ended (or `until()` holds)."""

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from adapters.sqlite import SQLiteEventStore
 from domain.events import (
+    AlarmFired,
     ArtifactBuilt,
     BuildFailed,
     ChangeReceived,
@@ -121,5 +122,18 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
         e for e in log if isinstance(e, RollbackCompleted) and e.change_id == by_release["v1.7.0"]
     ]
     assert [(e.stage, e.artifact.version if e.artifact else None) for e in rolled_back] == [
-        ("alpha", "v1.4.0")  # what alpha last ran well (v1.4.0 burnt only in wave 1)
+        ("alpha", "v1.4.0")  # what alpha last ran well (v1.4.0's boxes filled in wave 2)
     ]
+    # what the boxes answered came from running each version's code: the bad version's bug
+    # fails orders at gamma's one-box, the slow burn fills its buffer in a busy region's bake
+    stages = {release[c.change_id]: c.stage for c in state.finished}
+    assert (stages["v1.3.0"], stages["v1.4.0"]) == ("gamma", "wave2")
+
+    def fired(version: str) -> str:
+        change = by_release[version]
+        return " ".join(
+            e.reason for e in log if isinstance(e, AlarmFired) and e.change_id == change
+        )
+
+    assert "create-order-one-box-fault-rate: FaultRate" in fired("v1.3.0")
+    assert "create-order-fault-rate: FaultRate" in fired("v1.4.0")

@@ -474,3 +474,34 @@ def test_a_change_that_waits_too_long_for_a_stage_gives_up_recorded(make_runtime
     assert "States.Timeout" in ended.reason
     assert runtime.log.state(PIPELINE).stages["wave1"].waiting == ()
     assert runtime.executions[leader].status == "RUNNING"  # still held by the company alarm
+
+
+def test_a_commit_the_push_brought_unlisted_is_found_by_the_source_and_reviewed(
+    make_runtime: Make,
+) -> None:
+    """A fast-forward of two commits whose notification names only the head (as CodeCommit's
+    event does): the review gate asks the repository what the push brought since the previous
+    head, finds the unapproved first commit, and holds until a reviewer approves it."""
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    change = runtime.merge(
+        PIPELINE,
+        "v1.1.0",
+        author="ana",
+        approved_by=("bo",),
+        before=(("tweak rounding", "dara", ()),),
+        lists="the head only",
+    )
+    runtime.run_for(3600)
+    state = runtime.log.state(PIPELINE)
+    (held,) = [e for e in events(runtime, PIPELINE) if isinstance(e, ReviewHeld)]
+    assert held.author == "dara"
+    assert held.commit_id != runtime.commit_id(change)  # not the head: the commit before it
+    assert state.changes[change].status == "held-at-source"
+    assert state.changes[change].commits == (runtime.commit_id(change),)  # as the event said
+
+    runtime.approve_commit(PIPELINE, held.commit_id, "chen")
+    runtime.run()
+    assert runtime.executions[change].status == "SUCCEEDED"
+    passed = [e for e in events(runtime, PIPELINE) if isinstance(e, ReviewPassed)][-1]
+    assert {commit for commit, _ in passed.approvals} == {held.commit_id, runtime.commit_id(change)}

@@ -155,3 +155,105 @@ def test_an_unknown_commit_is_left_out_and_an_unreadable_record_fails_closed(
     stub.add_client_error("get_commit", "AccessDeniedException", http_status_code=403)
     with stub, pytest.raises(ReviewReadError, match="AccessDenied"):
         CodeCommitReviewSource(client).reviews("acme/create-order", [MERGE])
+
+
+# --- the commits a push brought: GetCommit parents walked as git walks them ---------------
+
+SINCE, BASE = "5" * 40, "4" * 40  # the branch's previous head and its parent
+ONE, TWO = "1" * 40, "2" * 40  # a pull request's commits
+MERGED = "6" * 40  # a three-way merge of the pull request onto the previous head
+
+
+def dated(commit_id: str, seconds: int, *parents: str) -> dict[str, Any]:
+    found = commit(commit_id, "mary")
+    found["commit"]["parents"] = list(parents)
+    found["commit"]["committer"]["date"] = f"{seconds} +0000"
+    return found
+
+
+def expect_commits(stub: Stubber, *answers: dict[str, Any]) -> None:
+    for answer in answers:
+        stub.add_response(
+            "get_commit",
+            answer,
+            {"repositoryName": REPOSITORY, "commitId": answer["commit"]["commitId"]},
+        )
+
+
+def test_a_fast_forward_brings_every_commit_of_the_branch(stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    expect_commits(
+        stub,
+        dated(TWO, 1_700_000_300, ONE),
+        dated(SINCE, 1_700_000_100, BASE),
+        dated(ONE, 1_700_000_200, SINCE),
+    )
+    with stub:
+        brought = CodeCommitReviewSource(client).commits_since("acme/create-order", SINCE, TWO)
+    stub.assert_no_pending_responses()
+    assert brought == (ONE, TWO)
+
+
+def test_a_merge_brings_the_branchs_commits_not_those_the_previous_head_has(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    """The branch forked from BASE: walking from the merge reaches BASE twice, once through
+    the previous head, so BASE (and all before it) was not brought."""
+    client, stub = stubbed
+    expect_commits(
+        stub,
+        dated(MERGED, 1_700_000_400, SINCE, TWO),
+        dated(SINCE, 1_700_000_250, BASE),
+        dated(TWO, 1_700_000_300, ONE),
+        dated(ONE, 1_700_000_200, BASE),
+        dated(BASE, 1_700_000_000, "3" * 40),
+    )
+    with stub:
+        brought = CodeCommitReviewSource(client).commits_since("acme/create-order", SINCE, MERGED)
+    stub.assert_no_pending_responses()
+    assert brought == (ONE, TWO, MERGED)
+
+
+def test_a_history_too_long_to_walk_fails_closed(
+    stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, stub = stubbed
+    monkeypatch.setattr("adapters.codecommit_reviews.MAX_COMMITS_SINCE", 1)
+    expect_commits(stub, dated(TWO, 1_700_000_300, ONE), dated(SINCE, 1_700_000_100, BASE))
+    with stub, pytest.raises(ReviewReadError, match="more than a walk of 2 commits"):
+        CodeCommitReviewSource(client).commits_since("acme/create-order", SINCE, TWO)
+    stub.add_client_error("get_commit", "CommitDoesNotExistException")
+    with stub, pytest.raises(ReviewReadError, match="CommitDoesNotExist"):
+        CodeCommitReviewSource(client).commits_since("acme/create-order", SINCE, TWO)
+
+
+def test_each_commit_of_a_fast_forwarded_pull_request_is_reviewed_through_it(
+    stubbed: tuple[Any, Stubber],
+) -> None:
+    client, stub = stubbed
+    expect_commits(stub, dated(ONE, 1_700_000_200, SINCE), dated(TWO, 1_700_000_300, ONE))
+    stub.add_response(
+        "list_pull_requests",
+        {"pullRequestIds": ["8"]},
+        {"repositoryName": REPOSITORY, "pullRequestStatus": "CLOSED"},
+    )
+    fast_forward = pull("8", merge_commit=None, source=TWO)
+    fast_forward["pullRequest"]["pullRequestTargets"][0].update(
+        destinationCommit=SINCE, mergeBase=SINCE
+    )
+    stub.add_response("get_pull_request", fast_forward, {"pullRequestId": "8"})
+    expect_commits(  # the pull request's commits: from its merge base to its source commit
+        stub,
+        dated(TWO, 1_700_000_300, ONE),
+        dated(SINCE, 1_700_000_100, BASE),
+        dated(ONE, 1_700_000_200, SINCE),
+    )
+    stub.add_response(*evaluation("8", approved=True))
+    stub.add_response(*approvals("8", JOE))
+    with stub:
+        found = CodeCommitReviewSource(client).reviews("acme/create-order", [ONE, TWO])
+    stub.assert_no_pending_responses()
+    assert found == {
+        ONE: CommitReview(commit_id=ONE, author=MARY, approvers=(JOE,), parents=(SINCE,)),
+        TWO: CommitReview(commit_id=TWO, author=MARY, approvers=(JOE,), parents=(ONE,)),
+    }

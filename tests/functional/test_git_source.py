@@ -80,3 +80,21 @@ def test_an_approval_is_kept_as_recorded_for_the_gate_to_judge(tmp_path: Path) -
     repository.approve(commit, " ", at=AT)  # a blank name: not a reviewer, the gate says
     # git strips the note's trailing blanks: the record holds an empty name
     assert repository.reviews([commit])[commit].approvers == ("",)
+
+
+def test_the_commits_a_push_brought_are_those_git_lists_since_the_previous_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository = GitRepository(tmp_path / "create-order")
+    before = repository.commit("one", author="mary", at=AT)
+    second = repository.commit("two", author="mary", at=AT)
+    third = repository.commit("three", author="ana", at=AT)
+    source = GitReviewSource({"acme/create-order": repository})
+
+    assert source.commits_since("acme/create-order", before, third) == (second, third)
+    assert source.commits_since("acme/create-order", third, third) == ()
+    with pytest.raises(ReviewReadError, match="rev-list"):
+        source.commits_since("acme/create-order", "0" * 40, third)  # a commit git never had
+    monkeypatch.setattr("adapters.git_source.MAX_COMMITS_SINCE", 1)
+    with pytest.raises(ReviewReadError, match="more than 1 commits since"):
+        source.commits_since("acme/create-order", before, third)

@@ -146,3 +146,46 @@ def test_github_that_does_not_answer_cannot_confirm_a_review() -> None:
 def test_a_repository_that_is_not_owner_name_is_refused() -> None:
     with pytest.raises(ReviewReadError, match="not a GitHub repository"):
         source("http://127.0.0.1:9").reviews("create-order", [MERGED])
+
+
+# --- the commits a push brought: GitHub's comparison of the two heads ---------------------------
+
+BEFORE = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"  # the push's `before`
+
+
+def comparison(*shas: str, total: int | None = None) -> dict[str, Any]:
+    found = copy.deepcopy(json.loads((REST / "compare-commits.json").read_text()))
+    template = found["commits"][0]
+    found["commits"] = [dict(copy.deepcopy(template), sha=sha) for sha in shas]
+    found.update(status="ahead", ahead_by=len(shas), behind_by=0)
+    found["total_commits"] = len(shas) if total is None else total
+    return found  # type: ignore[no-any-return]
+
+
+def test_the_commits_a_push_brought_are_githubs_comparison_page_by_page(
+    github: tuple[StandIn, str],
+) -> None:
+    stand_in, url = github
+    path = f"/repos/{REPOSITORY}/compare/{BEFORE}...{MERGED}"
+    first = [f"{n:040x}" for n in range(1, 101)]
+    stand_in.answer(f"{path}?page=1", comparison(*first, total=102))
+    stand_in.answer(f"{path}?page=2", comparison(HEAD, MERGED, total=102))
+    assert source(url).commits_since(REPOSITORY, BEFORE, MERGED) == (*first, HEAD, MERGED)
+    assert [r.args["per_page"] for r in stand_in.requests] == ["100", "100"]
+
+
+def test_a_comparison_that_cannot_list_every_commit_fails_closed(
+    github: tuple[StandIn, str],
+) -> None:
+    stand_in, url = github
+    path = f"/repos/{REPOSITORY}/compare/{BEFORE}...{MERGED}"
+    stand_in.answer(f"{path}?page=1", comparison(MERGED, total=3))
+    stand_in.answer(f"{path}?page=2", comparison(total=3))  # GitHub stops short
+    with pytest.raises(ReviewReadError, match="listed 1 of 3 commits"):
+        source(url).commits_since(REPOSITORY, BEFORE, MERGED)
+    too_many = f"/repos/{REPOSITORY}/compare/{BEFORE}...{HEAD}"
+    stand_in.answer(f"{too_many}?page=1", comparison(HEAD, total=900))
+    with pytest.raises(ReviewReadError, match="900 commits, more than 250"):
+        source(url).commits_since(REPOSITORY, BEFORE, HEAD)
+    with pytest.raises(ReviewReadError, match="GitHub answered 404"):
+        source(url).commits_since(REPOSITORY, BEFORE, EARLIER)  # a head GitHub does not know

@@ -8,17 +8,21 @@ import pytest
 
 from adapters.review_sources import SourceSystemReviews
 from domain.errors import ReviewReadError
-from domain.ports import ReviewSource
+from domain.ports import SourceControl
 from domain.review import CommitReview
 from examples.reference import CreateOrderApp, OrdersTeamPipeline
 
 
-class Recorded(ReviewSource):
+class Recorded(SourceControl):
     """A reader that says who it is (it stands for CodeCommit's or GitHub's)."""
 
     def __init__(self, system: str) -> None:
         self.system = system
         self.asked: list[str] = []
+
+    def commits_since(self, repository: str, since: str, head: str) -> tuple[str, ...]:
+        self.asked.append(repository)
+        return (f"{self.system}-{head}",)
 
     def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
         self.asked.append(repository)
@@ -38,6 +42,9 @@ def test_each_repository_is_read_from_its_pipelines_source_system() -> None:
     assert reviews.reviews("acme/create-order", ["c1"])["c1"].author == "codecommit"
     assert reviews.reviews("acme/order-search", ["c2"])["c2"].author == "github"
     assert (codecommit.asked, github.asked) == (["acme/create-order"], ["acme/order-search"])
+    # the commits a push brought come from the same system
+    assert reviews.commits_since("acme/order-search", "a", "b") == ("github-b",)
+    assert reviews.commits_since("acme/create-order", "a", "b") == ("codecommit-b",)
 
 
 def test_a_repository_without_a_pipeline_or_a_reader_has_no_record() -> None:

@@ -197,3 +197,48 @@ def test_a_push_over_commits_nobody_listed_holds_the_change() -> None:
     assert "never listed" in held.unreviewed[0].reason
     assert decide(("p" * 40, "s" * 40)).outcome == "pass"  # a merge onto the previous head
     assert decide(None).outcome == "pass"  # the record names no parents: nothing to check
+
+
+def test_every_commit_the_source_says_the_push_brought_is_reviewed_with_the_listed_ones() -> None:
+    """A fast-forward of a pull request's three commits: the event names only the head; the
+    source control lists all three, and each must be approved."""
+    stamp = Stamper("orders-app", 1, T0)
+    first, second, head = "1" * 40, "2" * 40, "3" * 40
+    received = stamp(
+        ChangeReceived,
+        "c1:received",
+        change_id="c1",
+        source="codecommit",
+        repository="orders",
+        branch="main",
+        commits=(Commit(commit_id=head, author="unknown"),),
+        head=head,
+        previous="p" * 40,
+    )
+    state = project([received])
+
+    def decide(records: dict[str, CommitReview]) -> ReviewDecision:
+        return decide_review(
+            state,
+            Stamper("orders-app", 2, T0),
+            change_id="c1",
+            reviews=records,
+            reviewers=frozenset({"ana", "bo"}),
+            brought=(first, second, head),
+        )
+
+    # the head's record names a parent nobody listed: with the source's list that is no hold
+    approved = {
+        c: CommitReview(commit_id=c, author="ana", approvers=("bo",), parents=("x" * 40,))
+        for c in (first, second, head)
+    }
+    passed = decide(approved)
+    assert passed.outcome == "pass"
+    (event,) = passed.events
+    assert isinstance(event, ReviewPassed)
+    assert [c for c, _ in event.approvals] == [head, first, second]  # every commit recorded
+    missing = dict(approved)
+    del missing[second]  # the source knows no review of the middle commit
+    held = decide(missing)
+    assert held.outcome == "hold"
+    assert [(u.commit_id, u.code) for u in held.unreviewed] == [(second, "no-record")]
