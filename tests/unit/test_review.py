@@ -20,7 +20,7 @@ from domain.review import (
     commits_to_review,
     decide_review,
 )
-from domain.state import project
+from domain.state import PipelineState, project
 from tests.builders import T0, StreamLog
 
 PIPELINE = "orders-app"
@@ -164,22 +164,27 @@ def test_a_change_never_held_passes_even_with_a_newer_change_behind_it() -> None
     assert log.decide("c2", reviews).outcome == "pass"
 
 
-def test_a_push_over_commits_nobody_listed_holds_the_change() -> None:
-    """CodeCommit's event names only the new head: when its first parent is not the branch's
-    previous head, the push carried commits that were never listed, so never reviewed."""
-    stamp = Stamper("orders-app", 1, T0)
-    received = stamp(
+def pushed_head_only(head: str) -> PipelineState:
+    """A change received from an event that names only the new head (as CodeCommit's does),
+    with the branch's previous head."""
+    received = Stamper("orders-app", 1, T0)(
         ChangeReceived,
         "c1:received",
         change_id="c1",
         source="codecommit",
         repository="orders",
         branch="main",
-        commits=(Commit(commit_id="m" * 40, author="unknown"),),
-        head="m" * 40,
+        commits=(Commit(commit_id=head, author="unknown"),),
+        head=head,
         previous="p" * 40,
     )
-    state = project([received])
+    return project([received])
+
+
+def test_a_push_over_commits_nobody_listed_holds_the_change() -> None:
+    """CodeCommit's event names only the new head: when its first parent is not the branch's
+    previous head, the push carried commits that were never listed, so never reviewed."""
+    state = pushed_head_only("m" * 40)
 
     def decide(parents: tuple[str, ...] | None) -> ReviewDecision:
         record = CommitReview(commit_id="m" * 40, author="ana", approvers=("bo",), parents=parents)
@@ -202,20 +207,8 @@ def test_a_push_over_commits_nobody_listed_holds_the_change() -> None:
 def test_every_commit_the_source_says_the_push_brought_is_reviewed_with_the_listed_ones() -> None:
     """A fast-forward of a pull request's three commits: the event names only the head; the
     source control lists all three, and each must be approved."""
-    stamp = Stamper("orders-app", 1, T0)
     first, second, head = "1" * 40, "2" * 40, "3" * 40
-    received = stamp(
-        ChangeReceived,
-        "c1:received",
-        change_id="c1",
-        source="codecommit",
-        repository="orders",
-        branch="main",
-        commits=(Commit(commit_id=head, author="unknown"),),
-        head=head,
-        previous="p" * 40,
-    )
-    state = project([received])
+    state = pushed_head_only(head)
 
     def decide(records: dict[str, CommitReview]) -> ReviewDecision:
         return decide_review(
