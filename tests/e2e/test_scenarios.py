@@ -16,15 +16,17 @@ from domain.events import (
     Event,
     HealthCheckFailed,
     IntegrationTestsFailed,
+    IntegrationTestsPassed,
     OneBoxDeployed,
     RollbackCompleted,
     StageLeaseAcquired,
     StageLeaseReleased,
     StageSucceeded,
 )
+from domain.spec import IntegrationTests
 from domain.state import PipelineState
 from examples import changes as edits
-from examples.reference import SERVICE_CODE, CreateOrderApp
+from examples.reference import CreateOrderApp
 from statemachines.local.runtime import LocalRuntime
 from statemachines.local.simulation import HostFaults
 from tests.e2e.conftest import SmallApp, SmallHistory, ThinTraffic
@@ -375,18 +377,15 @@ def test_an_override_lets_one_change_past_a_blocker(make_runtime: Make) -> None:
 # --- the front of the pipeline: the service's own code, built and tested --------------------
 
 
-def _orders_code(repository: str) -> str:
-    return (SERVICE_CODE[repository] / "src" / "orders.py").read_text()
-
-
 def test_a_bug_no_unit_test_sees_fails_alpha_s_integration_tests_and_goes_no_further(
     make_runtime: Make,
 ) -> None:
     spec = CreateOrderApp.spec()
     runtime = make_runtime(CreateOrderApp)
     runtime.adopt(spec.pipeline_id, "v1.0.0")
-    code = _orders_code(spec.repository).replace("MAX_ITEMS = 50\n", "MAX_ITEMS = 9999\n")
-    change = runtime.merge(spec.pipeline_id, "v1.1.0", files={"src/orders.py": code})
+    change = runtime.merge(
+        spec.pipeline_id, "v1.1.0", files={"src/orders.py": edits.no_item_limit()}
+    )
     runtime.run()
 
     assert runtime.executions[change].status == "FAILED"
@@ -410,10 +409,9 @@ def test_a_change_whose_unit_tests_fail_is_never_deployed(make_runtime: Make) ->
     spec = CreateOrderApp.spec()
     runtime = make_runtime(CreateOrderApp)
     runtime.adopt(spec.pipeline_id, "v1.0.0")
-    code = _orders_code(spec.repository).replace(
-        'item["quantity"] * item["unit_price_cents"]', 'item["unit_price_cents"]'
+    change = runtime.merge(
+        spec.pipeline_id, "v1.1.0", files={"src/orders.py": edits.unit_price_bug()}
     )
-    change = runtime.merge(spec.pipeline_id, "v1.1.0", files={"src/orders.py": code})
     runtime.run()
 
     assert runtime.executions[change].status == "FAILED"
@@ -426,3 +424,42 @@ def test_a_change_whose_unit_tests_fail_is_never_deployed(make_runtime: Make) ->
     ]
     assert versions(runtime, "create-order", "alpha", "us-east-1") == {"v1.0.0"}
     assert {"Build", "Build · Failed", "Build · Stopped"} <= runtime.states_entered(change)
+
+
+class WithZeta(SmallApp):
+    """Zeta: the service deployed beside the production endpoints of the team's other
+    services, where the integration tests run before wave 1."""
+
+    zeta = "us-east-1"
+    integration_tests = IntegrationTests(
+        command=CreateOrderApp.integration_tests.command,
+        stages=("zeta",),
+        endpoints={"zeta": "https://orders.zeta.acme.example"},
+    )
+
+
+def test_zeta_runs_the_integration_tests_and_a_failure_there_keeps_production_untouched(
+    make_runtime: Make,
+) -> None:
+    runtime = make_runtime(WithZeta)
+    pipeline = WithZeta.pipeline_id()
+    runtime.adopt(pipeline, "v1.0.0")
+    good = runtime.merge(pipeline, "v1.1.0")
+    runtime.run()
+    assert runtime.executions[good].status == "SUCCEEDED"
+    passed = [e for e in events(runtime, pipeline) if isinstance(e, IntegrationTestsPassed)]
+    assert [(e.change_id, e.stage) for e in passed] == [(good, "zeta")]
+    assert {"Zeta · Integration tests", "Zeta · Succeeded"} <= runtime.states_entered(good)
+
+    unbounded = runtime.merge(pipeline, "v1.2.0", files={"src/orders.py": edits.no_item_limit()})
+    runtime.run()
+    assert runtime.executions[unbounded].status == "FAILED"
+    (failed,) = [e for e in events(runtime, pipeline) if isinstance(e, IntegrationTestsFailed)]
+    assert (failed.change_id, failed.stage) == (unbounded, "zeta")
+    assert failed.failed_tests == (
+        "integration_tests.test_api.CreateOrderEndpointTest."
+        "test_an_order_of_more_than_fifty_items_is_refused",
+    )
+    assert versions(runtime, "create-order", "zeta", "us-east-1") == {"v1.1.0"}  # rolled back
+    for scope in ("af-south-1/afs1-az1", "eu-west-1/euw1-az1"):
+        assert versions(runtime, "create-order", "production", scope) == {"v1.1.0"}
