@@ -264,6 +264,7 @@ def _summary(
     console.print(_outcome(state, changes, results, runtime))
     console.print(_builds(runtime))
     console.print(_test_runs(runtime))
+    console.print(_traffic(runtime), highlight=False)
     repository = runtime.repositories[runtime.specs[pipeline].repository].path
     console.print(
         f"people paged: {len(runtime.outbox.sent)}"
@@ -300,6 +301,20 @@ def _builds(runtime: LocalRuntime) -> str:
             else "WITH the network: this OS refuses unshare --net"
         )
     )
+
+
+def _traffic(runtime: LocalRuntime) -> str:
+    """What each version's code did to the customers its reference box served."""
+    taken = runtime.traffic.taken
+    lines = [
+        f"customer traffic: {len(taken)} versions' code each served "
+        f"{max((p.requests_served for p in taken.values()), default=0):,} customer requests in "
+        f"a reference box, {sum(p.seconds for p in taken.values()):.1f} s of wall time"
+    ]
+    lines += [
+        f"  {name}: {profile.summary()}" for name, profile in taken.items() if any(profile.faults)
+    ]
+    return "\n".join(lines)
 
 
 def _test_runs(runtime: LocalRuntime) -> str:

@@ -203,9 +203,8 @@ class LocalRuntime:
             region=HOME_REGION,
             clock=self.clock.now,
         )
-        self.fleet.profiler = LocalTraffic(
-            self.specs, self.artifacts, self.repositories, self._commit_of
-        )
+        self.traffic = LocalTraffic(self.specs, self.artifacts, self.repositories, self._commit_of)
+        self.fleet.profiler = self.traffic
         self.reviews = GitReviewSource(self.repositories)
         self.outbox = OutboxNotifier()
         workflow = StepFunctionsWorkflow(client=self.sfn)

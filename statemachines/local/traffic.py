@@ -82,8 +82,9 @@ class TrafficProfile:
     source: str = ""
     #: the first failed answer, as the reference box saw it ("" when none failed)
     first_fault: str = ""
-    #: how many customer requests the reference box served
+    #: how many customer requests the reference box served, and the wall time it took
     requests_served: int = 0
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.faults or (self.canary and len(self.canary) != len(self.faults)):
@@ -120,6 +121,19 @@ class TrafficProfile:
     def steady(self, served: float) -> bool:
         return served >= self.steady_from
 
+    def summary(self) -> str:
+        """What the code did to its customers, in a line."""
+        if not any(self.faults):
+            return "fails none of its customers' requests"
+        if self.steady_from == 0:
+            share = 100 * self.faults[0]
+            return f"fails {share:.1f} % of requests from the first ({self.first_fault})"
+        return (
+            f"fails {100 * self.faults[0]:.1f} % of a box's first requests, "
+            f"{100 * self.faults[-1]:.1f} % once it served {self.steady_from:,} "
+            f"({self.first_fault})"
+        )
+
 
 #: a version that runs no code here (configuration): the platform's faults only
 NO_CODE = TrafficProfile(window=WINDOW, faults=(0.0,), source="no code to run")
@@ -148,6 +162,7 @@ def profile(
     """Serve `requests` customer requests with the unpacked code in `code` (its `entry`
     handler) in a reference box of its own, and read the profile it writes."""
     functions = Path(__file__).resolve().parents[1]
+    began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="shipwave-traffic-") as work:
         out = Path(work) / "profile.json"
         command = [
@@ -190,6 +205,7 @@ def profile(
         source=f"{label or entry} serving {customers}",
         first_fault=data["first_fault"],
         requests_served=int(data["served"]),
+        seconds=time.perf_counter() - began,
     )
 
 
@@ -216,6 +232,8 @@ class LocalTraffic:
         self.repositories = repositories
         self.commit_of = commit_of
         self.requests = requests
+        #: the profiles this runtime's fleet took, by "<service> <version>"
+        self.taken: dict[str, TrafficProfile] = {}
 
     def __call__(self, service: str, artifact: Artifact) -> TrafficProfile:
         spec = self._spec(service, artifact)
@@ -248,6 +266,7 @@ class LocalTraffic:
                     requests=self.requests,
                     label=f"{service} {artifact.version}",
                 )
+        self.taken[f"{service} {artifact.version}"] = _PROFILES[key]
         return _PROFILES[key]
 
     def _spec(self, service: str, artifact: Artifact) -> PipelineSpec:
