@@ -92,3 +92,12 @@ class IntegrationTestRunError(ShipwaveError):
 
 class UnknownBuildError(ShipwaveError):
     """A build's end names a change or build the log does not hold as started."""
+
+
+class InvalidStepError(ShipwaveError):
+    """A step's input names what its pipeline does not have (a stage, step, scope or change),
+    or a number out of bounds: refused before anything is recorded."""
+
+
+class UnknownPipelineError(InvalidStepError):
+    """A step names a pipeline this controller does not run."""

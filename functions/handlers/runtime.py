@@ -58,22 +58,25 @@ def _services() -> Services:
     if not _SERVICES:
         log = PipelineLog(DynamoDBEventStore(settings().event_log_table))
         workflow = StepFunctionsWorkflow()
+        path = os.environ.get("SHIPWAVE_SPECS_PATH")
+        specs = ParameterSpecs(path, boto_config=RETRYING) if path else None
         _SERVICES.append(
             Services(
-                steps=PipelineSteps(log, workflow, system_clock),
-                engine=_aws_engine(log, workflow),
+                # without specs no step can be checked against its pipeline: each is refused
+                steps=PipelineSteps(log, workflow, system_clock, specs=specs or {}),
+                engine=_aws_engine(log, workflow, specs),
             )
         )
     return _SERVICES[0]
 
 
-def _aws_engine(log: PipelineLog, workflow: StepFunctionsWorkflow) -> Engine | None:
+def _aws_engine(
+    log: PipelineLog, workflow: StepFunctionsWorkflow, specs: ParameterSpecs | None
+) -> Engine | None:
     """The engine over AWS: the specs each pipeline stack puts in Parameter Store, targets
     and CloudWatch reached through each region's shipwave deploy roles."""
-    path = os.environ.get("SHIPWAVE_SPECS_PATH")
-    if not path:
+    if specs is None:
         return None
-    specs = ParameterSpecs(path, boto_config=RETRYING)
     machines = os.environ.get("STATE_MACHINE_ARN_PREFIX", "")
     # Every stage runs in this account on AWS: the handlers may assume only its deploy roles.
     roles = DeployRoles()

@@ -38,14 +38,13 @@ from service.core import (
 
 class BakeSteps(AlarmSteps):
     def bake_plan(self, where: Where) -> Progress:
-        spec = self._spec(where.pipeline_id)
-        change = self._change(self.log.state(where.pipeline_id), where.change_id)
+        spec, _, change = self._checked(where)
         return self._progress(
             spec, where, change, batch=0, done=True, extensions=0, verdict="pending"
         )
 
     def bake_start(self, where: Where, phase: str, progress: Progress, token: str) -> Progress:
-        spec = self._spec(where.pipeline_id)
+        spec, _, _ = self._checked(where, progress)
         now = self.clock()
         seconds = int(progress.get("bake_seconds", 0))
         extensions = int(progress.get("extensions", 0))
@@ -76,9 +75,7 @@ class BakeSteps(AlarmSteps):
 
     def bake_check(self, where: Where, phase: str, progress: Progress) -> Progress:
         """At bake end: the alarm history backstop and the datapoint requirement."""
-        spec = self._spec(where.pipeline_id)
-        state = self.log.state(where.pipeline_id)
-        change = self._change(state, where.change_id)
+        spec, state, change = self._checked(where, progress)
         scope_state = scope_of(state, where)
         now = self.clock()
         start = (scope_state.bake_started_at if scope_state else None) or now

@@ -12,6 +12,7 @@ from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
 from domain.errors import (
     NotifyError,
     ShipwaveError,
+    UnknownPipelineError,
 )
 from domain.events import (
     Artifact,
@@ -36,6 +37,13 @@ from domain.rollout import (
 )
 from domain.spec import PipelineSpec, StepSpec
 from domain.state import ChangeState, PipelineState, ScopeState
+from domain.validation import (
+    in_flight,
+    pipeline_spec,
+    progress_within_bounds,
+    stage_of,
+    step_of,
+)
 from service.pipeline_log import PipelineLog
 from service.review_gate import ReviewGate
 
@@ -57,10 +65,6 @@ class RollbackFailedError(ShipwaveError):
 
 class ChecksumMismatchError(RollbackFailedError):
     """The known-good artifact's bytes no longer match its checksum."""
-
-
-class UnknownPipelineError(ShipwaveError):
-    """A step names a pipeline this controller does not run."""
 
 
 @dataclass(frozen=True)
@@ -172,10 +176,25 @@ class EngineCore:
         return self._spec(pipeline_id)
 
     def _spec(self, pipeline_id: str) -> PipelineSpec:
-        spec = self.specs.get(pipeline_id)
-        if spec is None:
-            raise UnknownPipelineError(f"pipeline {pipeline_id!r} is not run by this controller")
-        return spec
+        """The pipeline's spec; UnknownPipelineError when this controller does not run it."""
+        return pipeline_spec(self.specs, pipeline_id)
+
+    def _checked(
+        self, where: Where, progress: Mapping[str, Any] | None = None
+    ) -> tuple[PipelineSpec, PipelineState, ChangeState]:
+        """The step's input checked before anything is recorded: its pipeline is run here,
+        its change is in flight, its stage, step, region and scope are its spec's, its
+        progress within bounds (InvalidStepError otherwise). With the state it read."""
+        spec = self._spec(where.pipeline_id)
+        if progress is not None:
+            progress_within_bounds(progress)
+        state = self.log.state(where.pipeline_id)
+        change = in_flight(state, where.change_id)
+        if where.scope:
+            step_of(spec, where.stage, where.step, where.region, where.scope)
+        else:
+            stage_of(spec, where.stage)
+        return spec, state, change
 
     @staticmethod
     def _change(state: PipelineState, change_id: str) -> ChangeState:

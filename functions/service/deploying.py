@@ -27,9 +27,7 @@ from service.gates import GateSteps
 
 class DeploySteps(GateSteps):
     def deploy(self, where: Where, phase: str, progress: Progress) -> Progress:
-        spec = self._spec(where.pipeline_id)
-        state = self.log.state(where.pipeline_id)
-        change = self._change(state, where.change_id)
+        spec, state, change = self._checked(where, progress)
         artifact = self._artifact(change)
         if environment(spec, where.stage) == PRODUCTION and not int(progress.get("batch", 0)):
             # Every production step starts in each region only inside its window.

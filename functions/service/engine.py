@@ -23,6 +23,7 @@ One concern per module, so the room for a change to one gate is one file:
 
 from __future__ import annotations
 
+from domain.errors import UnknownPipelineError
 from service.baking import BakeSteps
 from service.building import BuildSteps
 from service.core import (
@@ -31,7 +32,6 @@ from service.core import (
     ChecksumMismatchError,
     HealthCheckFailedError,
     RollbackFailedError,
-    UnknownPipelineError,
     Where,
     environment,
 )

@@ -9,6 +9,7 @@ from domain.alarm_health import (
     watched_at_stage_entry,
     watched_by_step,
 )
+from domain.errors import UnknownPipelineError
 from domain.events import (
     BlockerCleared,
     BlockerHit,
@@ -30,7 +31,6 @@ from service.core import (
     PRODUCTION,
     AlarmFiredError,
     Progress,
-    UnknownPipelineError,
     Where,
     environment,
     not_overridden,

@@ -20,6 +20,7 @@ from domain.events import (
 from domain.recovery import decide_unblock, plan_recovery, recovered
 from domain.spec import PipelineSpec
 from domain.state import PipelineState
+from domain.validation import stage_of, step_of
 from service.core import (
     ROLLBACK_ATTEMPTS,
     ROLLBACK_BACKOFF_SECONDS,
@@ -39,11 +40,14 @@ class RollbackSteps(EngineCore):
     def rollback(self, where: Where, reason: str) -> Progress:
         """Return the scope to its last known-good artifact, checksum verified first. A
         region-wide bake's scope is the region: every AZ/cell of it this change deployed to
-        in the stage goes back."""
+        in the stage goes back. A rollback is never refused for the change's state (it may
+        be what ends it); its stage, step and scope must be its pipeline's."""
+        step_of(self._spec(where.pipeline_id), where.stage, where.step, where.region, where.scope)
         return {"rolled_back": self._rollback_scopes(where, reason, within=where.scope)}
 
     def rollback_stage(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> Progress:
         """Roll back every scope of the stage where this change is deployed."""
+        stage_of(self._spec(pipeline_id), stage)
         where = Where(pipeline_id, change_id, stage, "", "", "")
         return {"rolled_back": self._rollback_scopes(where, reason, within=None)}
 

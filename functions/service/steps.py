@@ -6,7 +6,7 @@ records once) and then performs the hand-offs the recorded events call for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from domain import conveyor
@@ -20,25 +20,71 @@ from domain.events import (
     Stamper,
 )
 from domain.ports import Workflow
+from domain.spec import PipelineSpec
 from domain.state import PipelineState
+from domain.validation import in_flight, next_stage_of, pipeline_spec, stage_of
 from service.pipeline_log import PipelineLog
 
 Clock = Callable[[], datetime]
 
 
 class PipelineSteps:
-    def __init__(self, log: PipelineLog, workflow: Workflow, clock: Clock) -> None:
+    def __init__(
+        self,
+        log: PipelineLog,
+        workflow: Workflow,
+        clock: Clock,
+        *,
+        specs: Mapping[str, PipelineSpec],
+    ) -> None:
         self.log = log
         self.workflow = workflow
         self.clock = clock
+        self.specs = specs
+
+    def _check(
+        self,
+        state: PipelineState,
+        change_id: str,
+        stage: str | None = None,
+        *,
+        ending: bool = False,
+    ) -> PipelineSpec:
+        """Before anything is stamped: the pipeline is run here, the change is in flight (or,
+        for a step that ends it, was received) and the stage (if any) is its pipeline's."""
+        spec = pipeline_spec(self.specs, state.pipeline_id)
+        in_flight(state, change_id, ending=ending)
+        if stage is not None:
+            stage_of(spec, stage)
+        return spec
+
+    def _checked(
+        self,
+        change_id: str,
+        stage: str | None,
+        decide: Callable[[PipelineState, Stamper], Iterable[Event]],
+        *,
+        ending: bool = False,
+    ) -> Callable[[PipelineState, Stamper], Iterable[Event]]:
+        """`decide`, once the step's input is checked against the spec and the state."""
+
+        def checked(state: PipelineState, stamp: Stamper) -> Iterable[Event]:
+            self._check(state, change_id, stage, ending=ending)
+            return decide(state, stamp)
+
+        return checked
 
     def acquire(self, pipeline_id: str, change_id: str, stage: str, token: str) -> None:
         """Enter a stage, or wait behind it; the execution resumes when it holds the lease."""
         result = self.log.record(
             pipeline_id,
             self.clock(),
-            lambda state, stamp: conveyor.acquire(
-                state, stamp, stage=stage, change_id=change_id, token=token
+            self._checked(
+                change_id,
+                stage,
+                lambda state, stamp: conveyor.acquire(
+                    state, stamp, stage=stage, change_id=change_id, token=token
+                ),
             ),
         )
         self._hand_off(result.events)
@@ -50,6 +96,7 @@ class PipelineSteps:
         self, pipeline_id: str, change_id: str, stage: str, next_stage: str | None
     ) -> None:
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            next_stage_of(self._check(state, change_id, stage), stage, next_stage)
             events: list[Event] = [
                 stamp(
                     StageSucceeded,
@@ -75,6 +122,7 @@ class PipelineSteps:
 
     def stage_failed(self, pipeline_id: str, change_id: str, stage: str, reason: str) -> None:
         def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            self._check(state, change_id, stage, ending=True)
             change = state.changes.get(change_id)
             why = reason
             if change and change.first_alarm:
@@ -99,24 +147,34 @@ class PipelineSteps:
         self.log.record(
             pipeline_id,
             self.clock(),
-            lambda state, stamp: [
-                stamp(
-                    StageFailed,
-                    f"{change_id}:{stage}:failed",
-                    stage=stage,
-                    change_id=change_id,
-                    reason=f"rollback failed: {reason}",
-                )
-            ],
+            self._checked(
+                change_id,
+                stage,
+                lambda _, stamp: [
+                    stamp(
+                        StageFailed,
+                        f"{change_id}:{stage}:failed",
+                        stage=stage,
+                        change_id=change_id,
+                        reason=f"rollback failed: {reason}",
+                    )
+                ],
+                ending=True,
+            ),
         )
 
     def change_completed(self, pipeline_id: str, change_id: str) -> None:
         self.log.record(
             pipeline_id,
             self.clock(),
-            lambda state, stamp: [
-                stamp(ChangeCompleted, f"{change_id}:completed", change_id=change_id)
-            ],
+            self._checked(
+                change_id,
+                None,
+                lambda _, stamp: [
+                    stamp(ChangeCompleted, f"{change_id}:completed", change_id=change_id)
+                ],
+                ending=True,
+            ),
         )
 
     def execution_ended(

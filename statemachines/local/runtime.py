@@ -226,7 +226,8 @@ class LocalRuntime:
         )
         handler_runtime.use(
             handler_runtime.Services(
-                steps=PipelineSteps(self.log, workflow, self.clock.now), engine=self.engine
+                steps=PipelineSteps(self.log, workflow, self.clock.now, specs=self.specs),
+                engine=self.engine,
             )
         )
         moto_patches.route_lambda(self._invoke)
