@@ -517,6 +517,10 @@ def from_dict(data: Any, *, where: str = "") -> Event:
         return codec.decode(cls, data)
     except ValueError as error:
         raise MalformedEventError(f"{where}: {error}") from None
+    except RecursionError:
+        raise MalformedEventError(f"{where}: nested too deeply to be an event") from None
+    except OverflowError as error:
+        raise MalformedEventError(f"{where}: a number out of range ({error})") from None
 
 
 def to_json(event: Event) -> str:
@@ -529,6 +533,10 @@ def from_json(text: str | bytes, *, where: str = "") -> Event:
         data = json.loads(text)
     except (ValueError, TypeError) as error:
         raise MalformedEventError(f"{where or 'event'}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise MalformedEventError(
+            f"{where or 'event'}: JSON nested too deeply to be an event"
+        ) from None
     return from_dict(data, where=where)
 
 

@@ -325,19 +325,21 @@ def snapshot_from_json(text: str | bytes, *, pipeline_id: str, sequence: int) ->
     and SnapshotError for one that cannot be read."""
     try:
         data = json.loads(text)
-    except ValueError as error:
+    except (ValueError, TypeError, RecursionError) as error:
         raise SnapshotError(
-            f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable ({error})"
+            f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable "
+            f"({error or type(error).__name__})"
         ) from None
-    if not isinstance(data, dict) or data.get("fold_version") != FOLD_VERSION:
-        found = data.get("fold_version") if isinstance(data, dict) else None
+    found = data.get("fold_version") if isinstance(data, dict) else None
+    # exactly this integer: 9.0 or True is no fold version (a forged or damaged snapshot)
+    if type(found) is not int or found != FOLD_VERSION:
         raise StaleSnapshotError(
             f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} was made by fold "
             f"version {found}, this is {FOLD_VERSION}"
         )
     try:
         state = codec.decode(PipelineState, data.get("state"))
-    except ValueError as error:
+    except (ValueError, RecursionError, OverflowError) as error:
         raise SnapshotError(
             f"pipeline {pipeline_id!r}: snapshot at sequence {sequence} is unreadable ({error})"
         ) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -90,3 +90,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         (STATES_DIR / f"{os.getpid()}.json").write_text(
             json.dumps({k: sorted(v) for k, v in ENTERED.items()})
         )
+
+
+@pytest.fixture
+def baking_at_gamma(make_runtime: Callable[..., LocalRuntime]) -> tuple[LocalRuntime, str]:
+    """SmallApp with a change in flight, baking at gamma: (runtime, change)."""
+    runtime = make_runtime(SmallApp)
+    pipeline = SmallApp.pipeline_id()
+    runtime.adopt(pipeline, "v1.0.0")
+    change = runtime.merge(pipeline, "v1.1.0")
+
+    def baking() -> bool:
+        stage = runtime.log.state(pipeline).stages.get("gamma")
+        return bool(stage and any(s.activity == "baking" for s in stage.scopes.values()))
+
+    runtime.run(until=baking, max_days=2)
+    return runtime, change

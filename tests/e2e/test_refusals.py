@@ -17,20 +17,6 @@ Make = Callable[..., LocalRuntime]
 PIPELINE = SmallApp.pipeline_id()
 
 
-@pytest.fixture
-def in_flight(make_runtime: Make) -> tuple[LocalRuntime, str]:
-    runtime = make_runtime(SmallApp)
-    runtime.adopt(PIPELINE, "v1.0.0")
-    change = runtime.merge(PIPELINE, "v1.1.0")
-
-    def baking_at_gamma() -> bool:
-        stage = runtime.log.state(PIPELINE).stages.get("gamma")
-        return bool(stage and any(s.activity == "baking" for s in stage.scopes.values()))
-
-    runtime.run(until=baking_at_gamma, max_days=2)
-    return runtime, change
-
-
 def scope_input(change: str, **changed: Any) -> dict[str, Any]:
     spec = SmallApp.spec()
     gamma = next(s for s in spec.stages if s.name == "gamma")
@@ -57,9 +43,9 @@ def refused(runtime: LocalRuntime, function: str, event: dict[str, Any], match: 
 
 
 def test_each_forged_step_is_refused_with_its_reason_and_writes_nothing(
-    in_flight: tuple[LocalRuntime, str],
+    baking_at_gamma: tuple[LocalRuntime, str],
 ) -> None:
-    runtime, change = in_flight
+    runtime, change = baking_at_gamma
     token = "a-task-token"
     refused(
         runtime,
@@ -130,8 +116,8 @@ def test_each_forged_step_is_refused_with_its_reason_and_writes_nothing(
     )
 
 
-def test_the_pipeline_goes_on_after_the_refusals(in_flight: tuple[LocalRuntime, str]) -> None:
-    runtime, change = in_flight
+def test_the_pipeline_goes_on_after_the_refusals(baking_at_gamma: tuple[LocalRuntime, str]) -> None:
+    runtime, change = baking_at_gamma
     with pytest.raises(InvalidStepError):
         runtime._invoke(
             "shipwave-transition",
