@@ -8,15 +8,23 @@ snapshot + tail, cached per process, and a snapshot is written every `snapshot_e
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.errors import ConcurrencyConflictError, PipelineNotFoundError, StaleSnapshotError
+from domain.errors import (
+    ConcurrencyConflictError,
+    PipelineNotFoundError,
+    SnapshotError,
+    StaleSnapshotError,
+)
 from domain.events import Event, Stamper
 from domain.ports import EventStore
 from domain.state import PipelineState, evolve, project
+
+_log = logging.getLogger(__name__)
 
 Decision = Callable[[PipelineState, Stamper], Iterable[Event]]
 
@@ -100,18 +108,35 @@ class PipelineLog:
     def _current(self, pipeline_id: str) -> PipelineState:
         with self._lock:
             state = self._cache.get(pipeline_id)
-        rebuilt = False
         if state is None:
-            try:
-                state = self.store.latest_snapshot(pipeline_id)
-            except StaleSnapshotError:
-                state, rebuilt = None, True  # the fold changed since: replay the events
-            state = state or PipelineState(pipeline_id=pipeline_id)
+            state = self._snapshot(pipeline_id) or PipelineState(pipeline_id=pipeline_id)
         state = project(self.store.read(pipeline_id, after=state.sequence), state)
-        if rebuilt and state.sequence:
-            self.store.save_snapshot(state)
         self._remember(state)
         return state
+
+    def _snapshot(self, pipeline_id: str) -> PipelineState | None:
+        """The newest snapshot, when it can be trusted: one of another fold version, one that
+        cannot be read, or one ahead of the log (it covers events the log does not hold) is
+        discarded, saying why, and the events are replayed. Nothing is written here: a read
+        never writes (the next snapshot is saved by an append, on its cadence)."""
+        try:
+            snapshot = self.store.latest_snapshot(pipeline_id)
+        except (StaleSnapshotError, SnapshotError) as error:
+            _log.warning("%s: snapshot discarded, replaying the events: %s", pipeline_id, error)
+            return None
+        if snapshot is None:
+            return None
+        last = self.store.last_sequence(pipeline_id)
+        if snapshot.sequence > last:
+            _log.warning(
+                "%s: snapshot discarded, replaying the events: it covers sequence %d, the log "
+                "ends at %d",
+                pipeline_id,
+                snapshot.sequence,
+                last,
+            )
+            return None
+        return snapshot
 
     def _remember(self, state: PipelineState) -> None:
         with self._lock:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 
 from adapters.memory import InMemoryEventStore
-from domain.errors import ConcurrencyConflictError, PipelineNotFoundError
+from domain.errors import ConcurrencyConflictError, PipelineNotFoundError, StaleSnapshotError
 from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
 from domain.state import PipelineState
 from service.pipeline_log import Decision, PipelineLog
@@ -130,7 +131,36 @@ def test_a_snapshot_of_another_fold_version_is_ignored_and_replaced() -> None:
         sequence, text = store._snapshots[PIPELINE]
         store._snapshots[PIPELINE] = (sequence, text.replace('"fold_version":', '"fold_was":'))
 
-    fresh = PipelineLog(store).state(PIPELINE)
+    reader = PipelineLog(store, snapshot_every=5)
+    fresh = reader.state(PIPELINE)
 
     assert fresh == log.state(PIPELINE)
-    assert store.latest_snapshot(PIPELINE) == fresh  # rebuilt and saved again
+    with pytest.raises(StaleSnapshotError):  # a read writes nothing: the old one is still there
+        store.latest_snapshot(PIPELINE)
+    for n in range(7, 10):  # the next append on the snapshot cadence replaces it
+        reader.record(PIPELINE, T0, receive(f"c{n}"))
+    assert store.latest_snapshot(PIPELINE) == reader.state(PIPELINE)
+
+
+def test_an_unreadable_snapshot_is_discarded_and_the_events_replayed() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=5)
+    for n in range(7):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+    with store._lock:
+        sequence, _ = store._snapshots[PIPELINE]
+        store._snapshots[PIPELINE] = (sequence, '{"fold_version": 9, "state": ')
+    assert PipelineLog(store).state(PIPELINE) == log.state(PIPELINE)
+
+
+def test_a_snapshot_ahead_of_the_log_is_discarded_and_the_events_replayed() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=1000)
+    for n in range(3):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+    state = log.state(PIPELINE)
+    ahead = dataclasses.replace(state, sequence=5000)  # covers events the log does not hold
+    store.save_snapshot(ahead)
+    replayed = PipelineLog(store).state(PIPELINE)
+    assert replayed == state
+    assert replayed.sequence == 3
