@@ -572,8 +572,16 @@ class Stamper:
         return event
 
 
+#: one event's JSON at most: a DynamoDB item holds 400 KB with its keys and attribute names,
+#: so every store refuses what one of them could not keep
+MAX_EVENT_BYTES = 350_000
+#: an idempotency key at most (DynamoDB's marker item keys on it: 2 KB partition keys)
+MAX_IDEMPOTENCY_KEY_LENGTH = 512
+
+
 def check_batch(events: tuple[Event, ...], max_events: int) -> None:
-    """Raise InvalidAppendError unless the batch is one pipeline, contiguous and within size."""
+    """Raise InvalidAppendError unless the batch is one pipeline, contiguous and within size,
+    each event within the limits every store keeps (MAX_EVENT_BYTES, key length)."""
     if not events:
         raise InvalidAppendError("an append needs at least one event")
     if len(events) > max_events:
@@ -604,6 +612,17 @@ def check_batch(events: tuple[Event, ...], max_events: int) -> None:
                 "appears twice in one append"
             )
         keys.add(event.idempotency_key)
+        if len(event.idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r} sequence {event.sequence}: idempotency key of "
+                f"{len(event.idempotency_key)} characters, more than {MAX_IDEMPOTENCY_KEY_LENGTH}"
+            )
+        size = len(to_json(event).encode())
+        if size > MAX_EVENT_BYTES:
+            raise InvalidAppendError(
+                f"pipeline {first.pipeline_id!r} sequence {event.sequence}: "
+                f"{type(event).__name__} is {size:,} bytes, more than {MAX_EVENT_BYTES:,}"
+            )
         if event.at.tzinfo is None:
             raise InvalidAppendError(
                 f"pipeline {first.pipeline_id!r} sequence {event.sequence}: time has no zone"

@@ -253,6 +253,9 @@ def test_largest_batch_is_accepted_and_a_larger_one_refused(store: EventStore) -
             ],
             "twice",
         ),
+        # 450 KB: the memory and SQLite stores would keep it, DynamoDB could not
+        ([change_received("orders-app", 1, "c1", message="x" * 450_000)], "more than 350,000"),
+        ([change_received("orders-app", 1, "c1", key="k" * 513)], "more than 512"),
     ],
 )
 def test_malformed_appends_are_refused(store: EventStore, batch: list[Event], message: str) -> None:
