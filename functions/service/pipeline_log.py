@@ -17,6 +17,7 @@ from datetime import datetime
 from domain.errors import (
     ConcurrencyConflictError,
     PipelineNotFoundError,
+    ShipwaveError,
     SnapshotError,
     StaleSnapshotError,
 )
@@ -100,10 +101,23 @@ class PipelineLog:
                 after = project(stored, state)
                 self._remember(after)
                 if after.sequence // self.snapshot_every > state.sequence // self.snapshot_every:
-                    self.store.save_snapshot(after)
+                    self._save_snapshot(after)
                 return Recorded(stored, after, replayed=False)
             return Recorded(stored, self._current(pipeline_id), replayed=True)
         raise ConcurrencyConflictError(pipeline_id, self._current(pipeline_id).sequence + 1)
+
+    def _save_snapshot(self, state: PipelineState) -> None:
+        """The events are committed: a snapshot that cannot be saved only costs a longer
+        replay later. Say so and return what was recorded."""
+        try:
+            self.store.save_snapshot(state)
+        except ShipwaveError as error:
+            _log.warning(
+                "%s: events up to %d are recorded; the snapshot was not saved: %s",
+                state.pipeline_id,
+                state.sequence,
+                error,
+            )
 
     def _current(self, pipeline_id: str) -> PipelineState:
         with self._lock:

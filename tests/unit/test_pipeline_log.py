@@ -9,7 +9,12 @@ from datetime import timedelta
 import pytest
 
 from adapters.memory import InMemoryEventStore
-from domain.errors import ConcurrencyConflictError, PipelineNotFoundError, StaleSnapshotError
+from domain.errors import (
+    ConcurrencyConflictError,
+    EventStoreUnavailableError,
+    PipelineNotFoundError,
+    StaleSnapshotError,
+)
 from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
 from domain.state import PipelineState
 from service.pipeline_log import Decision, PipelineLog
@@ -164,3 +169,21 @@ def test_a_snapshot_ahead_of_the_log_is_discarded_and_the_events_replayed() -> N
     replayed = PipelineLog(store).state(PIPELINE)
     assert replayed == state
     assert replayed.sequence == 3
+
+
+class SnapshotsFail(InMemoryEventStore):
+    def save_snapshot(self, state: PipelineState) -> None:
+        raise EventStoreUnavailableError("snapshot table throttled")
+
+
+def test_when_only_the_snapshot_save_fails_the_committed_result_is_returned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = SnapshotsFail()
+    log = PipelineLog(store, snapshot_every=2)
+    log.record(PIPELINE, T0, receive("c0"))
+    recorded = log.record(PIPELINE, T0, receive("c1"))  # the second append is on the cadence
+    assert [e.sequence for e in recorded.events] == [2]
+    assert recorded.state.sequence == 2
+    assert store.last_sequence(PIPELINE) == 2
+    assert "the snapshot was not saved: snapshot table throttled" in caplog.text
