@@ -88,7 +88,11 @@ class SQLiteEventStore(EventStore):
                     self._idle.append(connection)
 
     def _open(self) -> sqlite3.Connection:
-        if not self._create and not self.path.is_file():
+        try:
+            found = self.path.is_file()
+        except OSError as error:  # a name too long for the file system, a denied folder
+            raise EventStoreUnavailableError(f"{self._where}: cannot open ({error})") from None
+        if not self._create and not found:
             raise EventStoreUnavailableError(f"{self._where}: no such event log file")
         try:
             if self._create and not self._schema_ready:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -50,6 +51,19 @@ def load_pipelines(reference: str) -> dict[str, PipelineSpec]:
     return {spec.pipeline_id: spec for spec in resolve_all(pipelines, reference)}
 
 
+#: what an AWS region name looks like (botocore refuses anything else, with a traceback)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _endpoint_ok(endpoint: str) -> bool:
+    parts = urlsplit(endpoint)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in endpoint
+
+
 def open_store(url: str, *, create: bool = False) -> EventStore:
     """Open the event log named by a URL.
 
@@ -78,9 +92,16 @@ def open_store(url: str, *, create: bool = False) -> EventStore:
         region = query.get("region", [None])[0]
         if region is None:
             raise EventLogUrlError(f"event log {url!r}: add ?region=REGION")
-        return DynamoDBEventStore(
-            parts.netloc, region=region, endpoint_url=query.get("endpoint", [None])[0]
-        )
+        endpoint = query.get("endpoint", [None])[0]
+        if not _REGION.fullmatch(region):
+            raise EventLogUrlError(
+                f"event log {url!r}: {region!r} is no AWS region name (e.g. us-east-1)"
+            )
+        if endpoint is not None and not _endpoint_ok(endpoint):
+            raise EventLogUrlError(
+                f"event log {url!r}: endpoint {endpoint!r} must be an http(s)://host[:port] URL"
+            )
+        return DynamoDBEventStore(parts.netloc, region=region, endpoint_url=endpoint)
     raise EventLogUrlError(
         f"event log {url!r}: unknown kind {parts.scheme or '(none)'!r}; "
         "use sqlite:///path.db or dynamodb://TABLE?region=REGION"

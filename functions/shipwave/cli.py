@@ -73,7 +73,12 @@ def parse_when(value: str, now: datetime) -> datetime:
     relative = _RELATIVE.match(value.strip())
     if relative:
         amount, unit = relative.groups()
-        return now - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return now - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise CliInputError(
+                f"time {value!r}: {amount} {_UNITS[unit]} ago is before the year 1"
+            ) from None
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:

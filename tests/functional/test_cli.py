@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,6 +94,13 @@ def test_history_filters_by_change_and_time(event_log: str) -> None:
         (["status", "--event-log", "ftp://x"], "unknown kind 'ftp'"),
         (["status", "--event-log", "dynamodb://t"], "add ?region=REGION"),
         (["history", "--since", "last tuesday"], "write ISO-8601"),
+        (["status", "--at", "999999999d"], "999999999 days ago is before the year 1"),
+        (["status", "--event-log", "dynamodb://t?region=mars"], "'mars' is no AWS region name"),
+        (
+            ["status", "--event-log", "dynamodb://t?region=us-east-1&endpoint=not%20a%20url"],
+            "must be an http(s)://host[:port] URL",
+        ),
+        (["status", "--event-log", f"sqlite:///{'x' * 300}.db"], "File name too long"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(
@@ -100,17 +108,22 @@ def test_bad_input_is_one_line_and_exit_1(
 ) -> None:
     if "--event-log" not in args:
         args = [*args, "--event-log", event_log]
+    assert message in one_line_error(args, cwd=tmp_path)
+
+
+def one_line_error(args: list[str], *, cwd: Path | None = None) -> str:
+    """Run the CLI as a user does; it must fail with exit 1 and one line, no traceback."""
     result = subprocess.run(
         [sys.executable, "-m", "shipwave", *args],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         check=False,
     )
     assert result.returncode == 1
-    assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
 
 
 def test_unreadable_sqlite_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -346,3 +359,30 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
     history = runner.invoke(app, ["history", pipeline, "--json", "--event-log", url])
     kinds = [e["type"] for e in json.loads(history.stdout)]
     assert kinds[-3:] == ["StageRecovered", "StageUnblocked", "StageLeaseReleased"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("nesting", "nested too deeply"),
+        ("huge number", "a number out of range"),
+    ],
+)
+def test_an_event_no_shipwave_wrote_is_one_line_not_a_traceback(
+    tmp_path: Path, damage: str, message: str
+) -> None:
+    """A row damaged from outside (test code writing SQLite directly): deep nesting, a number
+    too large for a float. `history` names the place and stops, in one line."""
+    path = tmp_path / "events.db"
+    store = SQLiteEventStore(path, create=True)
+    store.append(rollout("orders-app", 1, "c1", "wave1", "eu-west-1/euw1-az1")[:3])
+    with sqlite3.connect(path) as connection:
+        (body,) = connection.execute("SELECT body FROM events WHERE sequence = 3").fetchone()
+        damaged = (
+            "[" * 100_000 + "]" * 100_000
+            if damage == "nesting"
+            else json.dumps({**json.loads(body), "traffic_percent": 10**400})
+        )
+        connection.execute("UPDATE events SET body = ? WHERE sequence = 3", (damaged,))
+    stderr = one_line_error(["history", "orders-app", "--event-log", f"sqlite:///{path}"])
+    assert message in stderr
