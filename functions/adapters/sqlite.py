@@ -56,9 +56,15 @@ class SQLiteEventStore(EventStore):
     EventStoreUnavailableError when the file cannot be opened or read.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
+        """`read_only`: open the file as SQLite's read-only mode does (nothing is ever written:
+        not a journal mode, not a snapshot; an append raises); a file that is not a shipwave
+        event log stays as it was."""
+        if create and read_only:
+            raise ValueError("a read-only event log cannot be created")
         self.path = Path(path)
         self._create = create
+        self._read_only = read_only
         self._where = f"sqlite {self.path}"
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
@@ -97,11 +103,20 @@ class SQLiteEventStore(EventStore):
         try:
             if self._create and not self._schema_ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            if self._read_only:
+                connection = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=30.0,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                connection = sqlite3.connect(
+                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
             if not self._schema_ready:
                 if self._create:
                     connection.executescript(_SCHEMA)
@@ -214,6 +229,8 @@ class SQLiteEventStore(EventStore):
         return _last(self._query(_LAST_SEQUENCE, (pipeline_id,))[0])
 
     def save_snapshot(self, state: PipelineState) -> None:
+        if self._read_only:
+            return  # a reader keeps no snapshot: the next writer saves one on its cadence
         try:
             with self._write_lock, self._connection() as connection:
                 connection.execute(

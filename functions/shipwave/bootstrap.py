@@ -64,13 +64,15 @@ def _endpoint_ok(endpoint: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in endpoint
 
 
-def open_store(url: str, *, create: bool = False) -> EventStore:
+def open_store(url: str, *, create: bool = False, read_only: bool = False) -> EventStore:
     """Open the event log named by a URL.
 
     - `sqlite:///relative/path.db` or `sqlite:////absolute/path.db`
     - `dynamodb://TABLE?region=REGION` (optionally `&endpoint=http://127.0.0.1:5000`)
 
-    With `create=False` a missing SQLite file is an error rather than a new empty log.
+    With `create=False` a missing SQLite file is an error rather than a new empty log; with
+    `read_only` a SQLite file is opened so that nothing is written to it (DynamoDB reads never
+    write).
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -78,7 +80,7 @@ def open_store(url: str, *, create: bool = False) -> EventStore:
             raise EventLogUrlError(
                 f"event log {url!r}: write sqlite:///relative/path.db or sqlite:////abs/path.db"
             )
-        return SQLiteEventStore(Path(parts.path[1:]), create=create)
+        return SQLiteEventStore(Path(parts.path[1:]), create=create, read_only=read_only)
     if parts.scheme == "dynamodb":
         if not parts.netloc or parts.path not in ("", "/"):
             raise EventLogUrlError(f"event log {url!r}: write dynamodb://TABLE?region=REGION")

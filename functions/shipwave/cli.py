@@ -111,7 +111,7 @@ def status(
     ] = None,
 ) -> None:
     """What version is where, what is in flight, what is blocked and why."""
-    log = PipelineLog(open_store(event_log))
+    log = PipelineLog(open_store(event_log, read_only=True))
     moment = parse_when(at, datetime.now(UTC)) if at else None
     states = [
         log.state_at(name, moment) if moment else log.state(name)
@@ -138,7 +138,7 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every recorded transition, oldest first."""
-    log = PipelineLog(open_store(event_log))
+    log = PipelineLog(open_store(event_log, read_only=True))
     start = parse_when(since, datetime.now(UTC)) if since else None
 
     def selected(name: str) -> Iterator[Event]:

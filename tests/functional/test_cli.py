@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.sqlite import SQLiteEventStore
+from domain.errors import EventStoreUnavailableError
 from shipwave.cli import app
 from statemachines.local.moto_patches import isolate_dynamodb
 from statemachines.local.runtime import LocalRuntime
@@ -386,3 +387,33 @@ def test_an_event_no_shipwave_wrote_is_one_line_not_a_traceback(
         connection.execute("UPDATE events SET body = ? WHERE sequence = 3", (damaged,))
     stderr = one_line_error(["history", "orders-app", "--event-log", f"sqlite:///{path}"])
     assert message in stderr
+
+
+def test_status_and_history_never_write_to_the_event_log(tmp_path: Path) -> None:
+    """Reads open SQLite read-only: a 0-byte file or another program's database stays as it
+    was (no journal mode set), and a real log gains no snapshot from being read."""
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    before = {path: path.read_bytes() for path in (empty, foreign)}
+    for path in (empty, foreign):
+        assert "not a shipwave event log" in one_line_error(
+            ["status", "--event-log", f"sqlite:///{path}"]
+        )
+        assert path.read_bytes() == before[path]
+
+    log = tmp_path / "events.db"
+    store = SQLiteEventStore(log, create=True)
+    store.append(rollout("orders-app", 1, "c1", "wave1", "eu-west-1/euw1-az1"))
+    store.close()
+    for command in ("status", "history"):
+        result = runner.invoke(app, [command, "orders-app", "--event-log", f"sqlite:///{log}"])
+        assert result.exit_code == 0, result.output
+    with sqlite3.connect(f"{log.as_uri()}?mode=ro", uri=True) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM snapshots").fetchone() == (0,)
+    with pytest.raises(EventStoreUnavailableError):  # and a read-only store refuses appends
+        SQLiteEventStore(log, create=False, read_only=True).append(
+            [change_received("orders-app", 10, "c2")]
+        )
