@@ -9,7 +9,9 @@ snapshot + tail, cached per process, and a snapshot is written every `snapshot_e
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +28,10 @@ from domain.ports import EventStore
 from domain.state import PipelineState, evolve, project
 
 _log = logging.getLogger(__name__)
+
+#: a writer that lost a race waits up to this long before it decides again, doubling each time
+BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.1
 
 Decision = Callable[[PipelineState, Stamper], Iterable[Event]]
 
@@ -51,11 +57,13 @@ class PipelineLog:
         store: EventStore,
         *,
         snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
-        max_attempts: int = 50,
+        max_attempts: int = 500,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.snapshot_every = snapshot_every
         self.max_attempts = max_attempts
+        self.pause = pause
         self.conflicts = 0  # appends that lost a race and were decided again
         self._cache: dict[str, PipelineState] = {}
         self._lock = threading.Lock()
@@ -86,8 +94,13 @@ class PipelineLog:
         return self.store.read(pipeline_id, after)
 
     def record(self, pipeline_id: str, now: datetime, decide: Decision) -> Recorded:
-        """Decide on the current state and append the result, retrying on conflicts."""
-        for _ in range(self.max_attempts):
+        """Decide on the current state and append the result, retrying on conflicts after a
+        pause drawn at random up to a bound that doubles each time (full jitter: writers that
+        collided do not collide again in step)."""
+        for attempt in range(self.max_attempts):
+            if attempt:
+                ceiling = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** min(attempt, 16))
+                self.pause(random.uniform(0, ceiling))
             state = self._current(pipeline_id)
             events = tuple(decide(state, Stamper(pipeline_id, state.sequence + 1, now)))
             if not events:

@@ -17,7 +17,12 @@ from domain.errors import (
 )
 from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
 from domain.state import PipelineState
-from service.pipeline_log import Decision, PipelineLog
+from service.pipeline_log import (
+    BACKOFF_SECONDS,
+    MAX_BACKOFF_SECONDS,
+    Decision,
+    PipelineLog,
+)
 from tests.builders import T0, change_received
 
 PIPELINE = "orders-app"
@@ -187,3 +192,13 @@ def test_when_only_the_snapshot_save_fails_the_committed_result_is_returned(
     assert recorded.state.sequence == 2
     assert store.last_sequence(PIPELINE) == 2
     assert "the snapshot was not saved: snapshot table throttled" in caplog.text
+
+
+def test_a_writer_that_lost_a_race_backs_off_with_jitter_before_deciding_again() -> None:
+    waits: list[float] = []
+    log = PipelineLog(RivalStore(rivals=6), pause=waits.append)
+    log.record(PIPELINE, T0, receive("c1"))
+    assert len(waits) == 6  # one pause before each new decision
+    ceilings = [min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**n) for n in range(1, 7)]
+    assert all(0 <= wait <= ceiling for wait, ceiling in zip(waits, ceilings, strict=True))
+    assert len(set(waits)) > 1  # drawn at random, not in step
