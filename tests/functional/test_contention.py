@@ -5,37 +5,18 @@ every change is recorded exactly once. bench/contention.py runs 1,000 appends pe
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
-from domain.events import ChangeReceived, Commit, Event, Stamper
 from domain.ports import EventStore
-from domain.state import PipelineState
-from service.pipeline_log import Decision, PipelineLog
+from service.pipeline_log import PipelineLog
+from tests.builders import T0
+from tests.unit.test_pipeline_log import receive
 
 PIPELINE = "orders-app"
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def receive(change: str) -> Decision:
-    def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
-        return [
-            stamp(
-                ChangeReceived,
-                f"{change}:received",
-                change_id=change,
-                source="github",
-                repository="orders",
-                branch="main",
-                commits=(Commit(commit_id="a" * 40, author="ana"),),
-            )
-        ]
-
-    return decide
 
 
 def contend(store: EventStore, writers: int, appends: int) -> tuple[int, list[str]]:
