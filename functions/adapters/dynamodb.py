@@ -322,15 +322,6 @@ class DynamoDBEventStore(EventStore):
             body = json.dumps(None)  # reported below as "not a JSON object"
         return decode_stored(body, pipeline_id, sequence, where=self._where, parse=from_json)
 
-    def corrupt_for_test(self, pipeline_id: str, sequence: int, stored_text: str) -> None:
-        """Overwrite a stored item's body, as a faulty writer would (contract tests only)."""
-        self._client.update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": pipeline_id}, "sk": {"N": str(sequence)}},
-            UpdateExpression="SET body = :b",
-            ExpressionAttributeValues={":b": {"S": stored_text}},
-        )
-
     def _unavailable(self, what: str, error: Exception) -> EventStoreUnavailableError:
         detail = str(error)
         if isinstance(error, ClientError) and _code(error) == "ResourceNotFoundException":

@@ -79,11 +79,6 @@ class InMemoryEventStore(EventStore):
         with self._lock:
             return tuple(sorted(p for p, log in self._events.items() if log))
 
-    def corrupt_for_test(self, pipeline_id: str, sequence: int, stored_text: str) -> None:
-        """Replace a stored item's text, as a damaged storage would (contract tests only)."""
-        with self._lock:
-            self._events[pipeline_id][sequence - 1] = stored_text
-
     def _decode(self, pipeline_id: str, sequence: int) -> Event:
         return decode_stored(
             self._events[pipeline_id][sequence - 1],

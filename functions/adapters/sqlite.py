@@ -258,14 +258,6 @@ class SQLiteEventStore(EventStore):
         rows = self._query("SELECT DISTINCT pipeline_id FROM events ORDER BY pipeline_id", ())
         return tuple(row[0] for row in rows)
 
-    def corrupt_for_test(self, pipeline_id: str, sequence: int, stored_text: str) -> None:
-        """Replace a stored item's body, as a damaged file would (contract tests only)."""
-        with self._connection() as connection:
-            connection.execute(
-                "UPDATE events SET body = ? WHERE pipeline_id = ? AND sequence = ?",
-                (stored_text, pipeline_id, sequence),
-            )
-
     def _query(self, sql: str, parameters: tuple[object, ...]) -> list[Any]:
         try:
             with self._connection() as connection:
