@@ -9,10 +9,12 @@ nothing, so no notification is dropped unexplained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from domain.errors import ShipwaveError
 from domain.events import UNKNOWN_AUTHOR, Commit
 from domain.spec import PipelineSpec
 
@@ -20,6 +22,28 @@ SourceSystem = Literal["codecommit", "github", "local"]
 
 #: git's name for "no commit": the old head of a new branch, the new head of a deleted one
 NO_COMMIT = "0" * 40
+
+# What a notification may carry into the log, the same for every source system: a git
+# object id (SHA-1 or SHA-256, abbreviated at least to 7; letters beyond hex are let through
+# because AWS's published samples write ids as "7c9cfEXAMPLE..."), names of at most 256 characters,
+# and at most 2,048 commits per push (GitHub's own limit on a push payload). A commit's
+# message is kept as its first line, at most 200 characters: the log records which commits
+# a change holds, not their prose, and must stay below the store's event size.
+COMMIT_ID = re.compile(r"[0-9A-Za-z]{7,64}")
+MAX_NAME_LENGTH = 256
+MAX_COMMITS_PER_PUSH = 2048
+MAX_SUMMARY_LENGTH = 200
+
+
+class MergeFieldError(ShipwaveError):
+    """A notification names something no source system would (an id that is no git object
+    id, a name longer than any repository's, more commits than one push carries)."""
+
+
+def summary(message: str) -> str:
+    """A commit message's first line, at most MAX_SUMMARY_LENGTH characters."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return first if len(first) <= MAX_SUMMARY_LENGTH else first[: MAX_SUMMARY_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +74,9 @@ def branch_moved(
     commits: tuple[Commit, ...] = (),
 ) -> Merge | NotAMerge:
     """A ref of `repository` moved from `old_commit` to `new_commit`; `ref` is the full ref
-    (`refs/heads/main`, `refs/tags/v1`: GitHub's `ref`, CodeCommit's `referenceFullName`)."""
+    (`refs/heads/main`, `refs/tags/v1`: GitHub's `ref`, CodeCommit's `referenceFullName`).
+    MergeFieldError when a field is beyond what any source system sends."""
+    _check_fields(repository, ref, new_commit, old_commit, delivery, commits)
     kind, name = _ref(ref)
     where = f"{repository} {ref}"
     if kind == "tag":
@@ -66,8 +92,39 @@ def branch_moved(
         commit_id=new_commit,
         previous=None if not old_commit or old_commit == NO_COMMIT else old_commit,
         delivery=delivery,
-        commits=commits,
+        commits=tuple(
+            Commit(commit_id=c.commit_id, author=c.author, message=summary(c.message))
+            for c in commits
+        ),
     )
+
+
+def _check_fields(
+    repository: str,
+    ref: str,
+    new_commit: str,
+    old_commit: str | None,
+    delivery: str,
+    commits: tuple[Commit, ...],
+) -> None:
+    for field, value in (("repository", repository), ("ref", ref), ("delivery", delivery)):
+        if len(value) > MAX_NAME_LENGTH:
+            raise MergeFieldError(f"{field}: {len(value)} characters, more than {MAX_NAME_LENGTH}")
+    ids = [("new commit", new_commit), ("old commit", old_commit or "")]
+    ids += [(f"commit {n}", c.commit_id) for n, c in enumerate(commits)]
+    for field, value in ids:
+        if value and not COMMIT_ID.fullmatch(value):
+            raise MergeFieldError(f"{field}: {value[:80]!r} is no git object id")
+    if len(commits) > MAX_COMMITS_PER_PUSH:
+        raise MergeFieldError(
+            f"{len(commits)} commits, more than the {MAX_COMMITS_PER_PUSH} one push carries"
+        )
+    for n, commit in enumerate(commits):
+        if len(commit.author) > MAX_NAME_LENGTH:
+            raise MergeFieldError(
+                f"commit {n}: author of {len(commit.author)} characters, more than "
+                f"{MAX_NAME_LENGTH}"
+            )
 
 
 def change_id_of(merge: Merge) -> str:

@@ -29,7 +29,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from domain.errors import ShipwaveError
-from domain.merges import Merge, NotAMerge, change_id_of, commits_of, pipelines_for
+from domain.merges import (
+    Merge,
+    MergeFieldError,
+    NotAMerge,
+    change_id_of,
+    commits_of,
+    pipelines_for,
+)
 from domain.signatures import SIGNATURE_HEADER, is_signed
 from handlers.observability import logger, metrics, tracer
 from handlers.runtime import engine
@@ -90,6 +97,8 @@ def _github(kind: str, delivery: str, body: bytes) -> dict[str, Any]:
     except ValidationError as error:
         details = error.errors(include_url=False, include_input=False)
         return _response(400, {"error": "not a push payload", "details": details})
+    except MergeFieldError as error:
+        return _response(400, {"error": f"not a push payload: {error}"})
     return _response(202, _take(merge))
 
 

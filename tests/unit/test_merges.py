@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from domain.events import Commit
-from domain.merges import NO_COMMIT, Merge, NotAMerge, branch_moved, pipelines_for
+from domain.merges import (
+    MAX_SUMMARY_LENGTH,
+    NO_COMMIT,
+    Merge,
+    MergeFieldError,
+    NotAMerge,
+    branch_moved,
+    pipelines_for,
+    summary,
+)
 from examples.reference import PIPELINES
 
 SPECS = [p.spec() for p in PIPELINES]
@@ -14,6 +23,8 @@ NEW, OLD = "7c9cf" + "0" * 35, "3e5dd" + "1" * 35
 
 def moved(ref: str, new: str = NEW, old: str | None = OLD, **kw: object) -> Merge | NotAMerge:
     defaults: dict[str, object] = {"source": "github", "repository": "acme/create-order"}
+    new = str(kw.pop("new", new))
+    old = kw.pop("old", old)  # type: ignore[assignment]
     defaults.update(kw)
     return branch_moved(
         ref=ref,
@@ -78,3 +89,40 @@ def test_a_merge_is_taken_by_the_pipelines_of_its_repository_and_branch() -> Non
         assert isinstance(found, NotAMerge)
         assert found.code == "no-pipeline"
         assert other.branch in found.reason
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"new": "not-a-sha"}, "new commit: 'not-a-sha' is no git object id"),
+        ({"old": "3e5dd 1111"}, "old commit"),
+        ({"new": "a" * 65}, "is no git object id"),
+        ({"repository": "r" * 257}, "repository: 257 characters, more than 256"),
+        ({"commits": (Commit(commit_id="xyz", author="mary"),)}, "commit 0: 'xyz'"),
+        ({"commits": (Commit(commit_id=NEW, author="m" * 300),)}, "author of 300 characters"),
+        ({"commits": (Commit(commit_id=NEW, author="m"),) * 2049}, "more than the 2048"),
+    ],
+)
+def test_fields_beyond_what_a_source_system_sends_are_refused(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(MergeFieldError, match=message):
+        moved("refs/heads/main", **fields)
+
+
+def test_a_commit_message_is_kept_as_its_first_line_within_bounds() -> None:
+    long = "Fix rounding " + "x" * 500 + "\n\nA body of many paragraphs"
+    merge = moved(
+        "refs/heads/main",
+        commits=(
+            Commit(commit_id=NEW, author="mary", message=long),
+            Commit(commit_id=OLD, author="mary", message="Bump the version\n\nbody"),
+        ),
+    )
+    assert isinstance(merge, Merge)
+    first, second = merge.commits
+    assert len(first.message) == MAX_SUMMARY_LENGTH
+    assert first.message.startswith("Fix rounding x")
+    assert first.message.endswith("…")
+    assert second.message == "Bump the version"
+    assert summary("") == ""
