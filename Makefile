@@ -51,6 +51,8 @@ bench: setup
 	$(PY) bench/synth.py --runs 1 --pipelines examples.ten_services:PIPELINES
 	$(PY) bench/cold_start.py
 	$(PY) bench/engine.py
+	$(PY) bench/contention.py
+	$(PY) bench/fuzz.py
 
 synth: setup
 	npx cdk synth -q
