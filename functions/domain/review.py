@@ -115,16 +115,26 @@ def check_commit(
     return None
 
 
-def commits_to_review(state: PipelineState, change_id: str) -> tuple[str, ...]:
+def commits_to_review(
+    state: PipelineState, change_id: str, brought: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
     """The commits the change's artifact holds that no passed review covers: its own and
-    those of every earlier change still at source (their commits are in its build too)."""
-    return _at_source(state, change_id, through=True)
+    those of every earlier change still at source (their commits are in its build too), and
+    those the source says its push `brought`."""
+    return _with(_at_source(state, change_id, through=True), brought)
 
 
-def commits_to_read(state: PipelineState, change_id: str) -> tuple[str, ...]:
+def commits_to_read(
+    state: PipelineState, change_id: str, brought: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
     """Every commit the decision for `change_id` may look at: those of every change at source
-    (a newer one may carry this one's commits on) and the change's own."""
-    return _at_source(state, change_id, through=False)
+    (a newer one may carry this one's commits on), the change's own, and those its push
+    `brought`."""
+    return _with(_at_source(state, change_id, through=False), brought)
+
+
+def _with(commits: tuple[str, ...], brought: tuple[str, ...] | None) -> tuple[str, ...]:
+    return commits + tuple(c for c in brought or () if c not in commits)
 
 
 def _at_source(state: PipelineState, change_id: str, *, through: bool) -> tuple[str, ...]:
@@ -160,8 +170,7 @@ def decide_review(
     change = state.changes.get(change_id)
     if change is None or not at_source(change):
         return ReviewDecision(outcome="pass", events=(), wait_seconds=0)
-    commits = commits_to_review(state, change_id)
-    commits += tuple(c for c in brought or () if c not in commits)
+    commits = commits_to_review(state, change_id, brought)
     if reviews is None:
         problems: tuple[Unreviewed, ...] = tuple(
             Unreviewed(commit_id=c, author="unknown", code="unconfirmed", reason=unreadable)

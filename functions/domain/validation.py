@@ -90,14 +90,6 @@ def step_of(spec: PipelineSpec, stage: str, step: str, region: str, scope: str) 
     return found
 
 
-def region_of(spec: PipelineSpec, stage: str, region: str) -> None:
-    """A region the stage deploys to (a stage-wide step names its region, no scope)."""
-    if region not in stage_of(spec, stage).regions:
-        raise InvalidStepError(
-            f"pipeline {spec.pipeline_id!r}: stage {stage!r} deploys to no region {region!r}"
-        )
-
-
 def progress_within_bounds(progress: Mapping[str, Any]) -> None:
     """The numbers a step carries on, each within what a real pipeline can reach."""
     bounds = {

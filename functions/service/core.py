@@ -197,15 +197,6 @@ class EngineCore:
         return spec, state, change
 
     @staticmethod
-    def _change(state: PipelineState, change_id: str) -> ChangeState:
-        change = state.changes.get(change_id)
-        if change is None:
-            raise UnknownPipelineError(
-                f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
-            )
-        return change
-
-    @staticmethod
     def _artifact(change: ChangeState) -> Artifact:
         if change.artifact is None:
             raise UnknownPipelineError(f"change {change.change_id!r} has no built artifact")

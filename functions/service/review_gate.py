@@ -39,8 +39,7 @@ class ReviewGate:
             since = change.held_since if change else None
             held_for = (now - since).total_seconds() if since else 0.0
             brought, unlisted = self._brought(spec, change)
-            commits = commits_to_read(state, change_id)
-            commits += tuple(c for c in brought or () if c not in commits)
+            commits = commits_to_read(state, change_id, brought)
             reviews, unreadable = (None, unlisted) if unlisted else self._read(spec, commits)
             decision = decide_review(
                 state,

@@ -33,6 +33,7 @@ from adapters.dynamodb import DynamoDBEventStore
 from adapters.git_source import GitRepository, GitReviewSource
 from adapters.memory import OutboxNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
+from domain.artifacts import s3_location
 from domain.builds import Built, outcome
 from domain.errors import BuildStartError
 from domain.events import Artifact
@@ -499,10 +500,11 @@ class LocalRuntime:
 
     def _commit_of(self, artifact: Artifact) -> str | None:
         """The commit the artifact was built from (None: no local build made it)."""
-        for build in self.builder.builds.values():
-            if build.location and build.location.split(":::", 1)[-1] == artifact.uri[5:]:
-                return build.commit_id
-        return None
+        location = s3_location(artifact)
+        if location is None:
+            return None
+        arn = f"arn:aws:s3:::{location.bucket}/{location.key}"  # as the build reports it
+        return next((b.commit_id for b in self.builder.builds.values() if b.location == arn), None)
 
     def build_of(self, change_id: str) -> LocalBuild | None:
         """The local build of the change, once started."""

@@ -140,8 +140,8 @@ NO_CODE = TrafficProfile(window=WINDOW, faults=(0.0,), source="no code to run")
 
 
 @dataclass(frozen=True)
-class Canary:
-    """The canary's request and the status it expects."""
+class CanaryRequest:
+    """The canary's request and the status it expects (from the spec's `Canary`)."""
 
     method: str
     path: str
@@ -154,7 +154,7 @@ def profile(
     entry: str,
     *,
     load: Path | None,
-    canary: Canary | None,
+    canary: CanaryRequest | None,
     requests: int = PROFILE_REQUESTS,
     window: int = WINDOW,
     label: str = "",
@@ -282,11 +282,11 @@ class LocalTraffic:
         return spec
 
 
-def _canary(spec: PipelineSpec) -> Canary | None:
+def _canary(spec: PipelineSpec) -> CanaryRequest | None:
     if not spec.canary.url:
         return None
     path = urlsplit(spec.canary.url.replace("{region}", "region")).path or "/"
-    return Canary(spec.canary.method, path, spec.canary.body, spec.canary.expect_status)
+    return CanaryRequest(spec.canary.method, path, spec.canary.body, spec.canary.expect_status)
 
 
 def settled(faults: list[float], canary: list[bool], window: int) -> tuple[float, ...]:

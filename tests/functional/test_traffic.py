@@ -13,7 +13,7 @@ from examples import changes
 from examples.reference import SERVICE_CODE, CreateOrderApp
 from statemachines.local.traffic import (
     PLATFORM_FAULT_RATE,
-    Canary,
+    CanaryRequest,
     TrafficProfile,
     TrafficProfileError,
     profile,
@@ -22,7 +22,7 @@ from statemachines.local.traffic import (
 
 SPEC = CreateOrderApp.spec()
 LOAD = SERVICE_CODE[SPEC.repository] / "load" / "customers.py"
-CANARY = Canary("POST", "/orders", SPEC.canary.body, SPEC.canary.expect_status)
+CANARY = CanaryRequest("POST", "/orders", SPEC.canary.body, SPEC.canary.expect_status)
 
 
 def serve(tmp_path: Path, code: str, **options: object) -> TrafficProfile:
