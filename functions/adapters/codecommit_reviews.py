@@ -38,12 +38,28 @@ if TYPE_CHECKING:
 MAX_PULL_REQUESTS = 500
 
 _BROUGHT, _BEFORE = 1, 2  # reached from the new head, from the previous one
+#: commits kept once read (a commit never changes: the gate's walk and its review record,
+#: asked in one check, read each commit once)
+_COMMITS_KEPT = 4096
 _UNKNOWN_COMMIT = {"CommitIdDoesNotExistException", "CommitDoesNotExistException"}
 
 
 class CodeCommitReviewSource(SourceControl):
     def __init__(self, client: CodeCommitClient) -> None:
         self._client = client
+        self._commits: dict[tuple[str, str], Any] = {}
+
+    def _get_commit(self, repository: str, commit_id: str) -> Any:
+        """GetCommit's `commit`, read once per reader."""
+        key = (repository, commit_id)
+        found = self._commits.get(key)
+        if found is None:
+            found = self._client.get_commit(repositoryName=repository, commitId=commit_id)
+            found = found["commit"]
+            if len(self._commits) >= _COMMITS_KEPT:
+                self._commits.clear()
+            self._commits[key] = found
+        return found
 
     def reviews(self, repository: str, commit_ids: Sequence[str]) -> dict[str, CommitReview]:
         name = repository.rsplit("/", 1)[-1]  # CodeCommit repositories have no owner
@@ -83,9 +99,9 @@ class CodeCommitReviewSource(SourceControl):
                         f"CodeCommit repository {repository}: the commits since {since[:12]} "
                         f"are more than a walk of {2 * MAX_COMMITS_SINCE} commits finds"
                     )
-                found = self._client.get_commit(repositoryName=repository, commitId=commit)
-                dates[commit] = _seconds(found["commit"].get("committer", {}).get("date", ""))
-                parents[commit] = tuple(found["commit"].get("parents", []))
+                found = self._get_commit(repository, commit)
+                dates[commit] = _seconds(found.get("committer", {}).get("date", ""))
+                parents[commit] = tuple(found.get("parents", []))
                 heapq.heappush(queue, (-dates[commit], commit))
             flags[commit] = flags.get(commit, 0) | flag
 
@@ -108,12 +124,11 @@ class CodeCommitReviewSource(SourceControl):
     def _commit(self, repository: str, commit_id: str) -> tuple[str, tuple[str, ...]] | None:
         """(git author name, parents) of the commit; None when CodeCommit has no such commit."""
         try:
-            commit = self._client.get_commit(repositoryName=repository, commitId=commit_id)
+            found = self._get_commit(repository, commit_id)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in _UNKNOWN_COMMIT:
                 return None
             raise
-        found = commit["commit"]
         return str(found.get("author", {}).get("name", "unknown")), tuple(found.get("parents", []))
 
     def _merged_by_pull_request(
@@ -133,9 +148,9 @@ class CodeCommitReviewSource(SourceControl):
                 merges = self._merges(pull, repository)
                 if not merges & commits:
                     continue
-                covered = (merges | self._brought_by(pull, repository, commits - set(found))) & (
-                    commits - set(found)
-                )
+                wanted = commits - set(found)
+                # the pull request's own commits are walked only for those its merge is not
+                covered = (merges & wanted) | self._brought_by(pull, repository, wanted - merges)
                 if covered:
                     review = self._review(pull, "")
                     found.update({c: replace(review, commit_id=c) for c in sorted(covered)})
