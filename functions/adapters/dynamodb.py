@@ -30,7 +30,7 @@ from domain.errors import (
     InvalidAppendError,
     SnapshotError,
 )
-from domain.events import Event, from_json, to_json
+from domain.events import Event, from_json
 from domain.ports import EventStore, check_contiguous, decode_stored, earlier_result
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
@@ -105,17 +105,17 @@ class DynamoDBEventStore(EventStore):
     # --- appends ------------------------------------------------------------------------------
 
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
-        batch = self.validate(events)
+        batch, texts = self.validate(events)
         pipeline = batch[0].pipeline_id
         items: list[TransactWriteItemTypeDef] = []
-        for event in batch:
+        for event, text in zip(batch, texts, strict=True):
             item: dict[str, Any] = {
                 "pk": {"S": pipeline},
                 "sk": {"N": str(event.sequence)},
                 "type": {"S": type(event).__name__},
                 "at": {"S": event.at.isoformat()},
                 "key": {"S": event.idempotency_key},
-                "body": {"S": to_json(event)},
+                "body": {"S": text},
             }
             if event.sequence == 1:
                 item["gsi1pk"] = {"S": _PIPELINES_PARTITION}

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from domain.errors import ConcurrencyConflictError, InvalidAppendError
-from domain.events import Event, PersonPaged, from_json, to_json
+from domain.events import Event, PersonPaged, from_json
 from domain.ports import EventStore, Notifier, decode_stored, earlier_result
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
@@ -26,7 +26,7 @@ class InMemoryEventStore(EventStore):
         self._snapshots: dict[str, tuple[int, str]] = {}
 
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
-        batch = self.validate(events)
+        batch, texts = self.validate(events)
         pipeline = batch[0].pipeline_id
         with self._lock:
             log = self._events.setdefault(pipeline, [])
@@ -45,7 +45,7 @@ class InMemoryEventStore(EventStore):
                     f"pipeline {pipeline!r}: append at sequence {first} would leave a gap "
                     f"after {len(log)}"
                 )
-            log.extend(to_json(event) for event in batch)
+            log.extend(texts)
             for event in batch:
                 self._keys[(pipeline, event.idempotency_key)] = event.sequence
             return batch

@@ -14,7 +14,7 @@ from domain.errors import (
     EventStoreUnavailableError,
     InvalidAppendError,
 )
-from domain.events import Event, from_json, to_json
+from domain.events import Event, from_json
 from domain.ports import EventStore, check_contiguous, decode_stored, earlier_result
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
@@ -143,13 +143,13 @@ class SQLiteEventStore(EventStore):
             connection.close()
 
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
-        batch = self.validate(events)
+        batch, texts = self.validate(events)
         pipeline = batch[0].pipeline_id
         try:
             with self._write_lock, self._connection() as connection:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
-                    result = self._append_locked(connection, batch)
+                    result = self._append_locked(connection, batch, texts)
                 except BaseException:
                     connection.execute("ROLLBACK")
                     raise
@@ -161,7 +161,7 @@ class SQLiteEventStore(EventStore):
         return result
 
     def _append_locked(
-        self, connection: sqlite3.Connection, batch: tuple[Event, ...]
+        self, connection: sqlite3.Connection, batch: tuple[Event, ...], texts: tuple[str, ...]
     ) -> tuple[Event, ...]:
         pipeline = batch[0].pipeline_id
         keys = [e.idempotency_key for e in batch]
@@ -197,15 +197,8 @@ class SQLiteEventStore(EventStore):
             "INSERT INTO events (pipeline_id, sequence, idempotency_key, type, at, body) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (
-                    pipeline,
-                    e.sequence,
-                    e.idempotency_key,
-                    type(e).__name__,
-                    e.at.isoformat(),
-                    to_json(e),
-                )
-                for e in batch
+                (pipeline, e.sequence, e.idempotency_key, type(e).__name__, e.at.isoformat(), text)
+                for e, text in zip(batch, texts, strict=True)
             ],
         )
         return batch

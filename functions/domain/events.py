@@ -579,9 +579,10 @@ MAX_EVENT_BYTES = 350_000
 MAX_IDEMPOTENCY_KEY_LENGTH = 512
 
 
-def check_batch(events: tuple[Event, ...], max_events: int) -> None:
+def check_batch(events: tuple[Event, ...], max_events: int) -> tuple[str, ...]:
     """Raise InvalidAppendError unless the batch is one pipeline, contiguous and within size,
-    each event within the limits every store keeps (MAX_EVENT_BYTES, key length)."""
+    each event within the limits every store keeps (MAX_EVENT_BYTES, key length). Returns
+    each event's JSON, encoded once: the size limit is on it, and it is what the store keeps."""
     if not events:
         raise InvalidAppendError("an append needs at least one event")
     if len(events) > max_events:
@@ -592,6 +593,7 @@ def check_batch(events: tuple[Event, ...], max_events: int) -> None:
     if first.sequence < 1:
         raise InvalidAppendError(f"sequences start at 1, got {first.sequence}")
     keys: set[str] = set()
+    texts: list[str] = []
     for offset, event in enumerate(events):
         if event.pipeline_id != first.pipeline_id:
             raise InvalidAppendError(
@@ -617,7 +619,8 @@ def check_batch(events: tuple[Event, ...], max_events: int) -> None:
                 f"pipeline {first.pipeline_id!r} sequence {event.sequence}: idempotency key of "
                 f"{len(event.idempotency_key)} characters, more than {MAX_IDEMPOTENCY_KEY_LENGTH}"
             )
-        size = len(to_json(event).encode())
+        texts.append(to_json(event))
+        size = len(texts[-1].encode())
         if size > MAX_EVENT_BYTES:
             raise InvalidAppendError(
                 f"pipeline {first.pipeline_id!r} sequence {event.sequence}: "
@@ -627,3 +630,4 @@ def check_batch(events: tuple[Event, ...], max_events: int) -> None:
             raise InvalidAppendError(
                 f"pipeline {first.pipeline_id!r} sequence {event.sequence}: time has no zone"
             )
+    return tuple(texts)

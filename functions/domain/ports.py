@@ -72,11 +72,12 @@ class EventStore(ABC):
     def pipelines(self) -> tuple[str, ...]:
         """Every pipeline with at least one event, sorted."""
 
-    def validate(self, events: Sequence[Event]) -> tuple[Event, ...]:
+    def validate(self, events: Sequence[Event]) -> tuple[tuple[Event, ...], tuple[str, ...]]:
+        """The batch, checked, with each event's JSON as the store keeps it (encoded once)."""
         batch = tuple(events)
-        check_batch(batch, self.max_events_per_append)
+        texts = check_batch(batch, self.max_events_per_append)
         check_pipeline_id(batch[0].pipeline_id)
-        return batch
+        return batch, texts
 
 
 def earlier_result(
