@@ -2,16 +2,19 @@
 
 Table layout (pk: string, sk: number):
 
-- event:        pk = pipeline id,                 sk = sequence; body = the event's JSON.
-                The first event of a pipeline also carries gsi1pk/gsi1sk, so the sparse
-                index `pipelines` lists every pipeline without a scan.
+- event:        pk = pipeline id,                 sk = sequence; body = the event's JSON,
+                prev / hash = the chain hash of the event before it and its own
+                (`domain.chain`). The first event of a pipeline also carries gsi1pk/gsi1sk,
+                so the sparse index `pipelines` lists every pipeline without a scan.
 - idempotency:  pk = "<pipeline>#key#<key>",       sk = 0; seq = the event's sequence.
-- snapshot:     pk = "<pipeline>#snapshot",        sk = sequence covered; body = zlib JSON.
+- snapshot:     pk = "<pipeline>#snapshot",        sk = sequence covered; body = zlib JSON,
+                head = the chain hash of the event it covers up to.
 
-An append is one TransactWriteItems: per event a conditional put of the event (the sequence
-must be free) and of its idempotency marker (the key must be unused), plus a condition check
-that the predecessor exists, so a batch is all-or-nothing, no two writers take one sequence,
-and no gap can open. Events are never updated or deleted.
+An append reads the predecessor (consistently) for its hash, then is one TransactWriteItems:
+per event a conditional put of the event (the sequence must be free) and of its idempotency
+marker (the key must be unused), plus a condition check that the predecessor still holds that
+hash, so a batch is all-or-nothing, no two writers take one sequence, no gap can open, and
+the chain links to what is stored. Events are never updated or deleted.
 """
 
 from __future__ import annotations
@@ -24,15 +27,22 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from domain.chain import Chained, genesis, links
 from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,
     InvalidAppendError,
     SnapshotError,
+    TamperedEventError,
 )
 from domain.events import Event, from_json
-from domain.ports import EventStore, check_contiguous, decode_stored, earlier_result
-from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
+from domain.ports import (
+    EventStore,
+    chained_rows,
+    decode_stored,
+    earlier_result,
+    predecessor_hash,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -107,8 +117,18 @@ class DynamoDBEventStore(EventStore):
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
         batch, texts = self.validate(events)
         pipeline = batch[0].pipeline_id
+        first = batch[0].sequence
+        prev = genesis(pipeline)
+        if first > 1:
+            before = self._get(pipeline, first - 1)
+            if before is None:
+                earlier = earlier_result(batch, [self._by_key(pipeline, e) for e in batch])
+                if earlier is not None:
+                    return earlier
+                raise self._gap(batch)
+            _, prev = predecessor_hash(pipeline, self._row(first - 1, before), where=self._where)
         items: list[TransactWriteItemTypeDef] = []
-        for event, text in zip(batch, texts, strict=True):
+        for event, text, (linked, digest) in zip(batch, texts, links(prev, texts), strict=True):
             item: dict[str, Any] = {
                 "pk": {"S": pipeline},
                 "sk": {"N": str(event.sequence)},
@@ -116,6 +136,8 @@ class DynamoDBEventStore(EventStore):
                 "at": {"S": event.at.isoformat()},
                 "key": {"S": event.idempotency_key},
                 "body": {"S": text},
+                "prev": {"S": linked},
+                "hash": {"S": digest},
             }
             if event.sequence == 1:
                 item["gsi1pk"] = {"S": _PIPELINES_PARTITION}
@@ -142,14 +164,15 @@ class DynamoDBEventStore(EventStore):
                     }
                 }
             )
-        first = batch[0].sequence
         if first > 1:
             items.append(
                 {
                     "ConditionCheck": {
                         "TableName": self.table_name,
                         "Key": {"pk": {"S": pipeline}, "sk": {"N": str(first - 1)}},
-                        "ConditionExpression": "attribute_exists(pk)",
+                        "ConditionExpression": "#hash = :hash",
+                        "ExpressionAttributeNames": {"#hash": "hash"},
+                        "ExpressionAttributeValues": {":hash": {"S": prev}},
                     }
                 }
             )
@@ -182,11 +205,23 @@ class DynamoDBEventStore(EventStore):
         if event_failed or "TransactionConflict" in reasons:
             raise ConcurrencyConflictError(pipeline, batch[0].sequence)
         if len(reasons) > 2 * len(batch) and reasons[-1] == "ConditionalCheckFailed":
-            raise InvalidAppendError(
-                f"pipeline {pipeline!r}: append at sequence {batch[0].sequence} would leave a "
-                f"gap: sequence {batch[0].sequence - 1} is not stored"
+            # the predecessor read a moment ago is gone, or holds another hash: not ours
+            before = self._get(pipeline, batch[0].sequence - 1)
+            if before is None:
+                raise self._gap(batch)
+            raise TamperedEventError(
+                pipeline,
+                batch[0].sequence - 1,
+                f"{self._where}: pipeline {pipeline!r} sequence {batch[0].sequence - 1} "
+                "changed while an append chained to it",
             )
         raise self._unavailable(f"append to {pipeline!r}", error)
+
+    def _gap(self, batch: tuple[Event, ...]) -> InvalidAppendError:
+        return InvalidAppendError(
+            f"pipeline {batch[0].pipeline_id!r}: append at sequence {batch[0].sequence} would "
+            f"leave a gap: sequence {batch[0].sequence - 1} is not stored"
+        )
 
     def _by_key(self, pipeline: str, event: Event) -> Event | None:
         marker = self._get(_marker_pk(pipeline, event.idempotency_key), 0)
@@ -203,16 +238,26 @@ class DynamoDBEventStore(EventStore):
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
-        expected = after + 1
-        for item in self._pages(
-            KeyConditionExpression="pk = :pk AND sk > :after",
-            ExpressionAttributeValues={":pk": {"S": pipeline_id}, ":after": {"N": str(after)}},
-        ):
-            sequence = _sequence(item, self._where, pipeline_id)
-            check_contiguous(pipeline_id, expected, sequence, where=self._where)
-            yield self._decode(pipeline_id, sequence, item)
-            expected += 1
+    def read_chained(
+        self, pipeline_id: str, after: int = 0, until: int | None = None
+    ) -> Iterator[Chained]:
+        if until is None:
+            condition = "pk = :pk AND sk >= :after"
+            values = {":pk": {"S": pipeline_id}, ":after": {"N": str(after)}}
+        else:
+            condition = "pk = :pk AND sk BETWEEN :after AND :until"
+            values = {
+                ":pk": {"S": pipeline_id},
+                ":after": {"N": str(after)},
+                ":until": {"N": str(until)},
+            }
+        rows = (
+            self._row(_sequence(item, self._where, pipeline_id), item)
+            for item in self._pages(
+                KeyConditionExpression=condition, ExpressionAttributeValues=values
+            )
+        )
+        return chained_rows(pipeline_id, after, rows, where=self._where)
 
     def last_sequence(self, pipeline_id: str) -> int:
         try:
@@ -242,26 +287,27 @@ class DynamoDBEventStore(EventStore):
 
     # --- snapshots ------------------------------------------------------------------------------
 
-    def save_snapshot(self, state: PipelineState) -> None:
-        body = zlib.compress(snapshot_to_json(state).encode(), 6)
+    def _put_snapshot(self, pipeline_id: str, sequence: int, head: str, text: str) -> None:
+        body = zlib.compress(text.encode(), 6)
         if len(body) > MAX_SNAPSHOT_BYTES:
             raise SnapshotError(
-                f"{self._where}: snapshot of {state.pipeline_id!r} at sequence {state.sequence} "
+                f"{self._where}: snapshot of {pipeline_id!r} at sequence {sequence} "
                 f"is {len(body)} bytes compressed, above {MAX_SNAPSHOT_BYTES}"
             )
         try:
             self._client.put_item(
                 TableName=self.table_name,
                 Item={
-                    "pk": {"S": state.pipeline_id + SNAPSHOT_SUFFIX},
-                    "sk": {"N": str(state.sequence)},
+                    "pk": {"S": pipeline_id + SNAPSHOT_SUFFIX},
+                    "sk": {"N": str(sequence)},
+                    "head": {"S": head},
                     "body": {"B": body},
                 },
             )
         except (ClientError, BotoCoreError) as error:
-            raise self._unavailable(f"save snapshot of {state.pipeline_id!r}", error) from None
+            raise self._unavailable(f"save snapshot of {pipeline_id!r}", error) from None
 
-    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, bytes] | None:
         try:
             response = self._client.query(
                 TableName=self.table_name,
@@ -279,12 +325,12 @@ class DynamoDBEventStore(EventStore):
         sequence = _sequence(items[0], self._where, pipeline_id)
         try:
             text = zlib.decompress(items[0]["body"]["B"])
-        except (KeyError, zlib.error) as error:
+        except (KeyError, TypeError, zlib.error) as error:
             raise SnapshotError(
                 f"{self._where}: snapshot of {pipeline_id!r} at sequence {sequence} is "
                 f"unreadable ({error})"
             ) from None
-        return snapshot_from_json(text, pipeline_id=pipeline_id, sequence=sequence)
+        return sequence, items[0].get("head", {}).get("S"), text
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -317,10 +363,16 @@ class DynamoDBEventStore(EventStore):
         return response.get("Item")
 
     def _decode(self, pipeline_id: str, sequence: int, item: dict[str, Any]) -> Event:
+        _, _, _, body = self._row(sequence, item)
+        return decode_stored(body, pipeline_id, sequence, where=self._where, parse=from_json)
+
+    @staticmethod
+    def _row(sequence: int, item: dict[str, Any]) -> tuple[int, object, object, str]:
+        """An event item as the chain reads it: (sequence, prev, hash, JSON)."""
         body = item.get("body", {}).get("S")
         if body is None:
-            body = json.dumps(None)  # reported below as "not a JSON object"
-        return decode_stored(body, pipeline_id, sequence, where=self._where, parse=from_json)
+            body = json.dumps(None)  # reported as "not a JSON object" (or a broken link)
+        return sequence, item.get("prev", {}).get("S"), item.get("hash", {}).get("S"), body
 
     def _unavailable(self, what: str, error: Exception) -> EventStoreUnavailableError:
         detail = str(error)

@@ -6,24 +6,38 @@ same encoding and fails the same way on a malformed item.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
+from domain.chain import Chained, links
 from domain.errors import ConcurrencyConflictError, InvalidAppendError
 from domain.events import Event, PersonPaged, from_json
-from domain.ports import EventStore, Notifier, decode_stored, earlier_result
-from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
+from domain.ports import (
+    EventStore,
+    Notifier,
+    chained_rows,
+    decode_stored,
+    earlier_result,
+    predecessor_hash,
+)
 
 
 class InMemoryEventStore(EventStore):
     """Thread-safe; raises ConcurrencyConflictError, IdempotencyKeyConflictError,
-    InvalidAppendError and MalformedEventError like every other store."""
+    InvalidAppendError, MalformedEventError and TamperedEventError like every other store.
+
+    Each pipeline's log is a list of rows (sequence, prev, hash, JSON), as the other stores
+    keep them."""
+
+    _where = "memory store"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[str, list[str]] = {}
-        self._keys: dict[tuple[str, str], int] = {}
-        self._snapshots: dict[str, tuple[int, str]] = {}
+        self._events: dict[str, list[list[Any]]] = {}
+        self._keys: dict[tuple[str, str], list[Any]] = {}
+        self._snapshots: dict[str, tuple[int, str, str]] = {}
 
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
         batch, texts = self.validate(events)
@@ -32,61 +46,63 @@ class InMemoryEventStore(EventStore):
             log = self._events.setdefault(pipeline, [])
             stored = []
             for event in batch:
-                sequence = self._keys.get((pipeline, event.idempotency_key))
-                stored.append(None if sequence is None else self._decode(pipeline, sequence))
+                row = self._keys.get((pipeline, event.idempotency_key))
+                stored.append(None if row is None else self._decode(pipeline, row))
             earlier = earlier_result(batch, stored)
             if earlier is not None:
                 return earlier
+            last, prev = predecessor_hash(
+                pipeline, tuple(log[-1]) if log else None, where=self._where
+            )
             first = batch[0].sequence
-            if first <= len(log):
+            if first <= last:
                 raise ConcurrencyConflictError(pipeline, first)
-            if first != len(log) + 1:
+            if first != last + 1:
                 raise InvalidAppendError(
                     f"pipeline {pipeline!r}: append at sequence {first} would leave a gap "
-                    f"after {len(log)}"
+                    f"after {last}"
                 )
-            log.extend(texts)
-            for event in batch:
-                self._keys[(pipeline, event.idempotency_key)] = event.sequence
+            for event, text, (before, digest) in zip(batch, texts, links(prev, texts), strict=True):
+                row = [event.sequence, before, digest, text]
+                log.append(row)
+                self._keys[(pipeline, event.idempotency_key)] = row
             return batch
 
-    def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
+    def read_chained(
+        self, pipeline_id: str, after: int = 0, until: int | None = None
+    ) -> Iterator[Chained]:
         with self._lock:
-            tail = list(self._events.get(pipeline_id, ())[after:])
-        for offset, text in enumerate(tail):
-            yield decode_stored(
-                text, pipeline_id, after + 1 + offset, where="memory store", parse=from_json
-            )
+            log = self._events.get(pipeline_id, [])
+            start = bisect.bisect_left(log, after, key=_sequence)
+            end = len(log) if until is None else bisect.bisect_right(log, until, key=_sequence)
+            rows = [tuple(row) for row in log[start:end]]
+        yield from chained_rows(pipeline_id, after, rows, where=self._where)
 
     def last_sequence(self, pipeline_id: str) -> int:
         with self._lock:
-            return len(self._events.get(pipeline_id, ()))
+            log = self._events.get(pipeline_id)
+            return int(log[-1][0]) if log else 0
 
-    def save_snapshot(self, state: PipelineState) -> None:
+    def _put_snapshot(self, pipeline_id: str, sequence: int, head: str, text: str) -> None:
         with self._lock:
-            current = self._snapshots.get(state.pipeline_id)
-            if current is None or current[0] <= state.sequence:
-                self._snapshots[state.pipeline_id] = (state.sequence, snapshot_to_json(state))
+            current = self._snapshots.get(pipeline_id)
+            if current is None or current[0] <= sequence:
+                self._snapshots[pipeline_id] = (sequence, head, text)
 
-    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str] | None:
         with self._lock:
-            found = self._snapshots.get(pipeline_id)
-        if found is None:
-            return None
-        return snapshot_from_json(found[1], pipeline_id=pipeline_id, sequence=found[0])
+            return self._snapshots.get(pipeline_id)
 
     def pipelines(self) -> tuple[str, ...]:
         with self._lock:
             return tuple(sorted(p for p, log in self._events.items() if log))
 
-    def _decode(self, pipeline_id: str, sequence: int) -> Event:
-        return decode_stored(
-            self._events[pipeline_id][sequence - 1],
-            pipeline_id,
-            sequence,
-            where="memory store",
-            parse=from_json,
-        )
+    def _decode(self, pipeline_id: str, row: list[Any]) -> Event:
+        return decode_stored(row[3], pipeline_id, row[0], where=self._where, parse=from_json)
+
+
+def _sequence(row: list[Any]) -> int:
+    return int(row[0])
 
 
 class OutboxNotifier(Notifier):

@@ -9,14 +9,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from domain.chain import Chained, links
 from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,
     InvalidAppendError,
 )
 from domain.events import Event, from_json
-from domain.ports import EventStore, check_contiguous, decode_stored, earlier_result
-from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
+from domain.ports import (
+    EventStore,
+    chained_rows,
+    decode_stored,
+    earlier_result,
+    predecessor_hash,
+)
+from domain.state import PipelineState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -26,12 +33,15 @@ CREATE TABLE IF NOT EXISTS events (
     type            TEXT    NOT NULL,
     at              TEXT    NOT NULL,
     body            TEXT    NOT NULL,
+    prev            TEXT    NOT NULL,
+    hash            TEXT    NOT NULL,
     PRIMARY KEY (pipeline_id, sequence)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events (pipeline_id, idempotency_key);
 CREATE TABLE IF NOT EXISTS snapshots (
     pipeline_id TEXT    NOT NULL,
     sequence    INTEGER NOT NULL,
+    head        TEXT    NOT NULL,
     body        TEXT    NOT NULL,
     PRIMARY KEY (pipeline_id, sequence)
 ) WITHOUT ROWID;
@@ -41,6 +51,16 @@ _READ_CHUNK = 2000
 # A bare MAX() over the primary key is a single index probe; wrapped in COALESCE it would not
 # be, and every append would scan the pipeline's whole log.
 _LAST_SEQUENCE = "SELECT MAX(sequence) FROM events WHERE pipeline_id = ?"
+# The newest row, what the next append chains to: one probe of the primary key, backwards.
+_NEWEST_ROW = (
+    "SELECT sequence, prev, hash, body FROM events WHERE pipeline_id = ? "
+    "ORDER BY sequence DESC LIMIT 1"
+)
+#: the columns each table must have (a file of an older shipwave lacks the chain's)
+_COLUMNS = {
+    "events": {"pipeline_id", "sequence", "idempotency_key", "type", "at", "body", "prev", "hash"},
+    "snapshots": {"pipeline_id", "sequence", "head", "body"},
+}
 
 
 def _last(row: tuple[int | None] | None) -> int:
@@ -120,10 +140,12 @@ class SQLiteEventStore(EventStore):
             if not self._schema_ready:
                 if self._create:
                     connection.executescript(_SCHEMA)
-                else:
-                    self._check_schema(connection)
+                self._check_schema(connection)
         except (sqlite3.Error, OSError) as error:
             raise EventStoreUnavailableError(f"{self._where}: cannot open ({error})") from None
+        except EventStoreUnavailableError:
+            connection.close()
+            raise
         self._schema_ready = True
         return connection
 
@@ -132,8 +154,16 @@ class SQLiteEventStore(EventStore):
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        if not {"events", "snapshots"} <= tables:
+        if not set(_COLUMNS) <= tables:
             raise EventStoreUnavailableError(f"{self._where}: not a shipwave event log")
+        for table, wanted in _COLUMNS.items():
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if not wanted <= columns:
+                raise EventStoreUnavailableError(
+                    f"{self._where}: an event log of an earlier shipwave, without the hash "
+                    f"chain (its {table} table has no {', '.join(sorted(wanted - columns))}); "
+                    "move it aside and start a new one"
+                )
 
     def close(self) -> None:
         """Close the pooled connections; call it when nothing uses the store any more."""
@@ -185,7 +215,9 @@ class SQLiteEventStore(EventStore):
         earlier = earlier_result(batch, stored)
         if earlier is not None:
             return earlier
-        last = _last(connection.execute(_LAST_SEQUENCE, (pipeline,)).fetchone())
+        last, prev = predecessor_hash(
+            pipeline, connection.execute(_NEWEST_ROW, (pipeline,)).fetchone(), where=self._where
+        )
         first = batch[0].sequence
         if first <= last:
             raise ConcurrencyConflictError(pipeline, first)
@@ -194,29 +226,46 @@ class SQLiteEventStore(EventStore):
                 f"pipeline {pipeline!r}: append at sequence {first} would leave a gap after {last}"
             )
         connection.executemany(
-            "INSERT INTO events (pipeline_id, sequence, idempotency_key, type, at, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (pipeline_id, sequence, idempotency_key, type, at, body, prev, "
+            "hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (pipeline, e.sequence, e.idempotency_key, type(e).__name__, e.at.isoformat(), text)
-                for e, text in zip(batch, texts, strict=True)
+                (
+                    pipeline,
+                    e.sequence,
+                    e.idempotency_key,
+                    type(e).__name__,
+                    e.at.isoformat(),
+                    text,
+                    before,
+                    digest,
+                )
+                for e, text, (before, digest) in zip(batch, texts, links(prev, texts), strict=True)
             ],
         )
         return batch
 
-    def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
-        expected = after + 1
+    def read_chained(
+        self, pipeline_id: str, after: int = 0, until: int | None = None
+    ) -> Iterator[Chained]:
+        return chained_rows(
+            pipeline_id, after, self._rows(pipeline_id, after, until), where=self._where
+        )
+
+    def _rows(
+        self, pipeline_id: str, start: int, until: int | None
+    ) -> Iterator[tuple[int, object, object, str]]:
+        """Rows from sequence `start` up to `until`, a chunk per query."""
+        bound = (1 << 62) if until is None else until
         while True:
             rows = self._query(
-                "SELECT sequence, body FROM events WHERE pipeline_id = ? AND sequence > ? "
-                "ORDER BY sequence LIMIT ?",
-                (pipeline_id, expected - 1, _READ_CHUNK),
+                "SELECT sequence, prev, hash, body FROM events WHERE pipeline_id = ? "
+                "AND sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?",
+                (pipeline_id, start, bound, _READ_CHUNK),
             )
-            for sequence, body in rows:
-                check_contiguous(pipeline_id, expected, sequence, where=self._where)
-                yield decode_stored(body, pipeline_id, sequence, where=self._where, parse=from_json)
-                expected += 1
+            yield from rows
             if len(rows) < _READ_CHUNK:
                 return
+            start = rows[-1][0] + 1
 
     def last_sequence(self, pipeline_id: str) -> int:
         return _last(self._query(_LAST_SEQUENCE, (pipeline_id,))[0])
@@ -224,28 +273,31 @@ class SQLiteEventStore(EventStore):
     def save_snapshot(self, state: PipelineState) -> None:
         if self._read_only:
             return  # a reader keeps no snapshot: the next writer saves one on its cadence
+        super().save_snapshot(state)
+
+    def _put_snapshot(self, pipeline_id: str, sequence: int, head: str, text: str) -> None:
         try:
             with self._write_lock, self._connection() as connection:
                 connection.execute(
-                    "INSERT OR REPLACE INTO snapshots (pipeline_id, sequence, body) "
-                    "VALUES (?, ?, ?)",
-                    (state.pipeline_id, state.sequence, snapshot_to_json(state)),
+                    "INSERT OR REPLACE INTO snapshots (pipeline_id, sequence, head, body) "
+                    "VALUES (?, ?, ?, ?)",
+                    (pipeline_id, sequence, head, text),
                 )
         except sqlite3.Error as error:
             raise EventStoreUnavailableError(
-                f"{self._where}: saving a snapshot of {state.pipeline_id!r} failed ({error})"
+                f"{self._where}: saving a snapshot of {pipeline_id!r} failed ({error})"
             ) from None
 
-    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str] | None:
         rows = self._query(
-            "SELECT sequence, body FROM snapshots WHERE pipeline_id = ? "
+            "SELECT sequence, head, body FROM snapshots WHERE pipeline_id = ? "
             "ORDER BY sequence DESC LIMIT 1",
             (pipeline_id,),
         )
         if not rows:
             return None
-        sequence, body = rows[0]
-        return snapshot_from_json(body, pipeline_id=pipeline_id, sequence=sequence)
+        sequence, head, body = rows[0]
+        return int(sequence), head if isinstance(head, str) else None, body
 
     def pipelines(self) -> tuple[str, ...]:
         rows = self._query("SELECT DISTINCT pipeline_id FROM events ORDER BY pipeline_id", ())

@@ -15,6 +15,16 @@ class UnknownEventTypeError(MalformedEventError):
     """An event names a type that is not in the catalogue."""
 
 
+class TamperedEventError(MalformedEventError):
+    """The log's hash chain is broken: an event was changed, removed or inserted after it was
+    written. Names the pipeline and the sequence where the chain breaks."""
+
+    def __init__(self, pipeline_id: str, sequence: int, message: str) -> None:
+        super().__init__(message)
+        self.pipeline_id = pipeline_id
+        self.sequence = sequence
+
+
 class EventOutOfOrderError(ShipwaveError):
     """An event was folded onto a state it does not follow (wrong pipeline or sequence)."""
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain.alarm_health import AlarmStatus
+from domain.chain import Chained, ChainHead, ChainReader, genesis
 from domain.errors import (
     IdempotencyKeyConflictError,
     InvalidAppendError,
     MalformedEventError,
+    SnapshotError,
+    TamperedEventError,
 )
-from domain.events import Artifact, Event, PersonPaged, check_batch, payload
+from domain.events import Artifact, Event, PersonPaged, check_batch, from_json, payload
 from domain.review import CommitReview
 from domain.spec import Build, Datapoints, Rolling
-from domain.state import PipelineState
+from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
 
 #: One append is all-or-nothing. In DynamoDB each event takes two items of a transaction (the
 #: event and its idempotency marker) and one more item checks the predecessor: 2 * 49 + 1 = 99
@@ -37,40 +40,123 @@ def check_pipeline_id(pipeline_id: str) -> None:
 
 
 class EventStore(ABC):
-    """The append-only event log of every pipeline.
+    """The append-only, hash-chained event log of every pipeline.
 
     `append` is conditional and idempotent: the batch's first sequence must follow the last
     stored one, or `ConcurrencyConflictError` is raised and nothing is written; a batch whose
     idempotency keys were all appended before returns the events stored then and writes
-    nothing. Reads return events in sequence order and raise `MalformedEventError` on any item
-    they cannot decode or any gap, never skipping it.
+    nothing. The store chains each event to the one before it (`domain.chain`) as it appends.
+    Reads return events in sequence order, check every link of the chain they read, and raise
+    `MalformedEventError` on any item they cannot decode and `TamperedEventError` on a broken
+    link or a gap, never skipping it.
     """
 
     max_events_per_append = MAX_EVENTS_PER_APPEND
+    #: where errors say the log is ("sqlite events.db", "dynamodb table shipwave-events")
+    _where = "event store"
 
     @abstractmethod
     def append(self, events: Sequence[Event]) -> tuple[Event, ...]:
         """Append a contiguous batch of one pipeline atomically; returns what is stored."""
 
     @abstractmethod
+    def read_chained(
+        self, pipeline_id: str, after: int = 0, until: int | None = None
+    ) -> Iterator[Chained]:
+        """Events of a pipeline with `after` < sequence <= `until`, in order, each with its
+        chain hash; the link to event `after` is checked too."""
+
     def read(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
         """Events of a pipeline with sequence > `after`, in order."""
+        for chained in self.read_chained(pipeline_id, after):
+            yield chained.event
 
     @abstractmethod
     def last_sequence(self, pipeline_id: str) -> int:
         """The highest stored sequence of a pipeline, 0 when it has none."""
 
     @abstractmethod
-    def save_snapshot(self, state: PipelineState) -> None:
-        """Store a state beside the events; it covers the events up to `state.sequence`."""
-
-    @abstractmethod
-    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
-        """The stored snapshot with the highest sequence, if any."""
-
-    @abstractmethod
     def pipelines(self) -> tuple[str, ...]:
         """Every pipeline with at least one event, sorted."""
+
+    def hash_at(self, pipeline_id: str, sequence: int) -> str | None:
+        """The chain hash of event `sequence` (the genesis value for 0), checked against the
+        event before it; None when the log holds no such event."""
+        if sequence == 0:
+            return genesis(pipeline_id)
+        for chained in self.read_chained(pipeline_id, after=sequence - 1, until=sequence):
+            return chained.hash
+        return None
+
+    def head(self, pipeline_id: str) -> ChainHead:
+        """The newest event's sequence and chain hash: what an operator keeps to catch, later,
+        the removal of the newest events (`shipwave verify --expect-head`)."""
+        last = self.last_sequence(pipeline_id)
+        digest = self.hash_at(pipeline_id, last)
+        if digest is None:
+            raise TamperedEventError(
+                pipeline_id,
+                last,
+                f"{self._where}: pipeline {pipeline_id!r} sequence {last} is the newest "
+                "event but cannot be read (it was removed while being read)",
+            )
+        return ChainHead(last, digest)
+
+    # --- snapshots: a state beside the events, with the chain head it covers -------------------
+
+    def save_snapshot(self, state: PipelineState) -> None:
+        """Store a state beside the events; it covers the events up to `state.sequence` and
+        keeps the chain hash of that event."""
+        head = self.hash_at(state.pipeline_id, state.sequence)
+        if head is None:
+            raise SnapshotError(
+                f"{self._where}: no snapshot of {state.pipeline_id!r} at sequence "
+                f"{state.sequence}: the log holds no such event"
+            )
+        self._put_snapshot(state.pipeline_id, state.sequence, head, snapshot_to_json(state))
+
+    def latest_snapshot(self, pipeline_id: str) -> PipelineState | None:
+        """The stored snapshot with the highest sequence, if any, once it agrees with the log.
+
+        A snapshot whose chain head differs from the log's, or that cannot be read, raises
+        SnapshotError (StaleSnapshotError: another fold version); the caller replays instead.
+        One that covers events the log no longer holds raises TamperedEventError: the newest
+        events were removed.
+        """
+        found = self._newest_snapshot(pipeline_id)
+        if found is None:
+            return None
+        sequence, head, text = found
+        actual = self.hash_at(pipeline_id, sequence)
+        if actual is None:
+            last = self.last_sequence(pipeline_id)
+            missing = (
+                f"the log ends at {last}: events {last + 1} to {sequence} were removed"
+                if last < sequence
+                else f"the log has no event {sequence}: it was removed"
+            )
+            raise TamperedEventError(
+                pipeline_id,
+                min(last + 1, sequence),
+                f"{self._where}: pipeline {pipeline_id!r}: the newest snapshot covers sequence "
+                f"{sequence} but {missing}",
+            )
+        if head != actual:
+            recorded = f"records chain head {head[:12]}…" if head else "records no chain head"
+            raise SnapshotError(
+                f"{self._where}: the snapshot of {pipeline_id!r} at sequence {sequence} "
+                f"{recorded}, but event {sequence} hashes to {actual[:12]}… (the snapshot is "
+                "damaged, or the log was rewritten: `shipwave verify` tells)"
+            )
+        return snapshot_from_json(text, pipeline_id=pipeline_id, sequence=sequence)
+
+    @abstractmethod
+    def _put_snapshot(self, pipeline_id: str, sequence: int, head: str, text: str) -> None:
+        """Keep a snapshot's JSON and the chain head it covers (a later one may replace it)."""
+
+    @abstractmethod
+    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str | bytes] | None:
+        """The newest stored snapshot as (sequence, chain head or None, JSON), if any."""
 
     def validate(self, events: Sequence[Event]) -> tuple[tuple[Event, ...], tuple[str, ...]]:
         """The batch, checked, with each event's JSON as the store keeps it (encoded once)."""
@@ -78,6 +164,41 @@ class EventStore(ABC):
         texts = check_batch(batch, self.max_events_per_append)
         check_pipeline_id(batch[0].pipeline_id)
         return batch, texts
+
+
+def chained_rows(
+    pipeline_id: str,
+    after: int,
+    rows: Iterable[tuple[int, object, object, str]],
+    *,
+    where: str,
+) -> Iterator[Chained]:
+    """Stored rows (sequence, prev, hash, JSON) of one pipeline from sequence `after` (when
+    above 0: row `after` first, which is checked and not returned) up, checked link by link
+    and decoded."""
+    reader = ChainReader(pipeline_id, where=where, after=after)
+    for sequence, prev, digest, text in rows:
+        if after and sequence == after:
+            reader.anchor(sequence, prev, digest, text)
+            continue
+        own = reader.check(sequence, prev, digest, text)
+        event = decode_stored(text, pipeline_id, sequence, where=where, parse=from_json)
+        yield Chained(event, own)
+
+
+def predecessor_hash(
+    pipeline_id: str, row: tuple[int, object, object, str] | None, *, where: str
+) -> tuple[int, str]:
+    """The sequence and checked hash of a pipeline's newest stored row (0 and the genesis
+    value for none): what the next append chains to. A row that does not hash to its own
+    hash is reported, not chained onto."""
+    if row is None:
+        return 0, genesis(pipeline_id)
+    sequence, prev, digest, text = row
+    reader = ChainReader(pipeline_id, where=where, after=sequence)
+    reader.anchor(sequence, prev, digest, text)
+    assert reader.head is not None
+    return sequence, reader.head
 
 
 def earlier_result(
@@ -124,14 +245,6 @@ def decode_stored(
             f"{place}: the item holds pipeline {event.pipeline_id!r} sequence {event.sequence}"
         )
     return event
-
-
-def check_contiguous(pipeline_id: str, expected: int, got: int, *, where: str) -> None:
-    """Reads never skip: a missing sequence is reported, not stepped over."""
-    if got != expected:
-        raise MalformedEventError(
-            f"{where}: pipeline {pipeline_id!r} has sequence {got} where {expected} was expected"
-        )
 
 
 class Workflow(ABC):

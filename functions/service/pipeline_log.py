@@ -143,27 +143,15 @@ class PipelineLog:
 
     def _snapshot(self, pipeline_id: str) -> PipelineState | None:
         """The newest snapshot, when it can be trusted: one of another fold version, one that
-        cannot be read, or one ahead of the log (it covers events the log does not hold) is
-        discarded, saying why, and the events are replayed. Nothing is written here: a read
-        never writes (the next snapshot is saved by an append, on its cadence)."""
+        cannot be read, or one whose chain head is not the log's is discarded, saying why,
+        and the events are replayed. One that covers events the log no longer holds is
+        TamperedEventError, raised: the newest events were removed. Nothing is written here:
+        a read never writes (the next snapshot is saved by an append, on its cadence)."""
         try:
-            snapshot = self.store.latest_snapshot(pipeline_id)
+            return self.store.latest_snapshot(pipeline_id)
         except (StaleSnapshotError, SnapshotError) as error:
             _log.warning("%s: snapshot discarded, replaying the events: %s", pipeline_id, error)
             return None
-        if snapshot is None:
-            return None
-        last = self.store.last_sequence(pipeline_id)
-        if snapshot.sequence > last:
-            _log.warning(
-                "%s: snapshot discarded, replaying the events: it covers sequence %d, the log "
-                "ends at %d",
-                pipeline_id,
-                snapshot.sequence,
-                last,
-            )
-            return None
-        return snapshot
 
     def _remember(self, state: PipelineState) -> None:
         with self._lock:

@@ -13,13 +13,16 @@ import typer
 from rich.console import Console
 
 from domain import codec
+from domain.chain import parse_head
 from domain.describe import concerns_change
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
+from domain.state import PipelineState
 from service.pipeline_log import Decision, PipelineLog, Recorded
+from service.verify import verify as verify_log
 from shipwave.bootstrap import (
     DEFAULT_EVENT_LOG,
     DEFAULT_PIPELINES,
@@ -118,11 +121,79 @@ def status(
         for name in _pipelines(log.store, pipeline)
     ]
     if as_json:
-        encoded = [codec.encode(state) for state in states]
+        encoded = [
+            {**codec.encode(state), "head": _head_json(log.store, state)} for state in states
+        ]
         _print_json(encoded[0] if pipeline else encoded)
         return
     for state in states:
         console.print(status_view(state))
+
+
+def _head_json(store: EventStore, state: PipelineState) -> dict[str, object]:
+    """The chain head of the state shown: keep it to check the log later (`shipwave verify
+    --expect-head SEQUENCE:HASH`)."""
+    digest = store.hash_at(state.pipeline_id, state.sequence)
+    return {"sequence": state.sequence, "hash": digest, "text": f"{state.sequence}:{digest}"}
+
+
+@app.command()
+def verify(
+    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="SEQUENCE:HASH kept from an earlier `status --json` (its head.text) or verify: "
+            "the log must still hold it",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every link of the event log's hash chain and the newest snapshot; exit 1 at the
+    first broken link, naming the pipeline and the sequence."""
+    store = open_store(event_log, read_only=True)
+    expect = parse_head(expect_head) if expect_head is not None else None
+    names = _pipelines(store, pipeline)
+    if expect is not None and len(names) > 1:
+        raise CliInputError("--expect-head belongs to one pipeline: name it")
+    verdicts = [verify_log(store, name, expect) for name in names]
+    if as_json:
+        _print_json(
+            [
+                {
+                    "pipeline_id": v.pipeline_id,
+                    "intact": v.intact,
+                    "checked": v.checked,
+                    "head": {"sequence": v.head.sequence, "hash": v.head.hash, "text": str(v.head)},
+                    "problems": list(v.problems),
+                    "notes": list(v.notes),
+                }
+                for v in verdicts
+            ]
+        )
+    else:
+        for v in verdicts:
+            if v.intact:
+                console.print(
+                    f"[green]intact[/green] {v.pipeline_id}: {v.checked:,} events chained, "
+                    f"head {v.head}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            else:
+                console.print(
+                    f"[red]BROKEN[/red] {v.pipeline_id}: {v.problems[0]}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                for problem in v.problems[1:]:
+                    console.print(f"  also: {problem}", highlight=False, soft_wrap=True)
+            for note in v.notes:
+                console.print(f"  {note}", highlight=False, soft_wrap=True)
+    if not all(v.intact for v in verdicts):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -18,11 +18,14 @@ from moto.server import ThreadedMotoServer
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
+from domain.chain import ChainHead, genesis, link
 from domain.errors import (
     ConcurrencyConflictError,
     IdempotencyKeyConflictError,
     InvalidAppendError,
     MalformedEventError,
+    SnapshotError,
+    TamperedEventError,
 )
 from domain.events import ChangeReceived, Event, to_json
 from domain.ports import MAX_EVENTS_PER_APPEND, EventStore
@@ -69,25 +72,58 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
         yield server_store
 
 
-def damage(store: EventStore, pipeline_id: str, sequence: int, stored_text: str) -> None:
+def damage(
+    store: EventStore, pipeline_id: str, sequence: int, stored_text: str, *, rechain: bool = True
+) -> None:
     """Replace a stored event's body from outside the adapter, as a damaged disk, a faulty
-    writer or a raw PutItem would: the adapters have no way to do it themselves."""
+    writer or a raw PutItem would: the adapters have no way to do it themselves.
+
+    `rechain`: the row's own hash is recomputed for the new body (a writer that chained what it
+    wrote, or a forger who knows the scheme); otherwise only the body changes."""
     if isinstance(store, InMemoryEventStore):
         with store._lock:
-            store._events[pipeline_id][sequence - 1] = stored_text
+            row = next(r for r in store._events[pipeline_id] if r[0] == sequence)
+            row[3] = stored_text
+            if rechain:
+                row[2] = link(row[1], stored_text)
     elif isinstance(store, SQLiteEventStore):
         with sqlite3.connect(store.path) as connection:
+            (prev,) = connection.execute(
+                "SELECT prev FROM events WHERE pipeline_id = ? AND sequence = ?",
+                (pipeline_id, sequence),
+            ).fetchone()
             connection.execute(
-                "UPDATE events SET body = ? WHERE pipeline_id = ? AND sequence = ?",
-                (stored_text, pipeline_id, sequence),
+                "UPDATE events SET body = ?, hash = CASE WHEN ? THEN ? ELSE hash END "
+                "WHERE pipeline_id = ? AND sequence = ?",
+                (stored_text, rechain, link(prev, stored_text), pipeline_id, sequence),
             )
     else:
         assert isinstance(store, DynamoDBEventStore)
-        store._client.update_item(
+        key = {"pk": {"S": pipeline_id}, "sk": {"N": str(sequence)}}
+        item = store._client.get_item(TableName=store.table_name, Key=key)["Item"]
+        item["body"] = {"S": stored_text}
+        if rechain:
+            item["hash"] = {"S": link(item["prev"]["S"], stored_text)}
+        store._client.put_item(TableName=store.table_name, Item=item)
+
+
+def remove(store: EventStore, pipeline_id: str, sequence: int) -> None:
+    """Delete a stored event from outside the adapter, as a raw DeleteItem would."""
+    if isinstance(store, InMemoryEventStore):
+        with store._lock:
+            log = store._events[pipeline_id]
+            log[:] = [row for row in log if row[0] != sequence]
+    elif isinstance(store, SQLiteEventStore):
+        with sqlite3.connect(store.path) as connection:
+            connection.execute(
+                "DELETE FROM events WHERE pipeline_id = ? AND sequence = ?",
+                (pipeline_id, sequence),
+            )
+    else:
+        assert isinstance(store, DynamoDBEventStore)
+        store._client.delete_item(
             TableName=store.table_name,
             Key={"pk": {"S": pipeline_id}, "sk": {"N": str(sequence)}},
-            UpdateExpression="SET body = :b",
-            ExpressionAttributeValues={":b": {"S": stored_text}},
         )
 
 
@@ -361,3 +397,110 @@ def test_item_claiming_another_place_is_reported(store: EventStore) -> None:
 
     with pytest.raises(MalformedEventError, match="holds pipeline 'orders-app' sequence 9"):
         list(store.read("orders-app"))
+
+
+# --- the hash chain ----------------------------------------------------------------------------
+
+
+def test_every_event_chains_to_the_one_before_it_from_the_pipelines_genesis(
+    store: EventStore,
+) -> None:
+    events = history()
+    store.append(events[:4])
+    store.append(events[4:])
+
+    chained = list(store.read_chained("orders-app"))
+
+    prev = genesis("orders-app")
+    for item, event in zip(chained, events, strict=True):
+        assert item.event == event
+        assert item.hash == link(prev, to_json(event))
+        prev = item.hash
+    assert store.head("orders-app") == ChainHead(len(events), prev)
+    assert store.hash_at("orders-app", 3) == chained[2].hash
+    assert store.hash_at("orders-app", 99) is None
+    assert store.head("nobody") == ChainHead(0, genesis("nobody"))
+    assert [c.hash for c in store.read_chained("orders-app", after=2, until=5)] == [
+        c.hash for c in chained[2:5]
+    ]
+
+
+def test_an_event_edited_in_place_breaks_the_chain_where_it_was_edited(store: EventStore) -> None:
+    events = history()
+    store.append(events)
+    forged = dataclasses.replace(events[2], at=events[2].at + timedelta(hours=1))
+    damage(store, "orders-app", 3, to_json(forged), rechain=False)
+
+    read: list[Event] = []
+    with pytest.raises(TamperedEventError, match="does not hash to the hash stored") as raised:
+        read.extend(store.read("orders-app"))
+
+    assert (raised.value.pipeline_id, raised.value.sequence) == ("orders-app", 3)
+    assert "pipeline 'orders-app' sequence 3" in str(raised.value)
+    assert read == events[:2]  # what precedes the break is still read
+    with pytest.raises(TamperedEventError):
+        list(store.read("orders-app", after=3))  # a read from it checks it too
+
+
+def test_an_event_edited_with_its_hash_recomputed_breaks_the_next_link(store: EventStore) -> None:
+    events = history()
+    store.append(events)
+    forged = dataclasses.replace(events[2], at=events[2].at + timedelta(hours=1))
+    damage(store, "orders-app", 3, to_json(forged), rechain=True)
+
+    with pytest.raises(TamperedEventError, match="but event 3 hashes to") as raised:
+        list(store.read("orders-app"))
+
+    assert raised.value.sequence == 4
+
+
+def test_a_removed_event_is_reported_where_it_is_missing(store: EventStore) -> None:
+    store.append(history())
+    remove(store, "orders-app", 4)
+
+    with pytest.raises(TamperedEventError, match="sequence 4 is missing") as raised:
+        list(store.read("orders-app"))
+    assert raised.value.sequence == 4
+    with pytest.raises(TamperedEventError, match="sequence 4 is missing"):
+        list(store.read("orders-app", after=4))
+
+
+def test_removing_the_newest_events_is_caught_by_the_snapshot_that_covered_them(
+    store: EventStore,
+) -> None:
+    events = history()
+    store.append(events)
+    store.save_snapshot(project(events))
+    remove(store, "orders-app", len(events))
+
+    with pytest.raises(TamperedEventError, match=f"events {len(events)} to {len(events)} were"):
+        store.latest_snapshot("orders-app")
+
+
+def test_a_snapshot_keeps_the_chain_head_it_covers_and_one_that_disagrees_is_refused(
+    store: EventStore,
+) -> None:
+    events = history()
+    store.append(events)
+    store.save_snapshot(project(events[:5]))
+    assert store.latest_snapshot("orders-app") == project(events[:5])
+
+    forged = dataclasses.replace(events[4], at=events[4].at + timedelta(hours=1))
+    damage(store, "orders-app", 5, to_json(forged), rechain=True)  # the whole tail would match
+
+    with pytest.raises(SnapshotError, match="at sequence 5 records chain head"):
+        store.latest_snapshot("orders-app")
+    with pytest.raises(SnapshotError, match="the log holds no such event"):
+        store.save_snapshot(dataclasses.replace(project(events), sequence=len(events) + 5))
+
+
+def test_nothing_is_chained_onto_an_edited_event(store: EventStore) -> None:
+    events = history()
+    store.append(events[:5])
+    forged = dataclasses.replace(events[4], at=events[4].at + timedelta(hours=1))
+    damage(store, "orders-app", 5, to_json(forged), rechain=False)
+
+    with pytest.raises(TamperedEventError, match="sequence 5 does not hash"):
+        store.append(events[5:])
+
+    assert store.last_sequence("orders-app") == 5

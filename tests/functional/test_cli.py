@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.sqlite import SQLiteEventStore
+from domain.chain import link
 from domain.errors import EventStoreUnavailableError
 from shipwave.cli import app
 from statemachines.local.moto_patches import isolate_dynamodb
@@ -372,19 +373,25 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
 def test_an_event_no_shipwave_wrote_is_one_line_not_a_traceback(
     tmp_path: Path, damage: str, message: str
 ) -> None:
-    """A row damaged from outside (test code writing SQLite directly): deep nesting, a number
-    too large for a float. `history` names the place and stops, in one line."""
+    """A row damaged from outside (test code writing SQLite directly, chaining what it wrote so
+    the chain holds and the decoder meets it): deep nesting, a number too large for a float.
+    `history` names the place and stops, in one line."""
     path = tmp_path / "events.db"
     store = SQLiteEventStore(path, create=True)
     store.append(rollout("orders-app", 1, "c1", "wave1", "eu-west-1/euw1-az1")[:3])
     with sqlite3.connect(path) as connection:
-        (body,) = connection.execute("SELECT body FROM events WHERE sequence = 3").fetchone()
+        (body, prev) = connection.execute(
+            "SELECT body, prev FROM events WHERE sequence = 3"
+        ).fetchone()
         damaged = (
             "[" * 100_000 + "]" * 100_000
             if damage == "nesting"
             else json.dumps({**json.loads(body), "traffic_percent": 10**400})
         )
-        connection.execute("UPDATE events SET body = ? WHERE sequence = 3", (damaged,))
+        connection.execute(
+            "UPDATE events SET body = ?, hash = ? WHERE sequence = 3",
+            (damaged, link(prev, damaged)),
+        )
     stderr = one_line_error(["history", "orders-app", "--event-log", f"sqlite:///{path}"])
     assert message in stderr
 
@@ -417,3 +424,105 @@ def test_status_and_history_never_write_to_the_event_log(tmp_path: Path) -> None
         SQLiteEventStore(log, create=False, read_only=True).append(
             [change_received("orders-app", 10, "c2")]
         )
+
+
+# --- shipwave verify: the hash chain, checked from outside -------------------------------------
+
+
+def verify_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shipwave", "verify", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_verify_finds_an_intact_log_and_the_head_status_prints(event_log: str) -> None:
+    status = runner.invoke(app, ["status", "orders-app", "--json", "--event-log", event_log])
+    head = json.loads(status.stdout)["head"]
+    assert head["sequence"] == 11
+    assert head["text"] == f"11:{head['hash']}"
+
+    result = verify_cli("--event-log", event_log)
+
+    assert result.returncode == 0, result.stderr
+    assert f"intact orders-app: 11 events chained, head {head['text']}" in result.stdout
+    assert "intact billing-app: 1 events chained" in result.stdout
+    # a log that has grown since still holds the head kept earlier
+    store = SQLiteEventStore(event_log.removeprefix("sqlite:///"), create=False)
+    store.append([change_received("orders-app", 12, "c3")])
+    store.close()
+    kept = verify_cli("orders-app", "--expect-head", head["text"], "--event-log", event_log)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "intact orders-app: 12 events chained" in kept.stdout
+
+
+def test_verify_reports_the_first_broken_link_of_an_edited_sqlite_log(event_log: str) -> None:
+    path = event_log.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:  # an edit in place, as any SQLite client can
+        (body,) = connection.execute(
+            "SELECT body FROM events WHERE pipeline_id = 'orders-app' AND sequence = 4"
+        ).fetchone()
+        connection.execute(
+            "UPDATE events SET body = ? WHERE pipeline_id = 'orders-app' AND sequence = 4",
+            (json.dumps({**json.loads(body), "traffic_percent": 100.0}),),
+        )
+
+    result = verify_cli("--event-log", event_log)
+
+    assert result.returncode == 1
+    assert "BROKEN orders-app: sqlite " in result.stdout
+    assert "pipeline 'orders-app' sequence 4 does not hash to the hash stored" in result.stdout
+    assert "intact billing-app" in result.stdout
+    # and the pipeline's state is no longer read from it: one line, exit 1
+    assert "sequence 4 does not hash" in one_line_error(
+        ["status", "orders-app", "--event-log", event_log]
+    )
+
+
+def test_verify_catches_a_raw_put_and_a_raw_delete_on_dynamodb(moto_endpoint: str) -> None:
+    table = "tampered-events"
+    store = DynamoDBEventStore(table, region="us-east-1", endpoint_url=moto_endpoint)
+    store.create_table()
+    store.append([change_received("orders-app", 1, "c1")])
+    store.append(rollout("orders-app", 2, "c1", "wave1", "eu-west-1/euw1-az1"))
+    url = f"dynamodb://{table}?region=us-east-1&endpoint={moto_endpoint}"
+    status = runner.invoke(app, ["status", "orders-app", "--json", "--event-log", url])
+    head = json.loads(status.stdout)["head"]["text"]
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+
+    # The newest event deleted, as a raw DeleteItem would: every link left is intact...
+    client.delete_item(TableName=table, Key={"pk": {"S": "orders-app"}, "sk": {"N": "10"}})
+    cut = verify_cli("orders-app", "--event-log", url)
+    assert cut.returncode == 0, cut.stdout
+    # ...but the head kept before is gone
+    expected = verify_cli("orders-app", "--expect-head", head, "--event-log", url)
+    assert expected.returncode == 1
+    assert (
+        "the expected head is at sequence 10 but the log ends at 9: events 10 to 10 were "
+        "removed" in expected.stdout
+    )
+
+    # An event overwritten by a raw PutItem of a well-formed event no shipwave chained
+    forged = client.get_item(TableName=table, Key={"pk": {"S": "orders-app"}, "sk": {"N": "4"}})
+    item = {k: v for k, v in forged["Item"].items() if k not in ("prev", "hash")}
+    client.put_item(TableName=table, Item=item)
+    result = verify_cli("orders-app", "--event-log", url, "--json")
+    assert result.returncode == 1
+    (verdict,) = json.loads(result.stdout)
+    assert verdict["intact"] is False
+    assert verdict["checked"] == 3
+    assert "sequence 4 carries no chain hash" in verdict["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--expect-head", "12:abc"], "write SEQUENCE:HASH"),
+        (["--expect-head", f"1:{'0' * 64}"], "--expect-head belongs to one pipeline: name it"),
+        (["nope"], "pipeline 'nope' has no events"),
+    ],
+)
+def test_verify_bad_input_is_one_line(event_log: str, args: list[str], message: str) -> None:
+    assert message in one_line_error(["verify", *args, "--event-log", event_log])

@@ -13,10 +13,12 @@ from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,
     PipelineNotFoundError,
+    SnapshotError,
     StaleSnapshotError,
+    TamperedEventError,
 )
 from domain.events import ChangeCompleted, ChangeReceived, Commit, Event, Stamper
-from domain.state import PipelineState
+from domain.state import PipelineState, snapshot_to_json
 from service.pipeline_log import (
     BACKOFF_SECONDS,
     MAX_BACKOFF_SECONDS,
@@ -138,8 +140,12 @@ def test_a_snapshot_of_another_fold_version_is_ignored_and_replaced() -> None:
     assert store.latest_snapshot(PIPELINE) is not None
     # The snapshot on disk came from an older shipwave whose fold meant something else
     with store._lock:
-        sequence, text = store._snapshots[PIPELINE]
-        store._snapshots[PIPELINE] = (sequence, text.replace('"fold_version":', '"fold_was":'))
+        sequence, head, text = store._snapshots[PIPELINE]
+        store._snapshots[PIPELINE] = (
+            sequence,
+            head,
+            text.replace('"fold_version":', '"fold_was":'),
+        )
 
     reader = PipelineLog(store, snapshot_every=5)
     fresh = reader.state(PIPELINE)
@@ -158,22 +164,54 @@ def test_an_unreadable_snapshot_is_discarded_and_the_events_replayed() -> None:
     for n in range(7):
         log.record(PIPELINE, T0, receive(f"c{n}"))
     with store._lock:
-        sequence, _ = store._snapshots[PIPELINE]
-        store._snapshots[PIPELINE] = (sequence, '{"fold_version": 9, "state": ')
+        sequence, head, _ = store._snapshots[PIPELINE]
+        store._snapshots[PIPELINE] = (sequence, head, '{"fold_version": 9, "state": ')
     assert PipelineLog(store).state(PIPELINE) == log.state(PIPELINE)
 
 
-def test_a_snapshot_ahead_of_the_log_is_discarded_and_the_events_replayed() -> None:
+def test_a_snapshot_whose_chain_head_is_not_the_logs_is_discarded_and_the_events_replayed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=5)
+    for n in range(7):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+    with store._lock:
+        sequence, _, text = store._snapshots[PIPELINE]
+        store._snapshots[PIPELINE] = (sequence, "0" * 64, text)
+
+    assert PipelineLog(store).state(PIPELINE) == log.state(PIPELINE)
+    assert "snapshot discarded" in caplog.text
+    assert "at sequence 5 records chain head 000000000000…, but event 5 hashes to" in caplog.text
+
+
+def test_a_snapshot_ahead_of_the_log_tells_the_newest_events_were_removed() -> None:
+    store = InMemoryEventStore()
+    log = PipelineLog(store, snapshot_every=5)
+    for n in range(5):
+        log.record(PIPELINE, T0, receive(f"c{n}"))
+    with store._lock:  # a raw delete of the two newest events
+        del store._events[PIPELINE][3:]
+
+    with pytest.raises(TamperedEventError, match="events 4 to 5 were removed") as raised:
+        PipelineLog(store).state(PIPELINE)
+    assert (raised.value.pipeline_id, raised.value.sequence) == (PIPELINE, 4)
+
+
+def test_a_forged_snapshot_beyond_the_log_is_refused_not_trusted() -> None:
     store = InMemoryEventStore()
     log = PipelineLog(store, snapshot_every=1000)
     for n in range(3):
         log.record(PIPELINE, T0, receive(f"c{n}"))
     state = log.state(PIPELINE)
-    ahead = dataclasses.replace(state, sequence=5000)  # covers events the log does not hold
-    store.save_snapshot(ahead)
-    replayed = PipelineLog(store).state(PIPELINE)
-    assert replayed == state
-    assert replayed.sequence == 3
+    ahead = dataclasses.replace(state, sequence=5000)
+    with pytest.raises(SnapshotError, match="the log holds no such event"):
+        store.save_snapshot(ahead)  # shipwave never keeps one
+    with store._lock:
+        store._snapshots[PIPELINE] = (5000, "0" * 64, snapshot_to_json(ahead))
+
+    with pytest.raises(TamperedEventError, match="covers sequence 5000 but the log ends at 3"):
+        PipelineLog(store).state(PIPELINE)
 
 
 class SnapshotsFail(InMemoryEventStore):
