@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.memory import InMemoryEventStore
 from adapters.sqlite import SQLiteEventStore
-from domain.errors import StaleSnapshotError
+from domain.errors import EventStoreUnavailableError, StaleSnapshotError
 from domain.events import ChangeReceived, Commit, Event, Stamper
 from domain.ports import MAX_EVENTS_PER_APPEND
 from domain.state import PipelineState, project
 from service.pipeline_log import DEFAULT_SNAPSHOT_EVERY, PipelineLog
+from service.verify import verify
 from statemachines.local.moto_patches import isolate_dynamodb
 from workload import T0, stream
 
@@ -91,7 +92,10 @@ def _reusable(path: Path, count: int) -> bool:
     """A log built by an earlier run, with all its events and a snapshot this fold reads."""
     if not path.exists():
         return False
-    store = SQLiteEventStore(path)
+    try:
+        store = SQLiteEventStore(path, create=False)
+    except EventStoreUnavailableError:  # made by an earlier shipwave (no hash chain)
+        return False
     try:
         return (
             store.last_sequence(PIPELINE) == count and store.latest_snapshot(PIPELINE) is not None
@@ -136,7 +140,16 @@ def bench_time_to_state(count: int, rounds: int) -> None:
     )
     print(
         f"[sqlite] time to current state by full replay: {full:.1f} s "
-        f"({count / full:,.0f} events/s read + decoded + folded); states equal: yes"
+        f"({count / full:,.0f} events/s read + chain-checked + decoded + folded); states "
+        "equal: yes"
+    )
+    start = time.perf_counter()
+    verdict = verify(SQLiteEventStore(path, create=False, read_only=True), PIPELINE)
+    checked = time.perf_counter() - start
+    assert verdict.intact, verdict.problems
+    print(
+        f"[sqlite] shipwave verify of the whole log: {checked:.1f} s "
+        f"({verdict.checked / checked:,.0f} links/s), intact, head {verdict.head}"
     )
 
 
