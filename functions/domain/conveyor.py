@@ -9,6 +9,7 @@ from the recorded events, so a retried handler repeats the same hand-offs.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from domain.errors import UnknownChangeError
@@ -34,13 +35,28 @@ class Handoffs:
 def acquire(
     state: PipelineState, stamp: Stamper, *, stage: str, change_id: str, token: str
 ) -> list[Event]:
-    """Take the stage if it is free; otherwise wait behind it."""
+    """Take the stage if it is free; otherwise wait behind it. A retried task (a new token)
+    that already waits records its new token in its place in the queue, so the hand-off
+    resumes the task that waits now."""
     current = state.stages.get(stage)
     holder = current.lease_holder if current else None
     if holder == change_id:
         return []  # already ours: a retry after the lease was recorded
-    if current is not None and any(w.change_id == change_id for w in current.waiting):
-        return []  # already waiting
+    waiting = (
+        next((w for w in current.waiting if w.change_id == change_id), None) if current else None
+    )
+    if waiting is not None:
+        if waiting.callback_token == token:
+            return []  # already waiting, with this task's token
+        return [
+            stamp(
+                StageLeaseWaiting,
+                f"{change_id}:{stage}:wait:{token_key(token)}",
+                stage=stage,
+                change_id=change_id,
+                callback_token=token,
+            )
+        ]
     if holder is None:
         return [
             stamp(
@@ -60,6 +76,11 @@ def acquire(
             callback_token=token,
         )
     ]
+
+
+def token_key(token: str) -> str:
+    """A short, stable name for a task token in an idempotency key (tokens run to kilobytes)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def release(state: PipelineState, stamp: Stamper, *, stage: str, change_id: str) -> list[Event]:

@@ -106,6 +106,7 @@ class ScopeState:
     traffic_percent: float = 0.0  # share of the scope's traffic `deployed` serves
     known_good: Artifact | None = None  # what a rollback returns to
     change_id: str | None = None  # the change that deployed `deployed`
+    batch: int = 0  # the newest rolling batch recorded for `change_id` (0: none, or a one-box)
     activity: str = "idle"
     health: str = "unknown"
     bake_ends_at: datetime | None = None
@@ -307,7 +308,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 9
+FOLD_VERSION = 10
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -675,9 +676,16 @@ def _(event: StageLeaseAcquired, state: PipelineState) -> PipelineState:
 @_folds(StageLeaseWaiting)
 def _(event: StageLeaseWaiting, state: PipelineState) -> PipelineState:
     stage = _stage(state, event.stage)
-    waiter = Waiter(change_id=event.change_id, callback_token=event.callback_token, since=event.at)
-    others = tuple(w for w in stage.waiting if w.change_id != event.change_id)
-    stage = _with(stage, waiting=(*others, waiter))
+    already = next((w for w in stage.waiting if w.change_id == event.change_id), None)
+    if already is not None:  # a retried task's new token: same place in the queue, same since
+        renewed = _with(already, callback_token=event.callback_token)
+        waiting = tuple(renewed if w is already else w for w in stage.waiting)
+    else:
+        waiter = Waiter(
+            change_id=event.change_id, callback_token=event.callback_token, since=event.at
+        )
+        waiting = (*stage.waiting, waiter)
+    stage = _with(stage, waiting=waiting)
     return _change_and_stage(
         state, event, event.change_id, stage, status="waiting", stage=event.stage
     )
@@ -741,6 +749,7 @@ def _(event: OneBoxDeployed, state: PipelineState) -> PipelineState:
             "traffic_percent": event.traffic_percent,
             "known_good": known_good,
             "change_id": event.change_id,
+            "batch": 0,
             "activity": "one-box",
             "health": "unknown",
             "last_alarm": None,  # an alarm against an earlier change is history here
@@ -759,6 +768,7 @@ def _(event: BatchDeployed, state: PipelineState) -> PipelineState:
         "traffic_percent": event.fleet_percent_on_new,
         "known_good": known_good,
         "change_id": event.change_id,
+        "batch": event.batch,
         "activity": f"rolling: batch {event.batch}",
         "health": f"{event.healthy_percent:g}% healthy",
     }

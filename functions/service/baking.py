@@ -8,6 +8,7 @@ from domain.alarm_health import (
     assess,
     merge,
 )
+from domain.conveyor import token_key
 from domain.errors import (
     AlarmReadError,
 )
@@ -48,13 +49,17 @@ class BakeSteps(AlarmSteps):
         now = self.clock()
         seconds = int(progress.get("bake_seconds", 0))
         extensions = int(progress.get("extensions", 0))
-        self.log.record(
-            where.pipeline_id,
-            now,
-            lambda _, stamp: [
+
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            recorded = scope_of(state, where)
+            if recorded is not None and recorded.bake_token == token:
+                return []  # this task's bake is recorded: a duplicate delivery
+            # A retried task (its first attempt crashed) has a new token: its bake is
+            # recorded anew, so an alarm fails the task that waits now, and it starts over.
+            return [
                 stamp(
                     BakeStarted,
-                    where.key(f"bake-{phase}-{extensions}"),
+                    where.key(f"bake-{phase}-{extensions}:{token_key(token)}"),
                     **where.fields(),
                     phase=BAKE_PHASE[phase],
                     duration_seconds=seconds,
@@ -63,8 +68,9 @@ class BakeSteps(AlarmSteps):
                     min_datapoints=spec.datapoints.minimum,
                     callback_token=token,
                 )
-            ],
-        )
+            ]
+
+        self.log.record(where.pipeline_id, now, decide)
         # Alarms without data yet (a one-box just started) are expected here: the bake's end
         # decides on them. An alarm already in ALARM ends the bake at once.
         alarming = self._health(spec, where.stage, self._watched(spec, where, phase)).in_alarm
@@ -79,6 +85,11 @@ class BakeSteps(AlarmSteps):
         scope_state = scope_of(state, where)
         now = self.clock()
         start = (scope_state.bake_started_at if scope_state else None) or now
+        # The bake is judged over its own window, [start, start + its length]: a check retried
+        # a moment later (its first attempt recorded the verdict, then crashed) sees the same
+        # requests and alarm history, so it records nothing twice and returns the same verdict;
+        # an alarm in ALARM now still counts (the current states are read now).
+        end = min(now, start + timedelta(seconds=max(0, int(progress.get("bake_seconds", 0)))))
         extensions = int(progress.get("extensions", 0))
         watched = self._watched(spec, where, phase)
         env = environment(spec, where.stage)
@@ -89,12 +100,12 @@ class BakeSteps(AlarmSteps):
                 dict.fromkeys(
                     (
                         *health.in_alarm,
-                        *self.alarms.breached(env, where.region, composites, start, now),
+                        *self.alarms.breached(env, where.region, composites, start, end),
                     )
                 )
             )
             seen = self.alarms.datapoints(
-                env, where.region, spec.datapoints, where.scope, start, now
+                env, where.region, spec.datapoints, where.scope, start, end
             )
         except AlarmReadError as error:
             breached, seen = health.in_alarm, 0

@@ -21,6 +21,7 @@ from service.core import (
     Where,
     environment,
     in_area,
+    scope_of,
 )
 from service.gates import GateSteps
 
@@ -75,7 +76,18 @@ class DeploySteps(GateSteps):
         except DeployTargetError as error:
             raise HealthCheckFailedError(f"{where.scope}: deployment failed: {error}") from None
 
-        def decide(_: PipelineState, stamp: Stamper) -> list[Event]:
+        def decide(state: PipelineState, stamp: Stamper) -> list[Event]:
+            recorded = scope_of(state, where)
+            if (
+                recorded is not None
+                and recorded.change_id == where.change_id
+                and recorded.deployed == artifact
+                and (phase == "one-box" or recorded.batch >= batch)
+            ):
+                # A retried step (its first attempt recorded it, then crashed): the target
+                # changed nothing more, and the first attempt's record stands. Health seen
+                # now still counts: unhealthy boxes fail the step below.
+                return []
             events: list[Event] = []
             if phase == "one-box":
                 events.append(

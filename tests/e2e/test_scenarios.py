@@ -11,6 +11,7 @@ import pytest
 
 from domain.events import (
     AlarmFired,
+    BatchDeployed,
     BuildFailed,
     DatapointsInsufficient,
     Event,
@@ -275,6 +276,7 @@ def test_a_crashed_handler_is_retried_and_records_once(make_runtime: Make) -> No
     pipeline = SmallApp.pipeline_id()
     runtime.adopt(pipeline, "v1.0.0")
     runtime.crashes[("deploy", "one-box")] = 2
+    runtime.crashes[("deploy", "rolling")] = 2  # a retried batch changes no box: recorded once
     runtime.crashes[("transition", "stage-succeeded")] = 1
 
     change = runtime.merge(pipeline, "v1.1.0")
@@ -286,6 +288,9 @@ def test_a_crashed_handler_is_retried_and_records_once(make_runtime: Make) -> No
     assert max(keys.values()) == 1
     one_boxes = Counter((e.stage, e.scope) for e in log if isinstance(e, OneBoxDeployed))
     assert set(one_boxes.values()) == {1}
+    batches = Counter((e.stage, e.scope, e.batch) for e in log if isinstance(e, BatchDeployed))
+    assert set(batches.values()) == {1}
+    assert all(e.boxes for e in log if isinstance(e, BatchDeployed))  # the first attempt's
     retried = [
         e
         for e in runtime.history(change)
