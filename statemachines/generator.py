@@ -571,7 +571,7 @@ def _task(
     if selector is not None:
         task["ResultSelector"] = selector
     task["ResultPath"] = result_path
-    task["Retry"] = _retries(callback)
+    task["Retry"] = _retries()
     if catches is None:
         catches = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]
     task["Catch"] = catches
@@ -579,7 +579,7 @@ def _task(
     return task
 
 
-def _retries(callback: bool) -> list[Json]:
+def _retries() -> list[Json]:
     retries: list[Json] = [
         {"ErrorEquals": list(DOMAIN_ERRORS), "MaxAttempts": 0},
         {
@@ -589,10 +589,11 @@ def _retries(callback: bool) -> list[Json]:
             "JitterStrategy": "FULL",
         },
     ]
-    if not callback:
-        # A crashed handler is retried: its appends are idempotent, so a retry records once.
-        # A callback task is not: its failure is a decision sent by another party.
-        retries.append(
-            {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "JitterStrategy": "FULL"}
-        )
+    # A crashed handler is retried: its appends are idempotent, so a retry records once. So
+    # is a callback task's (its retry carries a new token, which the handler records in the
+    # old one's place); the failures another party sends a callback task are decisions, all
+    # named in DOMAIN_ERRORS above, and never retried.
+    retries.append(
+        {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 5, "JitterStrategy": "FULL"}
+    )
     return retries
