@@ -180,8 +180,12 @@ def decide_finished(
 ) -> list[Event]:
     """Record what the finished build means: ArtifactBuilt or BuildFailed, once.
     UnknownBuildError when the log holds no such build started for the change (EventBridge
-    retries the event: a build recorded a moment later is then found)."""
+    retries the event: a build recorded a moment later is then found). A build of a change
+    that has already ended, and not the build it recorded (its start was never recorded: the
+    change failed before), records nothing: no task waits for it and nothing deploys it."""
     change = state.change(change_id)
+    if change is not None and change_id not in state.changes and change.build_id != report.build_id:
+        return []
     if change is None or change.build_id != report.build_id:
         raise UnknownBuildError(
             f"pipeline {state.pipeline_id!r}: no build {report.build_id!r} was started for "

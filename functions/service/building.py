@@ -63,6 +63,17 @@ class BuildSteps(EngineCore):
             ),
         )
         change = recorded.state.change(change_id)
+        if change is not None and change.build_id != report.build_id:
+            # decide_finished records nothing for a build the ended change never recorded
+            return {
+                "pipeline_id": pipeline_id,
+                "change_id": change_id,
+                "build_id": report.build_id,
+                "status": change.status,
+                "recorded": [],
+                "ignored": f"change {change_id} ended {change.status} before this build was "
+                "recorded: nothing waits for it, and nothing deploys it",
+            }
         self._hand_off(change)
         return {
             "pipeline_id": pipeline_id,

@@ -14,6 +14,7 @@ from domain.builds import (
     Phase,
     decide_finished,
     decide_started,
+    failed,
     outcome,
     to_build,
 )
@@ -239,3 +240,26 @@ def test_an_end_of_a_build_the_log_never_started_is_refused() -> None:
         )
     with pytest.raises(UnknownBuildError, match="no build"):
         decide_finished(received(), Stamper(PIPELINE, 3, T0), change_id="c1", report=report())
+
+
+def test_the_end_of_a_build_a_change_that_already_ended_never_recorded_records_nothing() -> None:
+    """The start's append failed after the build started (throttled): the change ended
+    build-failed without it. When that build reports, nothing waits for it: nothing is
+    recorded, and nothing raises for EventBridge to retry for a day."""
+    state = received()
+    ended = failed(
+        Stamper(PIPELINE, state.sequence + 1, T0),
+        "c1",
+        "",
+        NotBuilt(phase="START", reason="EventStoreUnavailableError: append throttled"),
+    )
+    state = evolve(state, ended)
+    assert state.change("c1") is not None
+    assert "c1" not in state.changes
+
+    assert (
+        decide_finished(
+            state, Stamper(PIPELINE, state.sequence + 1, T0), change_id="c1", report=report()
+        )
+        == []
+    )
