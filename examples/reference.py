@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 from domain.spec import (
     ALL_REMAINING,
@@ -32,8 +33,9 @@ class OrdersTeamPipeline(Pipeline):
     team = "orders"
     alpha = "us-east-1"
     beta = "us-east-1"
-    gamma = ("us-east-1", "eu-west-1")
-    waves = (
+    # annotated as the base class has them, so a team's subclass may name other regions
+    gamma: ClassVar[tuple[str, ...]] = ("us-east-1", "eu-west-1")
+    waves: ClassVar[tuple[Wave, ...]] = (
         Wave(regions=("af-south-1",)),  # 1: one low-traffic region, one AZ at a time
         Wave(regions=("us-east-1",)),  # 2: one high-traffic region, one AZ at a time
         Wave(regions=("eu-west-1", "ap-northeast-1", "us-west-2")),  # 3: three regions

@@ -101,6 +101,14 @@ class VirtualClock:
         waiter.wake.wait()
         return waiter.signalled
 
+    def wake_at(self, elapsed: float) -> None:
+        """Make time stop at `elapsed` virtual seconds (its tick hooks run then), though no
+        thread waits until then: a redelivery scheduled by a hook, say."""
+        with self._lock:
+            waiter = _Waiter(ident=-1, deadline=elapsed, event=None)
+            heapq.heappush(self._timers, (elapsed, next(self._sequence), waiter))
+            self._changed.notify_all()
+
     def signal(self, event: VirtualEvent) -> None:
         """Wake every waiter of a set event; they count as running from now on."""
         with self._lock:

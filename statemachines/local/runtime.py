@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import boto3
 from moto import mock_aws
@@ -41,6 +41,7 @@ from domain.ports import BuildRequest, EventStore
 from domain.spec import PipelineSpec
 from examples.reference import SERVICE_CODE
 from handlers import runtime as handler_runtime
+from handlers.observability import metrics as handler_metrics
 from service.engine import Engine, environment
 from service.pipeline_log import PipelineLog
 from service.steps import PipelineSteps
@@ -91,7 +92,40 @@ _PLACEHOLDER_FUNCTION = {
 
 
 class HandlerCrashedError(RuntimeError):
-    """An injected crash, after the handler's work, as a Lambda timeout or OOM would be."""
+    """An injected crash, before or after the handler's work, as a Lambda timeout or OOM
+    would be."""
+
+
+class InvocationFaults(Protocol):
+    """Faults injected around each handler invocation (`statemachines/local/chaos.py`)."""
+
+    def before(self, module: str, payload: Mapping[str, Any]) -> None:
+        """Raise HandlerCrashedError to crash the invocation before the handler runs."""
+
+    def duplicate(self, module: str, payload: Mapping[str, Any]) -> bool:
+        """True: the invocation is delivered twice (at-least-once delivery)."""
+
+    def after(self, module: str, payload: Mapping[str, Any]) -> None:
+        """Raise HandlerCrashedError to crash the invocation after the handler's work."""
+
+
+#: an event EventBridge could not deliver is retried with a backoff doubling from a minute to
+#: an hour, for a day (the CDK app's target retry policy), then kept as a dead letter
+REDELIVERY_FIRST_SECONDS = 60.0
+REDELIVERY_MAX_SECONDS = 3600.0
+REDELIVERY_FOR_SECONDS = 86400.0
+#: a merge's notification is delivered to the intake at most this many times in a row
+INTAKE_ATTEMPTS = 10
+
+
+@dataclass
+class Redelivery:
+    function: str
+    payload: dict[str, Any]
+    first_failed: float  # virtual seconds
+    due: float
+    attempts: int
+    error: str
 
 
 @dataclass
@@ -141,6 +175,14 @@ class LocalRuntime:
         self.invocations: dict[str, int] = {}
         #: (handler module, action) → crashes still to inject after the handler ran
         self.crashes: dict[tuple[str, str], int] = {}
+        #: faults around every invocation (None: none)
+        self.faults: InvocationFaults | None = None
+        #: events whose delivery failed, waiting to be delivered again
+        self.redeliveries: list[Redelivery] = []
+        #: events no delivery succeeded for, a day long (a dead-letter queue in AWS, which pages)
+        self.dead_letters: list[Redelivery] = []
+        #: deliveries that failed (and were retried), by function
+        self.delivery_failures: dict[str, int] = {}
         self.executions: dict[str, ExecutionResult] = {}
         self._ends_delivered: set[str] = set()
         self._mock = mock_aws(
@@ -235,6 +277,7 @@ class LocalRuntime:
         self.clock.on_tick(self.cloudwatch.tick)
         self.clock.on_tick(self._deliver_build_reports)
         self.clock.on_tick(self._deliver_execution_ends)
+        self.clock.on_tick(self._redeliver)
         self.cloudwatch.listeners.append(self._deliver_alarm)
         return self
 
@@ -304,8 +347,21 @@ class LocalRuntime:
             raise LookupError(f"no local handler for function {function_name!r}")
         self.invocations[module_name] = self.invocations.get(module_name, 0) + 1
         module = __import__(f"handlers.{module_name}", fromlist=["handler"])
+        faults = self.faults
+        if faults is not None:
+            faults.before(module_name, payload)
         context = LambdaContextStandIn(function_name, str(uuid.uuid4()))
-        result = module.handler(payload, context)
+        try:
+            result = module.handler(payload, context)
+            if faults is not None and faults.duplicate(module_name, payload):
+                again = LambdaContextStandIn(function_name, str(uuid.uuid4()))
+                result = module.handler(payload, again)
+        finally:
+            # Metrics are off here (no EMF consumer), and Powertools keeps what a disabled
+            # flush does not print, until 100 values are printed anyway: drop them.
+            handler_metrics.clear_metrics()
+        if faults is not None:
+            faults.after(module_name, payload)
         crash = (module_name, str(payload.get("action", "")))
         if self.crashes.get(crash, 0) > 0:
             self.crashes[crash] -= 1
@@ -314,9 +370,49 @@ class LocalRuntime:
             )
         return result
 
+    def _deliver(self, function: str, payload: dict[str, Any]) -> None:
+        """An event EventBridge delivers to a function: under injected faults one that fails is
+        delivered again later (`_redeliver`), as the target's retry policy does; without, a
+        failure is a bug of ours and is raised to the test or run."""
+        try:
+            self._invoke(function, payload)
+        except Exception as error:
+            if self.faults is None:
+                raise
+            self._failed(function)
+            now = self.clock.elapsed
+            self.redeliveries.append(
+                Redelivery(function, payload, now, now + REDELIVERY_FIRST_SECONDS, 1, _named(error))
+            )
+            self.clock.wake_at(now + REDELIVERY_FIRST_SECONDS)
+
+    def _redeliver(self, previous: datetime, now: datetime) -> None:
+        due = [r for r in self.redeliveries if r.due <= self.clock.elapsed]
+        for redelivery in due:
+            self.redeliveries.remove(redelivery)
+            try:
+                self._invoke(redelivery.function, redelivery.payload)
+            except Exception as error:
+                self._failed(redelivery.function)
+                redelivery.attempts += 1
+                redelivery.error = _named(error)
+                wait = min(
+                    REDELIVERY_MAX_SECONDS,
+                    REDELIVERY_FIRST_SECONDS * 2 ** (redelivery.attempts - 1),
+                )
+                redelivery.due = self.clock.elapsed + wait
+                if redelivery.due - redelivery.first_failed > REDELIVERY_FOR_SECONDS:
+                    self.dead_letters.append(redelivery)
+                else:
+                    self.redeliveries.append(redelivery)
+                    self.clock.wake_at(redelivery.due)
+
+    def _failed(self, function: str) -> None:
+        self.delivery_failures[function] = self.delivery_failures.get(function, 0) + 1
+
     def _deliver_alarm(self, alarm_name: str, environment: str, region: str, reason: str) -> None:
         """What the per-region forwarding rule and the controller's rule do in AWS."""
-        self._invoke(
+        self._deliver(
             "shipwave-alarm",
             {
                 "source": "aws.cloudwatch",
@@ -332,7 +428,7 @@ class LocalRuntime:
         ended build's (and integration test run's) event goes to the build handler."""
         for reports in (self.builder.reports, self.integration.reports):
             while reports:
-                self._invoke("shipwave-build", reports.popleft())
+                self._deliver("shipwave-build", reports.popleft())
 
     def _deliver_execution_ends(self, previous: datetime, now: datetime) -> None:
         """What the controller's rule on `aws.states` status changes does in AWS: every
@@ -358,7 +454,7 @@ class LocalRuntime:
                 "error": described.get("error"),
                 "cause": described.get("cause"),
             }
-            self._invoke(
+            self._deliver(
                 "shipwave-executions",
                 {
                     "version": "0",
@@ -462,7 +558,7 @@ class LocalRuntime:
         notification = self.notification(spec, previous, commit)
         if lists == "the head only":
             notification["detail"]["commits"] = notification["detail"]["commits"][-1:]
-        result = self._invoke("shipwave-intake", notification)
+        result = self._intake(notification)
         taken = [t for t in result.get("taken", []) if t["pipeline_id"] == pipeline_id]
         if not taken:
             raise LookupError(f"the merge started no change of {pipeline_id}: {result}")
@@ -472,6 +568,17 @@ class LocalRuntime:
             pipeline_id, change, "RUNNING", taken[0]["execution"]
         )
         return change
+
+    def _intake(self, notification: dict[str, Any]) -> Any:
+        """The notification to the intake, delivered again (the same event) while it fails."""
+        for attempt in range(INTAKE_ATTEMPTS):
+            try:
+                return self._invoke("shipwave-intake", notification)
+            except Exception:
+                if self.faults is None or attempt == INTAKE_ATTEMPTS - 1:
+                    raise
+                self._failed("shipwave-intake")
+        raise AssertionError("unreachable")
 
     def notification(self, spec: PipelineSpec, previous: str | None, commit: str) -> dict[str, Any]:
         """The repository's event that its branch moved from `previous` to `commit` (as
@@ -527,8 +634,16 @@ class LocalRuntime:
         repository.approve(commit_id, by, at=self.clock.now())
 
     def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
-        """Drive virtual time until every execution ended (or `until()` holds)."""
-        self.clock.run_until(until or self.all_finished, max_elapsed=max_days * 86400)
+        """Drive virtual time until every execution ended (or `until()` holds). Then the ends
+        not yet reported (the last execution's, say) reach the controller, as EventBridge
+        reports them, and what must be delivered again is."""
+        limit = max_days * 86400
+        self.clock.run_until(until or self.all_finished, max_elapsed=limit)
+        if until is None:
+            now = self.clock.now()
+            self._deliver_execution_ends(now, now)
+            if self.redeliveries:
+                self.clock.run_until(self.all_finished, max_elapsed=limit)
         self.refresh()
 
     def run_for(self, seconds: float) -> None:
@@ -547,7 +662,8 @@ class LocalRuntime:
         return self.executions
 
     def all_finished(self) -> bool:
-        return all(
+        """Every execution ended, and no event waits to be delivered again."""
+        return not self.redeliveries and all(
             moto_patches.execution_status(e.arn) != "RUNNING" for e in self.executions.values()
         )
 
@@ -566,6 +682,10 @@ class LocalRuntime:
     @staticmethod
     def dumps(value: Any) -> str:
         return json.dumps(value, default=str)
+
+
+def _named(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 def _example_code() -> dict[str, Path]:
