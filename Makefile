@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test coverage lint typecheck unit bench synth cfn-lint clean
+.PHONY: setup demo test coverage lint typecheck unit bench chaos synth cfn-lint clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -53,6 +53,10 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/contention.py
 	$(PY) bench/fuzz.py
+
+# the chaos suite: 200 randomized runs under injected faults (make test runs 12 of them)
+chaos: setup
+	$(PY) bench/chaos.py --runs 200
 
 synth: setup
 	npx cdk synth -q
