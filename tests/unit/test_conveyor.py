@@ -152,3 +152,27 @@ def test_the_end_of_an_unknown_change_is_refused() -> None:
     log = Log("c1")
     with pytest.raises(UnknownChangeError, match="no change 'ghost'"):
         ended(log, "ghost")
+
+
+def test_a_retried_wait_records_its_new_token_in_its_place_in_the_queue() -> None:
+    """The waiting task crashed and was retried with a new token: the hand-off must resume
+    the task that waits now, and the retried change does not jump the queue."""
+    log = Log("c1", "c2", "c3")
+    log.acquire("c1", "t1")
+    log.acquire("c2", "t2")
+    log.acquire("c3", "t3")
+    since = log.state.stages["beta"].waiting[0].since
+
+    assert log.acquire("c2", "t2") == []  # the same task again: nothing new
+    renewed = log.acquire("c2", "t2-retried")
+
+    assert len(renewed) == 1
+    waiting = log.state.stages["beta"].waiting
+    assert [(w.change_id, w.callback_token) for w in waiting] == [
+        ("c2", "t2-retried"),
+        ("c3", "t3"),
+    ]
+    assert waiting[0].since == since
+    hand = conveyor.handoffs(tuple(log.release("c1")))
+    assert hand.resume == (("c3", "t3"),)
+    assert hand.supersede == (("c2", "t2-retried"),)
