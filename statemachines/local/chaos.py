@@ -194,6 +194,7 @@ class RunReport:
     faults: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)  # change status → how many
     reasons: list[str] = field(default_factory=list)  # why each change that did not complete
+    killed: set[str] = field(default_factory=set)  # changes whose execution was stopped
     events: int = 0
     violations: list[str] = field(default_factory=list)
 
@@ -230,7 +231,11 @@ def run(
             report.faults.update(dice.faults)
             state = runtime.log.state(pipeline)
             for change in (*state.changes.values(), *state.finished):
-                if change.status == "rolled-back":
+                if change.change_id in report.killed:
+                    # moto reports a stop inside a Map waiting on a callback as FAILED
+                    # (States.Runtime), where Step Functions says ABORTED: either releases
+                    report.outcomes["killed"] += 1
+                elif change.status == "rolled-back":
                     cause = "on an alarm" if change.first_alarm else "on a fault"
                     report.outcomes[f"rolled back {cause}"] += 1
                 else:
@@ -302,7 +307,9 @@ def _drive(
                 if execution.status == "RUNNING"
             ]
             if running:
-                runtime.abort(plan.choice(running), cause="killed (injected)")
+                victim = plan.choice(running)
+                runtime.abort(victim, cause="killed (injected)")
+                report.killed.add(victim)
                 report.faults["execution killed"] += 1
     for name, region, env in {a.detail for a in actions if a.kind == "alarm"}:
         runtime.cloudwatch.set_state(name, region, None, env)
