@@ -15,6 +15,7 @@ from rich.console import Console
 from domain import codec
 from domain.chain import parse_head
 from domain.describe import concerns_change
+from domain.dora import dora
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
@@ -31,7 +32,7 @@ from shipwave.bootstrap import (
     operator_engine,
 )
 from shipwave.demo import run_demo
-from shipwave.render import history_view, status_view
+from shipwave.render import dora_view, history_view, status_view
 
 app = typer.Typer(
     name="shipwave",
@@ -226,6 +227,46 @@ def history(
         return
     for name in names:
         console.print(history_view(name, selected(name)))
+
+
+@app.command()
+def metrics(
+    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Start of the window: a time or an age (30d).")
+    ] = "30d",
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+    as_json: JsonOption = False,
+) -> None:
+    """DORA's four keys from the log: deployment frequency, lead time (merge to everywhere),
+    change failure rate (rolled back in production), time to restore."""
+    store = open_store(event_log, read_only=True)
+    now = datetime.now(UTC)
+    start = parse_when(since, now)
+    if start >= now:
+        raise CliInputError(f"--since {since!r} is not in the past")
+    specs = load_pipelines(pipelines)
+    figures = []
+    for name in _pipelines(store, pipeline):
+        if name not in specs:
+            raise CliInputError(
+                f"pipeline {name!r} is not in {pipelines}: its production stages are unknown "
+                "(name its module with --pipelines)"
+            )
+        production = frozenset(s.name for s in specs[name].stages if s.production)
+        if pipeline is not None and store.last_sequence(name) == 0:
+            raise CliInputError(f"pipeline {name!r} has no events in the log")
+        events = list(store.read(name))
+        # the window ends now, or at the newest event when the log runs ahead of this clock
+        # (the local runtime's virtual time)
+        until = max([now, *(e.at for e in events[-1:])])
+        figures.append(dora(name, events, production=production, since=start, until=until))
+    if as_json:
+        _print_json([codec.encode(f) for f in figures])
+        return
+    for f in figures:
+        console.print(dora_view(f))
 
 
 def _spec(pipelines: str, pipeline: str) -> PipelineSpec:

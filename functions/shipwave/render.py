@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.describe import artifact_label, change_of, describe, stage_and_scope
+from domain.dora import Dora
 from domain.events import Artifact, Event
 from domain.state import Blocker, ChangeState, PipelineState
 
@@ -164,4 +165,54 @@ def history_view(pipeline_id: str, events: Iterable[Event]) -> Table:
             stage_and_scope(event) or "-",
             Text(line, style=style or ""),
         )
+    return table
+
+
+def duration(seconds: float | None) -> str:
+    """A duration as people read it: 45 s, 12 min, 3.5 h, 2.1 d; "-" for none."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def dora_view(figures: Dora) -> Table:
+    """DORA's four keys of one pipeline, a row each, with what each figure counts."""
+    days = (figures.until - figures.since).total_seconds() / 86400
+    table = Table(
+        title=f"{figures.pipeline_id}: DORA keys, {when(figures.since)} to {when(figures.until)}"
+    )
+    table.add_column("key")
+    table.add_column("value", justify="right")
+    table.add_column("from")
+    table.add_row(
+        "deployment frequency",
+        f"{figures.per_day:.2f} a day",
+        f"{figures.deployments} changes completed everywhere in {days:.0f} days",
+    )
+    lead = figures.lead_time
+    table.add_row(
+        "lead time for changes",
+        duration(lead.median),
+        f"median of {lead.count} (merge to everywhere); p90 {duration(lead.p90)}",
+    )
+    rate = figures.change_failure_rate
+    table.add_row(
+        "change failure rate",
+        "-" if rate is None else f"{rate:.0%}",
+        f"{figures.failed_changes} of {figures.production_changes} changes deployed to "
+        "production were rolled back there",
+    )
+    restore = figures.time_to_restore
+    table.add_row(
+        "time to restore",
+        duration(restore.median),
+        f"median of {restore.count} production rollbacks (first alarm to rolled back); "
+        f"p90 {duration(restore.p90)}",
+    )
     return table

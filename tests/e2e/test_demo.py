@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -137,3 +139,33 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
 
     assert "create-order-one-box-fault-rate: FaultRate" in fired("v1.3.0")
     assert "create-order-fault-rate: FaultRate" in fired("v1.4.0")
+    assert_dora_keys(path, pipeline)
+
+
+def assert_dora_keys(path: Path, pipeline: str) -> None:
+    """DORA's four keys of the demo, from its log, as `shipwave metrics` prints them."""
+    figures = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shipwave",
+            "metrics",
+            pipeline,
+            "--since",
+            "2026-11-01T00:00Z",
+            "--json",
+            "--event-log",
+            f"sqlite:///{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (keys,) = json.loads(figures.stdout)
+    assert keys["deployments"] == 3  # v1.1.0, v1.2.1, v1.5.0 reached every region
+    assert keys["failed_changes"] == 1  # the slow burn, rolled back in wave 2; gamma's is none
+    assert keys["change_failure_rate"] == 1 / keys["production_changes"]
+    assert keys["lead_time"]["count"] == 3
+    assert keys["time_to_restore"]["count"] >= 1
+    # the simulated rollback takes no virtual time: alarm and rolled back share a minute
+    assert 0 <= keys["time_to_restore"]["median"] < 3600

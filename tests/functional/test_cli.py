@@ -103,6 +103,9 @@ def test_history_filters_by_change_and_time(event_log: str) -> None:
             "must be an http(s)://host[:port] URL",
         ),
         (["status", "--event-log", f"sqlite:///{'x' * 300}.db"], "File name too long"),
+        (["metrics", "--since", "2999-01-01"], "is not in the past"),
+        (["metrics", "orders-app"], "its production stages are unknown"),
+        (["metrics", "--since", "soon"], "write ISO-8601"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(
