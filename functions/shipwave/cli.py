@@ -20,7 +20,7 @@ from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
 from domain.ports import EventStore
-from domain.spec import PipelineSpec
+from domain.spec import PipelineSpec, PipelineSpecError
 from domain.state import PipelineState
 from service.pipeline_log import Decision, PipelineLog, Recorded
 from service.verify import verify as verify_log
@@ -227,6 +227,27 @@ def history(
         return
     for name in names:
         console.print(history_view(name, selected(name)))
+
+
+@app.command()
+def validate(
+    pipelines: Annotated[
+        str, typer.Argument(help="MODULE:ATTR naming the team's pipeline classes")
+    ] = DEFAULT_PIPELINES,
+) -> None:
+    """Check a team's pipeline classes as the CDK app will: every problem, one line each,
+    exit 1 when there is any."""
+    try:
+        specs = load_pipelines(pipelines)
+    except PipelineSpecError as error:
+        for problem in error.problems:
+            errors.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(
+        f"{len(specs)} pipelines valid in {pipelines}: {', '.join(sorted(specs))}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -529,3 +529,28 @@ def test_verify_catches_a_raw_put_and_a_raw_delete_on_dynamodb(moto_endpoint: st
 )
 def test_verify_bad_input_is_one_line(event_log: str, args: list[str], message: str) -> None:
     assert message in one_line_error(["verify", *args, "--event-log", event_log])
+
+
+def test_validate_lists_every_problem_one_line_each_and_exits_1() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "shipwave", "validate", "tests.infra.invalid_pipelines:PIPELINES"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.splitlines() == [
+        "error: pipeline broken-application: one_box_percent: 25 % is not in (0, 10] %",
+        "error: pipeline broken-application: waves[1].regions: unknown region 'atlantis-1'",
+        "error: pipeline create-order-application: defined twice in "
+        "tests.infra.invalid_pipelines:PIPELINES",
+    ]
+    good = subprocess.run(
+        [sys.executable, "-m", "shipwave", "validate", "examples.reference:PIPELINES"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "3 pipelines valid in examples.reference:PIPELINES" in good.stdout
+    assert "No module named 'nosuch'" in one_line_error(["validate", "nosuch.module:X"])
