@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test coverage lint typecheck unit bench chaos synth cfn-lint clean
+.PHONY: setup browser demo test coverage lint typecheck unit bench chaos synth cfn-lint clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -35,11 +35,17 @@ typecheck: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: lint typecheck
+# the browser tests drive Debian's Chromium with its matching chromedriver (installed once)
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: lint typecheck browser
 	$(PY) -m pytest -n 2
 
 # the same suite under coverage (its tracing adds about a third to the run: not in `make test`)
-coverage: setup
+coverage: setup browser
 	$(PY) -m pytest -n 2 --cov=functions --cov=statemachines --cov-report=term:skip-covered
 
 unit: setup

@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +33,7 @@ from shipwave.bootstrap import (
     operator_engine,
 )
 from shipwave.demo import run_demo
+from shipwave.pages import parse_utc
 from shipwave.render import dora_view, history_view, status_view
 
 app = typer.Typer(
@@ -83,13 +85,12 @@ def parse_when(value: str, now: datetime) -> datetime:
             raise CliInputError(
                 f"time {value!r}: {amount} {_UNITS[unit]} ago is before the year 1"
             ) from None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+    parsed = parse_utc(value)
+    if parsed is None:
         raise CliInputError(
             f"time {value!r}: write ISO-8601 (2026-11-23T09:00Z) or an age (90m, 2h, 3d)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        )
+    return parsed
 
 
 def _pipelines(store: EventStore, pipeline: str | None) -> list[str]:
@@ -410,6 +411,54 @@ def unblock(
             )
     if not result["next"]:
         console.print("no change was waiting for it")
+
+
+@app.command()
+def dashboard(
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8321,
+    refresh: Annotated[
+        float, typer.Option("--refresh", help="Seconds between live updates of a page.")
+    ] = 2.0,
+) -> None:
+    """Serve the pipelines' pages on http://127.0.0.1:PORT, read from the event log with
+    your credentials (it never writes); each page updates itself as the log grows."""
+    # the web stack loads for this command alone: the others start as fast as before
+    import uvicorn  # noqa: PLC0415
+
+    from shipwave.dashboard import create_app  # noqa: PLC0415
+
+    if not 0 < port < 65536:
+        raise CliInputError(f"--port {port}: not a TCP port (1 to 65535)")
+    if not 0.1 <= refresh <= 3600:
+        raise CliInputError(f"--refresh {refresh:g}: write seconds from 0.1 to 3600")
+    store = open_store(event_log, read_only=True)
+    specs = load_pipelines(pipelines)
+    application = create_app(store, specs, source=event_log, refresh_seconds=refresh)
+    errors.print(f"shipwave dashboard on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(application, host="127.0.0.1", port=port, log_level="warning")
+
+
+@app.command()
+def report(
+    html_file: Annotated[
+        str, typer.Option("--html", help="The HTML file to write (one self-contained page).")
+    ],
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Write the dashboard's pages as one static HTML file (a CI artifact, an S3 object)."""
+    from shipwave.dashboard import write_report  # noqa: PLC0415
+
+    store = open_store(event_log, read_only=True)
+    _pipelines(store, None)  # an empty log is refused, not written as an empty report
+    specs = load_pipelines(pipelines)
+    target = Path(html_file)
+    if target.is_dir():
+        raise CliInputError(f"--html {html_file!r} is a directory: name a file")
+    size = write_report(store, specs, target, source=event_log)
+    console.print(f"wrote {target} ({size:,} bytes)", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -282,6 +282,9 @@ def _summary(
         + (
             f"\nNext: [bold]shipwave history {pipeline} --change {bad}[/bold] or "
             f"[bold]shipwave status {pipeline}[/bold]"
+            "\nSee it in a browser: [bold].venv/bin/shipwave dashboard[/bold] "
+            "(then open http://127.0.0.1:8321/), or write it to one file: "
+            "[bold].venv/bin/shipwave report --html .shipwave/report.html[/bold]"
             if where.startswith("sqlite")
             else "\n(moto's DynamoDB lives only for this run)"
         )

@@ -9,10 +9,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from domain.describe import artifact_label, change_of, describe, stage_and_scope
+from domain.describe import change_of, describe, stage_and_scope
 from domain.dora import Dora
 from domain.events import Artifact, Event
 from domain.state import Blocker, ChangeState, PipelineState
+from shipwave.pages import change_row
 
 
 def short_checksum(artifact: Artifact | None) -> str:
@@ -129,24 +130,9 @@ def _changes_table(title: str, changes: Iterable[ChangeState]) -> Table:
     for column in ("Change", "Status", "Stage", "Artifact", "Commits", "Notes"):
         table.add_column(column)
     for change in changes:
-        notes = []
-        if change.riding_along:
-            notes.append(f"carries {', '.join(change.riding_along)}")
-        if change.excluded:
-            notes.append(f"excluded {', '.join(c for c, _ in change.excluded)}")
-        if change.superseded_by:
-            notes.append(f"superseded by {change.superseded_by}")
-        if change.emergency:
-            notes.append(f"emergency (bake × {change.emergency.bake_factor:g})")
-        if change.reason:
-            notes.append(change.reason)
+        row = change_row(change, finished=False)
         table.add_row(
-            change.change_id,
-            change.status,
-            change.stage or ("source" if change.status == "held-at-source" else "-"),
-            artifact_label(change.artifact) if change.artifact else "-",
-            str(len(change.commits)),
-            "; ".join(notes) or "-",
+            row.change_id, row.status, row.stage, row.artifact, str(row.commits), row.notes
         )
     return table
 

@@ -60,6 +60,10 @@ class ThinTraffic(SmallApp):
     datapoints = Datapoints(minimum=10**9, policy="extend", max_extensions=2)
 
 
+#: for commands that take MODULE:ATTR (`--pipelines tests.e2e.conftest:SMALL_PIPELINES`)
+SMALL_PIPELINES = (SmallApp,)
+
+
 def specs(*pipelines: type[Pipeline]) -> list[PipelineSpec]:
     return [pipeline.spec() for pipeline in pipelines]
 

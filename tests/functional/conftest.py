@@ -8,8 +8,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from infra.app import synthesize
+from statemachines.local.moto_patches import isolate_dynamodb
 from tests.aws import iam
 from tests.aws.cfn import World
 
@@ -41,3 +43,14 @@ def deploy_role_allows(moto_account_assembly: Path) -> HeldTo:
         assert calls, "nothing was called: the block holds no adapter call"
 
     return held
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on a free port of 127.0.0.1: DynamoDB as a URL a person types reaches."""
+    isolate_dynamodb()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

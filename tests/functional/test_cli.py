@@ -6,12 +6,10 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from adapters.dynamodb import DynamoDBEventStore
@@ -19,7 +17,6 @@ from adapters.sqlite import SQLiteEventStore
 from domain.chain import link
 from domain.errors import EventStoreUnavailableError
 from shipwave.cli import app
-from statemachines.local.moto_patches import isolate_dynamodb
 from statemachines.local.runtime import LocalRuntime
 from tests.builders import change_received, rollout
 from tests.e2e.conftest import MONDAY_8AM, SmallApp
@@ -143,16 +140,6 @@ def test_unreadable_sqlite_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot open" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    isolate_dynamodb()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_status_and_history_read_dynamodb(moto_endpoint: str) -> None:
