@@ -21,6 +21,7 @@ from domain.spec import (
     EcsServiceTarget,
     IntegrationTests,
     LambdaAliasTarget,
+    Notify,
     Pipeline,
     TimeWindow,
     Wave,
@@ -125,6 +126,8 @@ class OrderHistoryApp(OrdersTeamPipeline):
         cluster="orders", service="order-history", one_box_service="order-history-one-box"
     )
     window = TimeWindow(no_fridays=True, latest_start_hour=15)  # a riskier, stateful service
+    # the team's topic gets every warning and critical notification of this pipeline
+    notify = Notify(severity="warning", emails=("orders-oncall@example.com",))
 
 
 PIPELINES: tuple[type[Pipeline], ...] = (

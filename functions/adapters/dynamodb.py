@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from domain.chain import Chained, genesis, links
+from domain.chain import Chained, check_row, genesis, links
 from domain.errors import (
     ConcurrencyConflictError,
     EventStoreUnavailableError,
@@ -396,3 +396,35 @@ def _sequence(item: dict[str, Any], where: str, pipeline_id: str) -> int:
         raise EventStoreUnavailableError(
             f"{where}: an item of pipeline {pipeline_id!r} has no numeric sort key"
         ) from None
+
+
+def is_event_key(pk: object, sk: object) -> bool:
+    """Whether the keys (as Python values) are an event item's: not a snapshot's, not an
+    idempotency marker's."""
+    return (
+        isinstance(pk, str)
+        and not pk.endswith(SNAPSHOT_SUFFIX)
+        and "#key#" not in pk
+        and str(sk) not in ("0", "None")
+    )
+
+
+def event_of_item(image: Mapping[str, Any], *, where: str) -> Event | None:
+    """The event an item of the table holds, from its attributes as Python values (a stream
+    record's image, deserialized); None for the table's other items (idempotency markers,
+    snapshots). Its chain hash is checked: an item whose body does not hash to its hash
+    raises TamperedEventError."""
+    pk = image.get("pk")
+    if "type" not in image or not is_event_key(pk, image.get("sk")):
+        return None
+    assert isinstance(pk, str)
+    try:
+        sequence = int(image["sk"])
+    except (KeyError, TypeError, ValueError):
+        raise EventStoreUnavailableError(
+            f"{where}: an item of pipeline {pk!r} has no numeric sort key"
+        ) from None
+    body = image.get("body")
+    text = body if isinstance(body, str) else json.dumps(None)
+    check_row(pk, sequence, image.get("prev"), image.get("hash"), text, where=where)
+    return decode_stored(text, pk, sequence, where=where, parse=from_json)

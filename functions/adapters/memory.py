@@ -14,8 +14,10 @@ from typing import Any
 from domain.chain import Chained, links
 from domain.errors import ConcurrencyConflictError, InvalidAppendError
 from domain.events import Event, PersonPaged, from_json
+from domain.notifications import Notification
 from domain.ports import (
     EventStore,
+    NotificationPublisher,
     Notifier,
     chained_rows,
     decode_stored,
@@ -116,3 +118,16 @@ class OutboxNotifier(Notifier):
     def send(self, page: PersonPaged) -> None:
         with self._lock:
             self.sent.append(page)
+
+
+class MemoryNotifications(NotificationPublisher):
+    """Notifications kept in process memory, in the order published; the same id twice is
+    kept once (delivery is at least once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.published: dict[str, Notification] = {}
+
+    def publish(self, note: Notification) -> None:
+        with self._lock:
+            self.published.setdefault(note.id, note)

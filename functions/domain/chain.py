@@ -139,3 +139,11 @@ class ChainReader:
             sequence,
             f"{self.where}: pipeline {self.pipeline_id!r} sequence {sequence} {what}",
         )
+
+
+def check_row(
+    pipeline_id: str, sequence: int, prev: object, digest: object, text: str, *, where: str
+) -> str:
+    """One stored row seen on its own (a table stream's record): its hash must be the link of
+    the hash it carries and its text. Returns the hash; raises TamperedEventError."""
+    return ChainReader(pipeline_id, where=where)._own(sequence, prev, digest, text)

@@ -18,6 +18,7 @@ from domain.errors import (
     TamperedEventError,
 )
 from domain.events import Artifact, Event, PersonPaged, check_batch, from_json, payload
+from domain.notifications import Notification
 from domain.review import CommitReview
 from domain.spec import Build, Datapoints, Rolling
 from domain.state import PipelineState, snapshot_from_json, snapshot_to_json
@@ -345,6 +346,15 @@ class Notifier(ABC):
     @abstractmethod
     def send(self, page: PersonPaged) -> None:
         """Deliver one page; raises NotifyError when it cannot."""
+
+
+class NotificationPublisher(ABC):
+    """Where every recorded transition is published (EventBridge on AWS, the outbox
+    locally). Delivery is at least once: a notification's `id` names it."""
+
+    @abstractmethod
+    def publish(self, note: Notification) -> None:
+        """Publish one notification; raises NotifyError when it cannot."""
 
 
 #: the most commits a push may bring that the source is asked to list (more: it cannot say)

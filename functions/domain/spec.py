@@ -29,6 +29,10 @@ from typing import ClassVar, Literal
 from domain.catalogue import DEFAULT_CATALOGUE, Catalogue
 from domain.conventions import ROLE_NAME_MAX, team_deploy_role_name, team_name_max
 from domain.errors import ShipwaveError
+from domain.notifications import SEVERITIES, Severity
+
+#: an address an SNS email subscription accepts (one @, a dot in the domain)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 SourceKind = Literal[
     "application", "infrastructure", "configuration", "os-patching", "operator-tools"
@@ -170,6 +174,16 @@ class IntegrationTests:
     stages: tuple[str, ...] = ("alpha", "beta", "gamma")
     endpoints: Mapping[str, str] = field(default_factory=dict)
     timeout_minutes: int = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notify:
+    """Tell the team of this pipeline's transitions: the CDK app wires an SNS topic that
+    receives every notification of `severity` or worse (`info` < `warning` < `critical`;
+    `domain.notifications`), with an email subscription per address."""
+
+    severity: Severity = "warning"
+    emails: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,6 +342,8 @@ class PipelineSpec:
     min_emergency_bake_seconds: int = 600
     #: a stage blocked longer than this (by anything but its time window) pages people
     page_after_blocked_seconds: int = 4 * 3600
+    #: the team's SNS topic of this pipeline's notifications (None: EventBridge rules only)
+    notify: Notify | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -459,6 +475,7 @@ class Pipeline:
     emergency_approvers: ClassVar[tuple[str, ...]] = ()
     min_emergency_bake_seconds: ClassVar[int] = 600
     page_after_blocked_seconds: ClassVar[int] = 4 * 3600
+    notify: ClassVar[Notify | None] = None
 
     @classmethod
     def pipeline_id(cls) -> str:
@@ -526,6 +543,7 @@ class _Resolver:
         self._check_window()
         self._check_datapoints()
         self._check_people()
+        self._check_notify()
         self._check_build()
         alarms = cls.alarms() if hasattr(cls, "service") else None
         names = self._check_alarms(alarms) if alarms else None
@@ -558,6 +576,7 @@ class _Resolver:
             emergency_approvers=tuple(a.strip() for a in cls.emergency_approvers),
             min_emergency_bake_seconds=cls.min_emergency_bake_seconds,
             page_after_blocked_seconds=cls.page_after_blocked_seconds,
+            notify=cls.notify,
         )
 
     # --- checks ----------------------------------------------------------------------------
@@ -661,6 +680,24 @@ class _Resolver:
         if not cls.min_emergency_bake_seconds >= 60:
             self.problem(
                 "min_emergency_bake_seconds", f"{cls.min_emergency_bake_seconds} is below 60"
+            )
+
+    def _check_notify(self) -> None:
+        notify: object = self.cls.notify
+        if notify is None:
+            return
+        if not isinstance(notify, Notify):
+            self.problem("notify", f"must be Notify(severity=..., emails=...), got {notify!r}")
+            return
+        if notify.severity not in SEVERITIES:
+            self.problem(
+                "notify.severity", f"{notify.severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        if not isinstance(notify.emails, tuple) or not all(
+            isinstance(e, str) and _EMAIL.fullmatch(e) for e in notify.emails
+        ):
+            self.problem(
+                "notify.emails", f"must be a tuple of email addresses, got {notify.emails!r}"
             )
 
     def _check_build(self) -> None:

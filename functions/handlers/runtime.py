@@ -24,6 +24,7 @@ from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sns import SnsNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.errors import ReviewReadError, ShipwaveError
+from handlers.observability import emit_measures
 from handlers.settings import settings
 from service.engine import Engine
 from service.pipeline_log import PipelineLog
@@ -57,6 +58,7 @@ def use(services: Services | None) -> None:
 def _services() -> Services:
     if not _SERVICES:
         log = PipelineLog(DynamoDBEventStore(settings().event_log_table))
+        log.observers.append(emit_measures)  # every recorded transition, measured (EMF)
         workflow = StepFunctionsWorkflow()
         path = os.environ.get("SHIPWAVE_SPECS_PATH")
         specs = ParameterSpecs(path, boto_config=RETRYING) if path else None

@@ -12,7 +12,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +66,8 @@ class PipelineLog:
         self.pause = pause
         self.conflicts = 0  # appends that lost a race and were decided again
         self._cache: dict[str, PipelineState] = {}
+        #: called with (state before, events) after each batch this log records
+        self.observers: list[Callable[[PipelineState, Sequence[Event]], None]] = []
         self._lock = threading.Lock()
 
     def state(self, pipeline_id: str) -> PipelineState:
@@ -113,11 +115,21 @@ class PipelineLog:
             if stored[0].sequence == state.sequence + 1 and stored == events:
                 after = project(stored, state)
                 self._remember(after)
+                self._observe(state, stored)
                 if after.sequence // self.snapshot_every > state.sequence // self.snapshot_every:
                     self._save_snapshot(after)
                 return Recorded(stored, after, replayed=False)
             return Recorded(stored, self._current(pipeline_id), replayed=True)
         raise ConcurrencyConflictError(pipeline_id, self._current(pipeline_id).sequence + 1)
+
+    def _observe(self, before: PipelineState, stored: Sequence[Event]) -> None:
+        """Tell the observers (the handlers' metrics) what was just recorded. They watch; a
+        failing one is logged and never undoes or fails what is committed."""
+        for observer in self.observers:
+            try:
+                observer(before, stored)
+            except Exception as error:  # an observer is not a gate
+                _log.warning("%s: an observer of the log failed: %s", before.pipeline_id, error)
 
     def _save_snapshot(self, state: PipelineState) -> None:
         """The events are committed: a snapshot that cannot be saved only costs a longer

@@ -13,6 +13,7 @@ from adapters.cloudwatch import CloudWatchAlarmReader
 from adapters.dynamodb import DynamoDBEventStore
 from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sqlite import SQLiteEventStore
+from adapters.sqlite_outbox import SQLiteOutbox
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.errors import DeployTargetError, ShipwaveError
 from domain.ports import DeployTarget, EventStore, Workflow
@@ -151,3 +152,11 @@ def operator_engine(event_log: str, pipelines: str) -> Engine:
         executions=StepFunctionsExecutions({}),
         clock=lambda: datetime.now(UTC),
     )
+
+
+def local_outbox(store: EventStore) -> SQLiteOutbox | None:
+    """The outbox of a local (SQLite) log, read-only: the notifications its runs published.
+    None for DynamoDB, whose notifications went to EventBridge."""
+    if isinstance(store, SQLiteEventStore):
+        return SQLiteOutbox(store.path, read_only=True)
+    return None

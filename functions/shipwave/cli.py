@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
 
+from adapters.sqlite_outbox import Published, SQLiteOutbox
 from domain import codec
 from domain.chain import parse_head
 from domain.describe import concerns_change
@@ -29,6 +34,7 @@ from shipwave.bootstrap import (
     DEFAULT_EVENT_LOG,
     DEFAULT_PIPELINES,
     load_pipelines,
+    local_outbox,
     open_store,
     operator_engine,
 )
@@ -41,7 +47,7 @@ app = typer.Typer(
     help="Safe, hands-off deployments: waves, one-box, bake, automatic rollback.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 console = Console()
 if not console.is_terminal:
@@ -68,6 +74,17 @@ PipelinesOption = Annotated[
 
 _RELATIVE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def complete_pipelines(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a pipeline id: the pipelines of the event log the command reads
+    (its --event-log, SHIPWAVE_EVENT_LOG or the default); none when it cannot be read."""
+    url = ctx.params.get("event_log") or os.environ.get("SHIPWAVE_EVENT_LOG", DEFAULT_EVENT_LOG)
+    try:
+        names = open_store(str(url), read_only=True).pipelines()
+    except ShipwaveError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 class CliInputError(ShipwaveError):
@@ -108,15 +125,31 @@ def _print_json(value: Any) -> None:
 
 @app.command()
 def status(
-    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
+    ] = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     as_json: JsonOption = False,
     at: Annotated[
         str | None, typer.Option("--at", help="Show the state as it was at this time.")
     ] = None,
+    watch: Annotated[
+        float | None,
+        typer.Option(
+            "--watch", help="Refresh in place every SECONDS as the log grows (Ctrl-C stops)."
+        ),
+    ] = None,
 ) -> None:
     """What version is where, what is in flight, what is blocked and why."""
     log = PipelineLog(open_store(event_log, read_only=True))
+    if watch is not None:
+        if as_json or at:
+            raise CliInputError("--watch shows the state as it changes: not with --json or --at")
+        if not 0.2 <= watch <= 3600:
+            raise CliInputError(f"--watch {watch:g}: write seconds from 0.2 to 3600")
+        _watch(log, pipeline, watch)
+        return
     moment = parse_when(at, datetime.now(UTC)) if at else None
     states = [
         log.state_at(name, moment) if moment else log.state(name)
@@ -132,6 +165,34 @@ def status(
         console.print(status_view(state))
 
 
+def _watch(log: PipelineLog, pipeline: str | None, seconds: float) -> None:
+    """The status, redrawn in place every `seconds` (only the log's new events are read).
+    A read that fails shows as such, in red, until the log can be read again: the screen
+    never keeps showing a state it could not check."""
+
+    def view() -> Group:
+        stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")
+        try:
+            states = [log.state(name) for name in _pipelines(log.store, pipeline)]
+        except ShipwaveError as error:
+            return Group(
+                Text(f"watching every {seconds:g} s · {stamp} · Ctrl-C stops", style="dim"),
+                Text(f"cannot read the event log: {error}", style="bold red"),
+            )
+        return Group(
+            Text(f"watching every {seconds:g} s · {stamp} · Ctrl-C stops", style="dim"),
+            *(status_view(state) for state in states),
+        )
+
+    with Live(view(), console=console, auto_refresh=False, vertical_overflow="visible") as live:
+        try:
+            while True:
+                time.sleep(seconds)
+                live.update(view(), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
 def _head_json(store: EventStore, state: PipelineState) -> dict[str, object]:
     """The chain head of the state shown: keep it to check the log later (`shipwave verify
     --expect-head SEQUENCE:HASH`)."""
@@ -141,7 +202,10 @@ def _head_json(store: EventStore, state: PipelineState) -> dict[str, object]:
 
 @app.command()
 def verify(
-    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
+    ] = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     expect_head: Annotated[
         str | None,
@@ -200,7 +264,10 @@ def verify(
 
 @app.command()
 def history(
-    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
+    ] = None,
     change: Annotated[
         str | None, typer.Option("--change", help="Only events about this change.")
     ] = None,
@@ -223,11 +290,37 @@ def history(
             yield event
 
     names = _pipelines(log.store, pipeline)
+    outbox = local_outbox(log.store)
+    published = {name: _published(outbox, name) for name in names}
     if as_json:
-        _print_json([to_dict(event) for name in names for event in selected(name)])
+        _print_json(
+            [
+                {**to_dict(event), **_notification_json(published[name], event.sequence)}
+                for name in names
+                for event in selected(name)
+            ]
+        )
         return
     for name in names:
-        console.print(history_view(name, selected(name)))
+        console.print(history_view(name, selected(name), published[name]))
+
+
+def _published(outbox: SQLiteOutbox | None, pipeline: str) -> dict[int, Published] | None:
+    if outbox is None:
+        return None
+    return {note.sequence: note for note in outbox.published(pipeline)}
+
+
+def _notification_json(published: dict[int, Published] | None, sequence: int) -> dict[str, Any]:
+    """A local log's events carry the notification each became (None: not yet published)."""
+    if published is None:
+        return {}
+    note = published.get(sequence)
+    return {
+        "notification": {"detail_type": note.detail_type, "severity": note.severity}
+        if note
+        else None
+    }
 
 
 @app.command()
@@ -253,7 +346,10 @@ def validate(
 
 @app.command()
 def metrics(
-    pipeline: Annotated[str | None, typer.Argument(help="Pipeline id; all when omitted.")] = None,
+    pipeline: Annotated[
+        str | None,
+        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
+    ] = None,
     since: Annotated[
         str, typer.Option("--since", help="Start of the window: a time or an age (30d).")
     ] = "30d",
@@ -310,7 +406,9 @@ def _record(event_log: str, pipeline: str, decide: Decision) -> Recorded:
 
 @app.command()
 def emergency(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ],
     change: Annotated[str, typer.Argument(help="The change that must ship faster.")],
     approver: Annotated[
         list[str], typer.Option("--approver", help="A senior engineer approving (twice or more).")
@@ -347,7 +445,9 @@ def emergency(
 
 @app.command()
 def override(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ],
     stage: Annotated[str, typer.Argument(help="The stage the change is held at.")],
     change: Annotated[str, typer.Argument(help="The change to let through.")],
     blocker: Annotated[str, typer.Option("--blocker", help="As `shipwave status` names it.")],
@@ -371,7 +471,9 @@ def override(
 
 @app.command()
 def rollback(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ],
     stage: Annotated[str, typer.Argument(help="The stage whose rollback failed.")],
     to: Annotated[str, typer.Option("--to", help="The earlier version to redeploy.")],
     by: Annotated[str, typer.Option("--by", help="Who acts.")],
@@ -390,7 +492,9 @@ def rollback(
 
 @app.command()
 def unblock(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ],
     stage: Annotated[str, typer.Argument(help="The stage held by a failed rollback.")],
     by: Annotated[str, typer.Option("--by", help="Who acts.")],
     why: Annotated[str, typer.Option("--why", help="Why it is safe now.")],
@@ -459,6 +563,72 @@ def report(
         raise CliInputError(f"--html {html_file!r} is a directory: name a file")
     size = write_report(store, specs, target, source=event_log)
     console.print(f"wrote {target} ({size:,} bytes)", highlight=False, soft_wrap=True)
+
+
+@app.command("run")
+def run_local(
+    pipelines: Annotated[
+        str, typer.Argument(help="MODULE:ATTR naming the team's pipeline classes")
+    ],
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--pipeline", help="Run this pipeline only (repeat for more)."),
+    ] = None,
+    code: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--code", help="REPOSITORY=DIR: the folder the repository's first commit holds."
+        ),
+    ] = None,
+    adopt: Annotated[
+        str, typer.Option("--adopt", help="The version already running everywhere.")
+    ] = "v1.0.0",
+    merge: Annotated[str, typer.Option("--merge", help="The version merged and deployed.")] = (
+        "v1.1.0"
+    ),
+    start: Annotated[
+        str, typer.Option("--start", help="Virtual time the run starts at (ISO-8601, UTC).")
+    ] = "2026-11-23T08:00:00Z",
+    max_days: Annotated[
+        float, typer.Option("--max-days", help="Stop after this much virtual time.")
+    ] = 30,
+    event_log: Annotated[
+        str,
+        typer.Option(
+            "--event-log",
+            help="sqlite:///path.db (an existing file is kept aside) or dynamodb (moto)",
+        ),
+    ] = "sqlite:///.shipwave/run.db",
+    source_dir: Annotated[
+        str, typer.Option("--source-dir", help="Where the run's git repositories are made.")
+    ] = ".shipwave/run-source",
+) -> None:
+    """Run a team's pipelines on the local runtime: each adopts a version everywhere, one
+    change is merged and carried through every stage in virtual time; exit 1 unless every
+    change completed."""
+    from shipwave.local_run import chosen_specs, parse_code, run_pipelines  # noqa: PLC0415
+
+    specs = chosen_specs(load_pipelines(pipelines), only or [])
+    moment = parse_utc(start)
+    if moment is None:
+        raise CliInputError(f"--start {start!r}: write ISO-8601 (2026-11-23T08:00Z)")
+    if not 0 < max_days <= 366:
+        raise CliInputError(f"--max-days {max_days:g}: write days from 0 to 366")
+    if adopt == merge:
+        raise CliInputError(f"--merge {merge!r} is the adopted version: nothing would change")
+    outcome = run_pipelines(
+        specs,
+        event_log=event_log,
+        console=console,
+        start=moment,
+        adopt=adopt,
+        merge=merge,
+        code=parse_code(code or [], specs),
+        source_dir=Path(source_dir),
+        max_days=max_days,
+    )
+    if any(status != "completed" for status in outcome.values()):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -32,9 +32,12 @@ from domain.spec import PipelineSpec
 from domain.state import PipelineState
 from service.pipeline_log import PipelineLog
 from shipwave import pages
+from shipwave.bootstrap import local_outbox
 from shipwave.render import duration
 
 HERE = Path(__file__).parent
+#: how many of the newest notifications a pipeline's page lists
+NOTIFICATIONS_SHOWN = 15
 Clock = Callable[[], datetime]
 
 
@@ -195,6 +198,7 @@ class Pages:
         self.links = Links(static=static)
         self.static = static
         self.env = environment()
+        self.outbox = local_outbox(store)
 
     def _render(self, template: str, **values: Any) -> str:
         return self.env.get_template(template).render(
@@ -239,7 +243,17 @@ class Pages:
                 }
                 for p in reversed(state.pages[-10:])
             ],
+            "notifications": self._notifications(state),
         }
+
+    def _notifications(self, state: PipelineState) -> dict[str, Any] | None:
+        """A local log's outbox: the newest notifications its runs published (None on
+        DynamoDB, whose notifications went to EventBridge)."""
+        if self.outbox is None:
+            return None
+        newest = self.outbox.published(state.pipeline_id, newest=NOTIFICATIONS_SHOWN)
+        waiting = state.sequence - (newest[-1].sequence if newest else 0)
+        return {"newest": list(reversed(newest)), "waiting": waiting}
 
     def at_form(self, state: PipelineState, value: datetime | None = None) -> AtForm:
         first = next(iter(self.store.read(state.pipeline_id)), None)

@@ -271,6 +271,13 @@ def _summary(
         + "".join(f"\n  PAGED: {page.subject}" for page in runtime.outbox.sent)
     )
     console.print(
+        f"notifications published: {runtime.notifications.published:,} "
+        f"(every recorded transition, as the notify function puts them on EventBridge; "
+        f"{'the log' + chr(39) + 's outbox' if where.startswith('sqlite') else 'EventBridge'}"
+        f"), failed and tried again: {runtime.notification_failures}",
+        highlight=False,
+    )
+    console.print(
         f"virtual time {runtime.clock.now() - START} · wall time "
         f"{time.monotonic() - wall_start:.1f} s"
     )

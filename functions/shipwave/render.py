@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from adapters.sqlite_outbox import Published
 from domain.describe import change_of, describe, stage_and_scope
 from domain.dora import Dora
 from domain.events import Artifact, Event
@@ -137,20 +138,33 @@ def _changes_table(title: str, changes: Iterable[ChangeState]) -> Table:
     return table
 
 
-def history_view(pipeline_id: str, events: Iterable[Event]) -> Table:
+def history_view(
+    pipeline_id: str,
+    events: Iterable[Event],
+    published: Mapping[int, Published] | None = None,
+) -> Table:
+    """Every event; with `published` (a local log's outbox) the notification each became,
+    or that it has not been published yet."""
     table = Table(title=f"History of {pipeline_id}", title_justify="left")
-    for column in ("#", "Time (UTC)", "Change", "Stage · scope", "What happened"):
+    columns = ["#", "Time (UTC)", "Change", "Stage · scope", "What happened"]
+    if published is not None:
+        columns.append("Notification")
+    for column in columns:
         table.add_column(column)
     for event in events:
         line = describe(event)
         style = "red" if ("FAILED" in line or "ALARM" in line or "rollback" in line) else None
-        table.add_row(
+        row: list[str | Text] = [
             str(event.sequence),
             event.at.strftime("%Y-%m-%d %H:%M"),
             change_of(event) or "-",
             stage_and_scope(event) or "-",
             Text(line, style=style or ""),
-        )
+        ]
+        if published is not None:
+            note = published.get(event.sequence)
+            row.append(f"{note.detail_type} ({note.severity})" if note else "not published yet")
+        table.add_row(*row)
     return table
 
 

@@ -50,14 +50,18 @@ class EventLogTable(Construct):
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
 
-    def grant_append_and_read(self, grantee: iam.IGrantable) -> None:
-        principal = grantee.grant_principal
+    def grant_read(self, grantee: iam.IGrantable) -> None:
         table = self.table.table_arn
-        principal.add_to_principal_policy(
+        grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(READ_ACTIONS), resources=[table, f"{table}/index/{PIPELINES_INDEX}"]
             )
         )
+
+    def grant_append_and_read(self, grantee: iam.IGrantable) -> None:
+        principal = grantee.grant_principal
+        table = self.table.table_arn
+        self.grant_read(grantee)
         principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(APPEND_ACTIONS),

@@ -27,6 +27,7 @@ class HandlerDef:
     assumes_deploy_roles: bool
     reads_reviews: bool = False  # runs the review gate: reads CodeCommit's review record
     starts_builds: bool = False  # starts the pipelines' CodeBuild projects
+    appends: bool = True  # appends to the event log (False: reads it only)
 
 
 HANDLERS = (
@@ -51,6 +52,8 @@ HANDLERS = (
     HandlerDef("alarm", "handlers.alarm.handler", None, 60, True, True),
     HandlerDef("intake", "handlers.intake.handler", None, 30, False, False),
     HandlerDef("executions", "handlers.executions.handler", None, 60, True, False),
+    # the event table's stream: every recorded transition to EventBridge
+    HandlerDef("notify", "handlers.notify.handler", None, 60, False, False, appends=False),
 )
 
 
@@ -176,7 +179,10 @@ class Handlers(Construct):
                 },
                 description=f"shipwave {handler.name} step",
             )
-            event_log.grant_append_and_read(function)
+            if handler.appends:
+                event_log.grant_append_and_read(function)
+            else:
+                event_log.grant_read(function)
             # "GetParametersByPath ... authorizes against the path in the request rather than
             # against the parameters it returns" (Systems Manager User Guide, "How Parameter
             # Store authorizes parameter retrieval"): the folder itself, read one level deep

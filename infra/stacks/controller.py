@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -54,6 +56,7 @@ class ControllerStack(Stack):
         self._execution_ends()
         self._build_ends()
         self._github_reviews()
+        self._notifications()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
     def _intake(self) -> None:
@@ -199,6 +202,80 @@ class ControllerStack(Stack):
             )
         )
 
+    def _notifications(self) -> None:
+        """Every event appended to the log, published to the account's default event bus as
+        `source: shipwave` by one function reading the table's stream: in order (one shard
+        per pipeline, one batch at a time per shard), each once (Powertools Idempotency),
+        retried from the first record that failed, then to a dead-letter queue that pages."""
+        notify = self.handlers.functions["notify"]
+        remembered = dynamodb.Table(
+            self,
+            "NotifyIdempotency",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expiration",
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,  # a week of ids: rebuilt by publishing
+        )
+        # what Powertools Idempotency does to its table (DynamoDBPersistenceLayer)
+        notify.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[remembered.table_arn],
+            )
+        )
+        notify.add_environment("NOTIFY_IDEMPOTENCY_TABLE", remembered.table_name)
+        notify.add_environment("NOTIFY_EVENT_BUS", "default")
+        notify.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[
+                    f"arn:{self.partition}:events:{self.region}:{self.account}:event-bus/default"
+                ],
+            )
+        )
+        dead_letters = DeadLetters(
+            self,
+            "NotifyDeadLetters",
+            holds="queue of the log's stream records that could not be published",
+            alarm_name=NOTIFY_DEAD_LETTERS_ALARM,
+        )
+        dead_letters.alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        notify.add_event_source(
+            sources.DynamoEventSource(
+                self.event_log.table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                parallelization_factor=1,  # in order per partition key: per pipeline
+                report_batch_item_failures=True,
+                retry_attempts=NOTIFY_RETRY_ATTEMPTS,
+                max_record_age=Duration.hours(24),
+                on_failure=sources.SqsDlq(dead_letters.queue),
+                filters=[
+                    # an event item (snapshots and idempotency markers carry no `type`)
+                    lambda_.FilterCriteria.filter(
+                        {
+                            "eventName": lambda_.FilterRule.is_equal("INSERT"),
+                            "dynamodb": {"NewImage": {"type": {"S": lambda_.FilterRule.exists()}}},
+                        }
+                    ),
+                    # a change or removal: of an event, it is tampering (the handler refuses it)
+                    lambda_.FilterCriteria.filter(
+                        {"eventName": lambda_.FilterRule.or_("MODIFY", "REMOVE")}
+                    ),
+                ],
+            )
+        )
+        CfnOutput(self, "NotificationsDeadLetterQueueUrl", value=dead_letters.queue.queue_url)
+
     def _target(self, name: str) -> targets.LambdaFunction:
         """An EventBridge target that loses nothing: EventBridge retries for a day, then the
         event goes to the dead-letter queue; the function's own asynchronous retries end
@@ -252,7 +329,7 @@ class ControllerStack(Stack):
             master_key=key,
         )
         for name, function in self.handlers.functions.items():
-            if name in ("intake", "lease", "build"):
+            if name in ("intake", "lease", "build", "notify"):
                 continue  # none of them records a page
             topic.grant_publish(function)
             function.add_environment("SHIPWAVE_PAGE_TOPIC_ARN", topic.topic_arn)
@@ -271,3 +348,10 @@ RULE_RETRY_ATTEMPTS = 20
 
 #: concurrent intake invocations at most (merges and webhooks are few; a flood is refused)
 INTAKE_CONCURRENCY = 10
+
+#: a stream batch that failed is retried this often from its first failed record, then its
+#: records go to the notifications' dead-letter queue
+NOTIFY_RETRY_ATTEMPTS = 10
+
+#: the alarm of the notifications' dead-letter queue (it pages)
+NOTIFY_DEAD_LETTERS_ALARM = "shipwave-notify-dead-letters"

@@ -18,6 +18,7 @@ from infra.constructs.alarms import RegionAlarms
 from infra.constructs.canaries import Canaries
 from infra.constructs.handlers import deploy_role_trust
 from infra.constructs.nag import account, acknowledge, partition
+from infra.constructs.team_dashboard import TeamDashboard
 
 
 def team_stack_name(team: str, region: str) -> str:
@@ -51,6 +52,8 @@ class TeamRegionStack(Stack):
         )
         self._lambda_targets(specs)
         self._ecs_targets(specs)
+        if self.region == home_region:  # where the controller's handlers emit the metrics
+            self.dashboard = TeamDashboard(self, "Dashboard", team=team, specs=specs)
 
     def _lambda_targets(self, specs: tuple[PipelineSpec, ...]) -> None:
         functions = sorted(

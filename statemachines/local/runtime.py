@@ -30,19 +30,23 @@ import boto3
 from moto import mock_aws
 
 from adapters.dynamodb import DynamoDBEventStore
+from adapters.eventbridge import EventBridgePublisher
 from adapters.git_source import GitRepository, GitReviewSource
-from adapters.memory import OutboxNotifier
+from adapters.memory import MemoryNotifications, OutboxNotifier
+from adapters.sqlite import SQLiteEventStore
+from adapters.sqlite_outbox import SQLiteOutbox
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.artifacts import s3_location
 from domain.builds import Built, outcome
-from domain.errors import BuildStartError
+from domain.errors import BuildStartError, ShipwaveError
 from domain.events import Artifact
-from domain.ports import BuildRequest, EventStore
+from domain.ports import BuildRequest, EventStore, NotificationPublisher
 from domain.spec import PipelineSpec
 from examples.reference import SERVICE_CODE
 from handlers import runtime as handler_runtime
 from handlers.observability import metrics as handler_metrics
 from service.engine import Engine, environment
+from service.notifying import Feed
 from service.pipeline_log import PipelineLog
 from service.steps import PipelineSteps
 from statemachines.generator import PLACEHOLDERS, substitute, to_json
@@ -181,6 +185,7 @@ class LocalRuntime:
         self.redeliveries: list[Redelivery] = []
         #: events no delivery succeeded for, a day long (a dead-letter queue in AWS, which pages)
         self.dead_letters: list[Redelivery] = []
+        self.notification_failures = 0  # publications that failed and were tried again
         #: deliveries that failed (and were retried), by function
         self.delivery_failures: dict[str, int] = {}
         self.executions: dict[str, ExecutionResult] = {}
@@ -278,6 +283,8 @@ class LocalRuntime:
         self.clock.on_tick(self._deliver_build_reports)
         self.clock.on_tick(self._deliver_execution_ends)
         self.clock.on_tick(self._redeliver)
+        self.notifications = self._feed()
+        self.clock.on_tick(self._publish_notifications)
         self.cloudwatch.listeners.append(self._deliver_alarm)
         return self
 
@@ -633,6 +640,32 @@ class LocalRuntime:
         repository = self.repositories[self.specs[pipeline_id].repository]
         repository.approve(commit_id, by, at=self.clock.now())
 
+    def _feed(self) -> Feed:
+        """What the table's stream and the notify function do on AWS: each new event's
+        notification, in order. To the SQLite file's outbox (its `notifications` table, which
+        `shipwave history` and the dashboard show), to moto's EventBridge for a DynamoDB
+        log (the adapter the notify function uses), or kept in memory."""
+        store = self.store
+        inner = getattr(store, "inner", store)  # the chaos suite's flaky store wraps one
+        if isinstance(inner, SQLiteEventStore):
+            self.outbox_notifications: NotificationPublisher = SQLiteOutbox(inner.path)
+            start = self.outbox_notifications.last_published
+            return Feed(store, self.outbox_notifications, self.specs, published_up_to=start)
+        if isinstance(inner, DynamoDBEventStore):
+            self.outbox_notifications = EventBridgePublisher()
+        else:
+            self.outbox_notifications = MemoryNotifications()
+        return Feed(store, self.outbox_notifications, self.specs)
+
+    def _publish_notifications(self, previous: datetime, now: datetime) -> None:
+        """A failed publication is tried again at the next tick, from where it failed (the
+        stream's retry); nothing is skipped."""
+        try:
+            self.notifications.drain()
+        except ShipwaveError as error:
+            self.notification_failures += 1
+            logging.getLogger("shipwave.local").warning("notification not published: %s", error)
+
     def run(self, *, until: Callable[[], bool] | None = None, max_days: float = 60) -> None:
         """Drive virtual time until every execution ended (or `until()` holds). Then the ends
         not yet reported (the last execution's, say) reach the controller, as EventBridge
@@ -644,6 +677,7 @@ class LocalRuntime:
             self._deliver_execution_ends(now, now)
             if self.redeliveries:
                 self.clock.run_until(self.all_finished, max_elapsed=limit)
+        self._publish_notifications(self.clock.now(), self.clock.now())
         self.refresh()
 
     def run_for(self, seconds: float) -> None:

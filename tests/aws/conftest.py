@@ -95,15 +95,31 @@ def world(cloud_assembly: Path, moto_endpoint: str) -> World:
     world = World(
         account=ACCOUNT, region=HOME, credentials=(key["AccessKeyId"], key["SecretAccessKey"])
     )
+    names = {"EventLog": "shipwave-events", "NotifyIdempotency": "shipwave-notify-idempotency"}
     for logical_id, table in of_type(body, "AWS::DynamoDB::Table").items():
         properties = table["Properties"]
-        name = "shipwave-events"
+        (name,) = [n for prefix, n in names.items() if logical_id.startswith(prefix)]
+        stream = properties.get("StreamSpecification")
         client("dynamodb", moto_endpoint).create_table(
             TableName=name,
             KeySchema=properties["KeySchema"],
             AttributeDefinitions=properties["AttributeDefinitions"],
             BillingMode=properties["BillingMode"],
-            GlobalSecondaryIndexes=properties.get("GlobalSecondaryIndexes", []),
+            **(
+                {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+                if "GlobalSecondaryIndexes" in properties
+                else {}
+            ),
+            **(
+                {
+                    "StreamSpecification": {
+                        "StreamEnabled": True,
+                        "StreamViewType": stream["StreamViewType"],
+                    }
+                }
+                if stream
+                else {}
+            ),
         )
         world.refs[logical_id] = name
         world.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{HOME}:{ACCOUNT}:table/{name}"

@@ -110,6 +110,20 @@ def requests(call: dict[str, Any], world: World) -> list[Request]:
         return one(f"arn:aws:codebuild:{region}:{account}:report-group/{group}")
     if prefix == "sns" and operation == "Publish":
         return one(params["TopicArn"])
+    if prefix == "events" and operation == "PutEvents":
+        # authorized on each entry's event bus (EventBridge User Guide, "Actions, resources and
+        # condition keys": PutEvents on event-bus/<name>, "default" when the entry names none)
+        return [
+            Request(
+                action,
+                f"arn:aws:events:{region}:{account}:event-bus/{e.get('EventBusName', 'default')}",
+                {
+                    "events:source": e.get("Source", ""),
+                    "events:detail-type": e.get("DetailType", ""),
+                },
+            )
+            for e in params["Entries"]
+        ]
     if prefix == "secretsmanager" and operation == "GetSecretValue":
         return one(params["SecretId"])
     if prefix == "sts" and operation == "AssumeRole":
@@ -191,9 +205,10 @@ def _dynamodb(operation: str, params: dict[str, Any], region: str, account: str)
 
 
 def _partition_key(body: dict[str, Any]) -> str:
-    """The `pk` value of a DynamoDB item request (its Item, or its Key)."""
+    """The partition key's value of a DynamoDB item request (its Item, or its Key)."""
     item = body.get("Item") or body["Key"]
-    value: str = item["pk"]["S"]
+    # the event log's partition key is `pk`; Powertools Idempotency's table keys on `id`
+    value: str = (item["pk"] if "pk" in item else item["id"])["S"]
     return value
 
 

@@ -511,7 +511,11 @@ def test_every_call_the_event_store_makes_is_one_every_handler_role_may_make(
             assert store.latest_snapshot("orders-app") == state
             assert store.pipelines() == ("orders-app",)
     body = json.loads((moto_account_assembly / "shipwave-controller.template.json").read_text())
-    (table,) = [k for k, r in body["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"]
+    (table,) = [
+        k
+        for k, r in body["Resources"].items()
+        if r["Type"] == "AWS::DynamoDB::Table" and k.startswith("EventLog")
+    ]
     world = World(
         account=MOTO_ACCOUNT,
         region="us-east-1",
@@ -523,11 +527,19 @@ def test_every_call_the_event_store_makes_is_one_every_handler_role_may_make(
     )
     operations = {call["operation"] for call in calls}
     assert {"TransactWriteItems", "PutItem", "Query"} <= operations
-    roles = [
-        r["Properties"]["Role"]["Fn::GetAtt"][0]
+    roles = {
+        r["Properties"]["FunctionName"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
         for r in body["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
-    ]
-    assert len(roles) == 9
-    for role in roles:
+    }
+    assert len(roles) == 10
+    reads = [c for c in calls if c["operation"] in ("Query", "GetItem")]
+    for name, role in roles.items():
+        if name == "shipwave-notify":  # reads the log, never appends to it
+            assert iam.denied_calls(moto_account_assembly, role, reads, world) == [], role
+            writes = [c for c in calls if c["operation"] in ("TransactWriteItems", "PutItem")]
+            assert writes
+            for write in writes:  # each append and snapshot put is refused to it
+                assert iam.denied_calls(moto_account_assembly, role, [write], world), write
+            continue
         assert iam.denied_calls(moto_account_assembly, role, calls, world) == [], role

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -541,3 +542,27 @@ def test_validate_lists_every_problem_one_line_each_and_exits_1() -> None:
     )
     assert "3 pipelines valid in examples.reference:PIPELINES" in good.stdout
     assert "No module named 'nosuch'" in one_line_error(["validate", "nosuch.module:X"])
+
+
+def test_shell_completion_offers_commands_and_the_logs_pipelines(event_log: str) -> None:
+    def complete(*words: str) -> list[str]:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "shipwave")],  # the installed command
+            env={
+                **os.environ,
+                "_SHIPWAVE_COMPLETE": "complete_bash",
+                "COMP_WORDS": " ".join(("shipwave", *words)),
+                "COMP_CWORD": str(len(words)),
+                "SHIPWAVE_EVENT_LOG": event_log,
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.split()
+
+    assert complete("sta") == ["status"]
+    assert complete("status", "or") == ["orders-app"]
+    assert sorted(complete("history", "")) == ["billing-app", "orders-app"]
+    script = runner.invoke(app, ["--show-completion", "bash"])
+    assert "_shipwave_completion" in script.output

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -230,3 +231,34 @@ def test_report_and_dashboard_refuse_what_they_cannot_use(
         assert result.exit_code != 0, arguments
         assert message in str(result.exception) or message in result.output, arguments
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_local_logs_notifications_show_on_its_page_and_in_history(
+    sqlite_log: tuple[Path, str, str],
+) -> None:
+    """The local run published every event to the log's outbox, as the notify function does
+    to EventBridge: the page lists the newest, `history` names each event's detail-type."""
+    path, _, bad = sqlite_log
+    url = f"sqlite:///{path}"
+    store = SQLiteEventStore(path, create=False, read_only=True)
+    rollback = next(e for e in store.read(PIPELINE) if isinstance(e, RollbackCompleted))
+
+    page = client_for(url).get(f"/pipelines/{PIPELINE}")
+    section = page.text.split("Notifications published", 1)[1]
+    assert "Shipwave Execution Ended" in section or "Shipwave Stage Released" in section
+    assert "not published yet" not in section  # the run's end published everything
+
+    result = runner.invoke(
+        app, ["history", PIPELINE, "--change", bad, "--json", "--event-log", url]
+    )
+    assert result.exit_code == 0, result.output
+    events = json.loads(result.stdout)
+    (rolled,) = [e for e in events if e["sequence"] == rollback.sequence]
+    # gamma is not production: a rollback there is a warning
+    assert rolled["notification"] == {
+        "detail_type": "Shipwave Change Rolled Back",
+        "severity": "warning",
+    }
+    assert all(e["notification"] is not None for e in events)
+    table = runner.invoke(app, ["history", PIPELINE, "--change", bad, "--event-log", url])
+    assert "Shipwave Change Rolled Back (warning)" in table.output

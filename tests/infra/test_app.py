@@ -92,6 +92,7 @@ def test_handlers_are_traced_python_functions_with_the_powertools_layer(
             "alarm",
             "intake",
             "executions",
+            "notify",
         )
     )
     for function in functions.values():
@@ -109,13 +110,37 @@ def test_handlers_are_traced_python_functions_with_the_powertools_layer(
 
 def test_no_handler_may_update_or_delete_events(assembly: cdk.cx_api.CloudAssembly) -> None:
     body = template(assembly, "shipwave-controller")
-    dynamodb_actions = {
-        action
+    statements = [
+        statement
         for policy in resources(body, "AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in _list(statement["Action"])
-        if action.startswith("dynamodb:")
+        if any(action.startswith("dynamodb:") for action in _list(statement["Action"]))
+    ]
+    (log_table,) = [r for r in resources(body, "AWS::DynamoDB::Table") if r.startswith("EventLog")]
+
+    def on(statement: dict[str, Any], attribute: str) -> bool:
+        return f'["{log_table}", "{attribute}"]' in json.dumps(statement["Resource"])
+
+    on_the_log = {a for s in statements if on(s, "Arn") for a in _list(s["Action"])}
+    # the notify function reads the table's stream (what its event source mapping needs)
+    on_the_stream = {a for s in statements if on(s, "StreamArn") for a in _list(s["Action"])}
+    assert on_the_stream == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
     }
+    # Powertools Idempotency's table of published notifications: its own, never the log
+    (remembered,) = [
+        r for r in resources(body, "AWS::DynamoDB::Table") if r.startswith("NotifyIdempotency")
+    ]
+    elsewhere = [s for s in statements if not on(s, "Arn") and not on(s, "StreamArn")]
+    for statement in elsewhere:
+        resource = json.dumps(statement["Resource"])
+        assert remembered in resource or statement["Resource"] == "*", statement
+        if statement["Resource"] == "*":
+            actions = {a for a in _list(statement["Action"]) if a.startswith("dynamodb:")}
+            assert actions == {"dynamodb:ListStreams"}, statement
+    dynamodb_actions = {a for a in on_the_log if a.startswith("dynamodb:")}
     assert dynamodb_actions == {
         "dynamodb:ConditionCheckItem",
         "dynamodb:PutItem",
@@ -152,6 +177,8 @@ def test_every_star_resource_is_one_of_the_reasoned_exceptions(
         "ecs:RegisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
+        # a stream's event source mapping lists the streams (no resource-level permissions)
+        "dynamodb:ListStreams",
     }
     for stack in assembly.stacks:
         for policy in resources(stack.template, "AWS::IAM::Policy").values():
@@ -592,7 +619,16 @@ def test_no_event_is_dropped_after_its_retries_and_what_waits_pages(
         "shipwave-executions",
         "shipwave-build",
     }
-    (queue,) = resources(body, "AWS::SQS::Queue")
+    queues = resources(body, "AWS::SQS::Queue")
+    (queue,) = [q for q in queues if q.startswith("DeadLetters")]
+    # the notifications' stream records that failed their retries go to their own queue
+    (mapping,) = resources(body, "AWS::Lambda::EventSourceMapping").values()
+    (notify_queue,) = [q for q in queues if q.startswith("NotifyDeadLetters")]
+    assert mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [notify_queue, "Arn"]
+    }
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["ParallelizationFactor"] == 1
     for config in invoked.values():
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
             "Fn::GetAtt": [queue, "Arn"]
@@ -603,7 +639,7 @@ def test_no_event_is_dropped_after_its_retries_and_what_waits_pages(
         for a in resources(body, "AWS::CloudWatch::Alarm").values()
         if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     ]
-    assert [a["AlarmActions"] for a in waiting] == [[{"Ref": topic}]]
+    assert [a["AlarmActions"] for a in waiting] == [[{"Ref": topic}], [{"Ref": topic}]]
     # CloudWatch can publish to the encrypted topic only with a key of ours (not aws/sns)
     key = body["Resources"][topic]["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
     policy = json.dumps(body["Resources"][key]["Properties"]["KeyPolicy"])
@@ -726,3 +762,27 @@ def test_each_production_region_runs_the_services_canary_its_alarm_watches(
         (watching,) = [a for a in alarms if a["Properties"]["AlarmName"] == "create-order-canary"]
         dimensions = watching["Properties"]["Dimensions"]
         assert {"Name": "CanaryName", "Value": "create-order-canary"} in dimensions
+
+
+def test_each_team_has_a_dashboard_of_its_pipelines_measures_in_the_home_region(
+    assembly: cdk.cx_api.CloudAssembly,
+) -> None:
+    from domain.measures import METRIC_NAMES
+    from infra.constructs.team_dashboard import GRAPHS
+
+    assert sorted(metric for _, metric, _, _ in GRAPHS) == sorted(METRIC_NAMES)
+    found = {
+        stack.stack_name: list(resources(stack.template, "AWS::CloudWatch::Dashboard").values())
+        for stack in assembly.stacks
+    }
+    with_dashboards = {name for name, dashboards in found.items() if dashboards}
+    assert with_dashboards == {f"shipwave-team-orders-{HOME}"}
+    (dashboard,) = found[f"shipwave-team-orders-{HOME}"]
+    assert dashboard["Properties"]["DashboardName"] == "shipwave-orders"
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for pipeline in PIPELINES:
+        for metric in METRIC_NAMES:
+            expected = (
+                f'MetricName=\\\\\\"{metric}\\\\\\" Pipeline=\\\\\\"{pipeline.pipeline_id()}\\\\\\"'
+            )
+            assert expected in body, (pipeline.pipeline_id(), metric)
