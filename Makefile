@@ -28,8 +28,8 @@ demo: setup
 	$(VENV)/bin/shipwave demo
 
 lint: setup
-	$(VENV)/bin/ruff check functions infra statemachines examples tests bench
-	$(VENV)/bin/ruff format --check functions infra statemachines examples tests bench
+	$(VENV)/bin/ruff check functions infra statemachines examples tests bench docs
+	$(VENV)/bin/ruff format --check functions infra statemachines examples tests bench docs
 
 typecheck: setup
 	$(VENV)/bin/mypy

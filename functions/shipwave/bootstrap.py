@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -34,8 +36,13 @@ class PipelinesReferenceError(ShipwaveError):
 
 
 def load_pipelines(reference: str) -> dict[str, PipelineSpec]:
-    """The validated specs of `module:ATTRIBUTE` (a sequence of Pipeline classes), by id."""
+    """The validated specs of `module:ATTRIBUTE` (a sequence of Pipeline classes), by id.
+    The module is imported as `python -m` would: the current directory comes first (a
+    team's pipelines module sits in its own repository)."""
     module_name, _, attribute = reference.partition(":")
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

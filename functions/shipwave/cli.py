@@ -25,6 +25,7 @@ from domain.dora import dora
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.operations import approve_emergency, override_blocker
+from domain.plan import plan
 from domain.ports import EventStore
 from domain.spec import PipelineSpec, PipelineSpecError
 from domain.state import PipelineState
@@ -40,7 +41,7 @@ from shipwave.bootstrap import (
 )
 from shipwave.demo import run_demo
 from shipwave.pages import parse_utc
-from shipwave.render import dora_view, history_view, status_view
+from shipwave.render import dora_view, history_view, plan_view, status_view
 
 app = typer.Typer(
     name="shipwave",
@@ -515,6 +516,38 @@ def unblock(
             )
     if not result["next"]:
         console.print("no change was waiting for it")
+
+
+@app.command("plan")
+def plan_change(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline id.")],
+    merged_at: Annotated[
+        str, typer.Option("--merged-at", help="When the change merges (a time, or an age).")
+    ],
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+    build_minutes: Annotated[
+        float, typer.Option("--build-minutes", help="How long its build takes.")
+    ] = 10,
+    tests_minutes: Annotated[
+        float, typer.Option("--tests-minutes", help="How long the integration tests take.")
+    ] = 15,
+    as_json: JsonOption = False,
+) -> None:
+    """When a change merged at a time would reach each stage and region, from the spec: its
+    bakes, windows and public holidays (the earliest, when nothing else holds a stage)."""
+    spec = _spec(pipelines, pipeline)
+    moment = parse_when(merged_at, datetime.now(UTC))
+    for name, minutes in (("--build-minutes", build_minutes), ("--tests-minutes", tests_minutes)):
+        if not 0 <= minutes <= 24 * 60:
+            raise CliInputError(f"{name} {minutes:g}: write minutes from 0 to 1440")
+    schedule = plan(
+        spec, moment, build_seconds=build_minutes * 60, tests_seconds=tests_minutes * 60
+    )
+    if as_json:
+        everywhere = schedule.everywhere.isoformat().replace("+00:00", "Z")
+        _print_json({**codec.encode(schedule), "everywhere": everywhere})
+        return
+    console.print(plan_view(schedule))
 
 
 @app.command()

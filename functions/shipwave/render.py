@@ -13,6 +13,7 @@ from adapters.sqlite_outbox import Published
 from domain.describe import change_of, describe, stage_and_scope
 from domain.dora import Dora
 from domain.events import Artifact, Event
+from domain.plan import Plan
 from domain.state import Blocker, ChangeState, PipelineState
 from shipwave.pages import change_row
 
@@ -215,4 +216,25 @@ def dora_view(figures: Dora) -> Table:
         f"median of {restore.count} production rollbacks (first alarm to rolled back); "
         f"p90 {duration(restore.p90)}",
     )
+    return table
+
+
+def plan_view(schedule: Plan) -> Table:
+    """Each stage and region of the plan: when it starts deploying and is done, and what it
+    waits for on the way."""
+    table = Table(
+        title=f"{schedule.pipeline_id}: merged {when(schedule.merged_at)}, built "
+        f"{when(schedule.built_at)}, everywhere {when(schedule.everywhere)}",
+        title_justify="left",
+    )
+    for column in ("Stage", "Region", "Starts", "Done", "Waits for"):
+        table.add_column(column)
+    for stage in schedule.stages:
+        for region in stage.regions:
+            waits = "; ".join(f"{w.reason} until {when(w.until)} ({w.step})" for w in region.waits)
+            table.add_row(
+                stage.stage, region.region, when(region.starts), when(region.ends), waits or "-"
+            )
+        if stage.ends > max(r.ends for r in stage.regions):
+            table.add_row(stage.stage, "(integration tests)", "", when(stage.ends), "-")
     return table

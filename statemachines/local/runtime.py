@@ -44,6 +44,7 @@ from domain.ports import BuildRequest, EventStore, NotificationPublisher
 from domain.spec import PipelineSpec
 from examples.reference import SERVICE_CODE
 from handlers import runtime as handler_runtime
+from handlers.observability import logger as handler_logger
 from handlers.observability import metrics as handler_metrics
 from service.engine import Engine, environment
 from service.notifying import Feed
@@ -215,6 +216,9 @@ class LocalRuntime:
         # The interpreter logs every Fail state as an ERROR; a rollback is an expected outcome
         # and is reported through the event log instead.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        # the handlers' logger was made at import, before the level above was set: a local
+        # run logs what the environment asks (warnings unless POWERTOOLS_LOG_LEVEL says more)
+        handler_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"])
         moto_patches.patch_interpreter()
         moto_patches.isolate_dynamodb()
         virtual.install(self.clock)

@@ -566,3 +566,22 @@ def test_shell_completion_offers_commands_and_the_logs_pipelines(event_log: str)
     assert sorted(complete("history", "")) == ["billing-app", "orders-app"]
     script = runner.invoke(app, ["--show-completion", "bash"])
     assert "_shipwave_completion" in script.output
+
+
+def test_run_refuses_what_it_cannot_run_in_one_line(tmp_path: Path) -> None:
+    small = "tests.e2e.conftest:SMALL_PIPELINES"
+    log = f"sqlite:///{tmp_path / 'run.db'}"
+    cases = [
+        (["run", small, "--pipeline", "nope"], "no pipeline 'nope' in the module"),
+        (["run", small, "--code", "acme/create-order"], "write REPOSITORY=DIR"),
+        (["run", small, "--code", "acme/other=."], "no pipeline run here builds 'acme/other'"),
+        (["run", small, "--code", f"acme/create-order={tmp_path / 'none'}"], "is not a directory"),
+        (["run", small, "--merge", "v1.0.0"], "is the adopted version"),
+        (["run", small, "--start", "monday"], "--start 'monday': write ISO-8601"),
+        (["run", small, "--max-days", "0"], "--max-days 0: write days"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(app, [*arguments, "--event-log", log])
+        assert result.exit_code != 0, arguments
+        assert message in str(result.exception), (arguments, result.exception)
+    assert not (tmp_path / "run.db").exists()  # refused before anything was written
