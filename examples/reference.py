@@ -61,6 +61,11 @@ class OrdersTeamPipeline(Pipeline):
     bake = BakeTimes()  # 1 h after one-box, 12 h after wave 1, 3 h after later waves
     window = TimeWindow(days=(0, 1, 2, 3, 4), start_hour=9, end_hour=17, latest_start_hour=16)
     blockers = ("company-large-scale-event", "company-deployment-freeze", "orders-aggregate")
+    #: who may pause, resume or abort the team's pipelines (the operator endpoint's signers)
+    operators = (
+        "arn:aws:sts::*:assumed-role/orders-oncall/*",
+        "arn:aws:iam::*:role/orders-oncall",
+    )
     #: who may approve a commit of the team (never their own)
     reviewers = ("ana", "bo", "chen", "dara", "reviewer")
     #: who may approve an emergency (two distinct, neither the change's author)

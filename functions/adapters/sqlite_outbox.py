@@ -1,5 +1,6 @@
-"""The local outbox: the notifications a local run published, kept in the event log's
-SQLite file (table `notifications`), where `shipwave history` and the dashboard read them."""
+"""The local outbox: the notifications a local run published, kept beside the event log's
+SQLite file (`events.db-outbox`, table `notifications`), where `shipwave history` and the
+dashboard read them. Its own file: its writes never hold the log's lock."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ CREATE TABLE IF NOT EXISTS notifications (
     PRIMARY KEY (pipeline_id, sequence)
 )
 """
+
+
+def outbox_path(log: Path) -> Path:
+    """The outbox of the log at `log`: a sibling file, as SQLite's own -wal and -shm are."""
+    return log.with_name(log.name + "-outbox")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class SQLiteOutbox(NotificationPublisher):
                 )
             else:
                 self._db = sqlite3.connect(self.path, check_same_thread=False)
+                # a local copy of what was published, rebuilt by publishing again: no fsync
+                # per notification (the feed runs between the local runtime's ticks)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=OFF")
                 with self._db:
                     self._db.execute(_SCHEMA)
         except sqlite3.Error as error:

@@ -87,3 +87,21 @@ class StepFunctionsExecutions(Executions):
                 f"start pipeline {pipeline_id!r} failed ({error})"
             ) from None
         return response["executionArn"]
+
+    def stop(self, pipeline_id: str, change_id: str, cause: str) -> bool:
+        machine = self._machines.get(pipeline_id)
+        if machine is None:
+            raise WorkflowUnavailableError(f"no state machine for pipeline {pipeline_id!r}")
+        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{change_id[:80]}"
+        try:
+            described = self._client.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return False
+            self._client.stop_execution(executionArn=arn, error="Aborted", cause=cause[:32768])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return False
+            raise WorkflowUnavailableError(f"stop {arn} failed ({error})") from None
+        except BotoCoreError as error:
+            raise WorkflowUnavailableError(f"stop {arn} failed ({error})") from None
+        return True

@@ -18,6 +18,7 @@ from domain.events import (
     BlockerOverridden,
     BuildFailed,
     BuildStarted,
+    ChangeAborted,
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
@@ -25,6 +26,7 @@ from domain.events import (
     CommitExcluded,
     DatapointsInsufficient,
     DatapointsReached,
+    EmergencyApprovalGiven,
     EmergencyApproved,
     Event,
     ExecutionEnded,
@@ -35,6 +37,8 @@ from domain.events import (
     IntegrationTestsStarted,
     OneBoxDeployed,
     PersonPaged,
+    PipelinePaused,
+    PipelineResumed,
     ReviewHeld,
     ReviewPassed,
     RollbackCompleted,
@@ -149,6 +153,19 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
     StageSucceeded: lambda e: f"{e.stage} succeeded",
     StageFailed: lambda e: f"{e.stage} FAILED: {e.reason}",
     ChangeCompleted: lambda e: "change completed: deployed everywhere",
+    PipelinePaused: lambda e: (
+        f"pipeline paused by {e.by}"
+        + (f" (team {e.team})" if e.team else "")
+        + f": {e.why}; no new stage starts"
+    ),
+    PipelineResumed: lambda e: (
+        f"pipeline resumed by {e.by}" + (f" (team {e.team})" if e.team else "") + f": {e.why}"
+    ),
+    ChangeAborted: lambda e: f"ABORTED by {e.by}: {e.why}; what it deployed is rolled back",
+    EmergencyApprovalGiven: lambda e: (
+        f"emergency approval by {e.by} ({e.person}): {e.reason}; "
+        f"bakes x {e.bake_factor:g} once a second senior engineer approves"
+    ),
 }
 
 

@@ -368,6 +368,18 @@ class EmergencyApproved(Event):
     bake_factor: float  # 0.25: this change bakes a quarter of the configured time
 
 
+@dataclass(frozen=True, kw_only=True)
+class EmergencyApprovalGiven(Event):
+    """One senior engineer's approval of an emergency, by their identity; a second distinct
+    one makes it `EmergencyApproved`."""
+
+    change_id: str
+    by: str  # the caller's identity (an IAM principal, or local:<OS user>)
+    person: str  # who that is, as the pipeline names its emergency approvers
+    reason: str
+    bake_factor: float
+
+
 # --- moving on -----------------------------------------------------------------------------
 
 
@@ -424,6 +436,33 @@ class StageUnblocked(Event):
     """A person released a stage held by a failed rollback, once its scopes were healthy."""
 
     stage: str
+    change_id: str
+    by: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelinePaused(Event):
+    """A person paused the pipeline (or the whole team, `team`): no new stage starts; what
+    is deploying finishes its step, running bakes keep watching and can still roll back."""
+
+    by: str  # the caller's identity: an IAM principal, or `local:<OS user>`
+    why: str
+    team: str = ""  # set when the whole team was paused at once
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineResumed(Event):
+    by: str
+    why: str
+    team: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeAborted(Event):
+    """A person stopped the line for this change: what it deployed is rolled back and its
+    execution stopped."""
+
     change_id: str
     by: str
     why: str
@@ -486,6 +525,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PersonPaged,
         StageRecovered,
         StageUnblocked,
+        PipelinePaused,
+        PipelineResumed,
+        ChangeAborted,
+        EmergencyApprovalGiven,
     )
 }
 

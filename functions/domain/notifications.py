@@ -29,6 +29,7 @@ from domain.events import (
     BlockerOverridden,
     BuildFailed,
     BuildStarted,
+    ChangeAborted,
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
@@ -36,6 +37,7 @@ from domain.events import (
     CommitExcluded,
     DatapointsInsufficient,
     DatapointsReached,
+    EmergencyApprovalGiven,
     EmergencyApproved,
     Event,
     ExecutionEnded,
@@ -46,6 +48,8 @@ from domain.events import (
     IntegrationTestsStarted,
     OneBoxDeployed,
     PersonPaged,
+    PipelinePaused,
+    PipelineResumed,
     ReviewHeld,
     ReviewPassed,
     RollbackCompleted,
@@ -108,6 +112,10 @@ _KINDS: dict[type[Event], tuple[str, Severity, Severity]] = {
     StageRecovered: ("Shipwave Stage Recovered", "warning", "warning"),
     StageUnblocked: ("Shipwave Stage Unblocked", "warning", "warning"),
     ExecutionEnded: ("Shipwave Execution Ended", "warning", "warning"),
+    PipelinePaused: ("Shipwave Pipeline Paused", "warning", "warning"),
+    PipelineResumed: ("Shipwave Pipeline Resumed", "warning", "warning"),
+    ChangeAborted: ("Shipwave Change Aborted", "critical", "critical"),
+    EmergencyApprovalGiven: ("Shipwave Emergency Approval Given", "warning", "warning"),
 }
 
 #: every detail-type shipwave publishes, in the catalogue's order

@@ -1,10 +1,21 @@
 """What people may do to a running pipeline, as pure decisions: approve an emergency,
-override a blocker. Both are recorded with who and why, and apply to one change only."""
+override a blocker, pause and resume it, abort a change. Each is recorded with who (the
+caller's identity, never a typed name) and why."""
 
 from __future__ import annotations
 
 from domain.errors import ShipwaveError
-from domain.events import UNKNOWN_AUTHOR, BlockerOverridden, EmergencyApproved, Event, Stamper
+from domain.events import (
+    UNKNOWN_AUTHOR,
+    BlockerOverridden,
+    ChangeAborted,
+    EmergencyApprovalGiven,
+    EmergencyApproved,
+    Event,
+    PipelinePaused,
+    PipelineResumed,
+    Stamper,
+)
 from domain.state import PipelineState
 
 MIN_EMERGENCY_APPROVERS = 2
@@ -12,6 +23,17 @@ MIN_EMERGENCY_APPROVERS = 2
 
 class OperatorInputError(ShipwaveError):
     """A person's request cannot be applied as given."""
+
+
+def _known_authors(change_id: str, authors: tuple[str, ...]) -> set[str]:
+    """Who wrote the change's commits (folded), once known: never an approver of it."""
+    folded = {a.casefold() for a in authors}
+    if not folded or UNKNOWN_AUTHOR in folded:
+        raise OperatorInputError(
+            f"who wrote {change_id}'s commits is not known yet (its review has not passed): "
+            "no emergency can be approved, since an author may not approve their own"
+        )
+    return folded
 
 
 def approve_emergency(
@@ -46,12 +68,7 @@ def approve_emergency(
             f"{'is' if len(unknown) == 1 else 'are'} not among its emergency approvers "
             f"{sorted(senior_approvers) or '(none named)'}"
         )
-    authors = {a.casefold() for a in change.authors}
-    if not authors or UNKNOWN_AUTHOR in authors:
-        raise OperatorInputError(
-            f"who wrote {change_id}'s commits is not known yet (its review has not passed): "
-            "no emergency can be approved, since an author may not approve their own"
-        )
+    authors = _known_authors(change_id, change.authors)
     own = [a for a in distinct if a.casefold() in authors]
     if own:
         raise OperatorInputError(
@@ -104,3 +121,115 @@ def override_blocker(
             why=why.strip(),
         )
     ]
+
+
+def _said(by: str, why: str, what: str) -> tuple[str, str]:
+    if not by.strip():
+        raise OperatorInputError(f"{what}: who acts is not known")
+    if not why.strip():
+        raise OperatorInputError(f"{what} needs a reason (--why)")
+    return by.strip(), why.strip()
+
+
+def pause(
+    state: PipelineState, stamp: Stamper, *, by: str, why: str, team: str = ""
+) -> list[Event]:
+    """No new stage starts until it is resumed; a pipeline already paused is refused."""
+    by, why = _said(by, why, "a pause")
+    if state.paused is not None:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r} is already paused, by {state.paused.by} since "
+            f"{state.paused.since:%Y-%m-%d %H:%M} UTC ({state.paused.why})"
+        )
+    return [stamp(PipelinePaused, f"pause:{state.sequence}", by=by, why=why, team=team)]
+
+
+def resume(
+    state: PipelineState, stamp: Stamper, *, by: str, why: str, team: str = ""
+) -> list[Event]:
+    by, why = _said(by, why, "a resume")
+    if state.paused is None:
+        raise OperatorInputError(f"pipeline {state.pipeline_id!r} is not paused")
+    return [stamp(PipelineResumed, f"resume:{state.sequence}", by=by, why=why, team=team)]
+
+
+def abort(
+    state: PipelineState, stamp: Stamper, *, change_id: str, by: str, why: str
+) -> list[Event]:
+    """Stop the line for one moving change (its rollbacks and its execution's stop follow)."""
+    by, why = _said(by, why, "an abort")
+    change = state.changes.get(change_id)
+    if change is None:
+        finished = state.change(change_id)
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} "
+            + (f"has finished ({finished.status}): nothing to abort" if finished else "is unknown")
+        )
+    if change.status == "aborted":
+        raise OperatorInputError(f"change {change_id!r} is already aborted ({change.reason})")
+    return [stamp(ChangeAborted, f"{change_id}:abort", change_id=change_id, by=by, why=why)]
+
+
+def give_emergency_approval(
+    state: PipelineState,
+    stamp: Stamper,
+    *,
+    change_id: str,
+    by: str,
+    person: str,
+    reason: str,
+    bake_factor: float,
+    senior_approvers: tuple[str, ...],
+) -> list[Event]:
+    """One senior engineer's approval, by their identity; with an earlier approval of
+    another one, the emergency is approved (the larger of the two bake factors: the more
+    careful). Each must be among the pipeline's emergency approvers and no author of it."""
+    change = state.changes.get(change_id)
+    if change is None:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
+        )
+    if change.emergency is not None:
+        approvers = ", ".join(change.emergency.approvers)
+        raise OperatorInputError(f"{change_id}'s emergency is already approved, by {approvers}")
+    if person.casefold() not in {a.strip().casefold() for a in senior_approvers}:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: {person} ({by}) is not among its emergency "
+            f"approvers {sorted(senior_approvers) or '(none named)'}"
+        )
+    authors = _known_authors(change_id, change.authors)
+    if person.casefold() in authors:
+        raise OperatorInputError(f"{person} wrote commits of {change_id} and cannot approve it")
+    if any(p.casefold() == person.casefold() for _, p, _, _ in change.emergency_approvals):
+        raise OperatorInputError(
+            f"{person} already approved {change_id}'s emergency: a second senior engineer "
+            "must approve it"
+        )
+    if not 0 < bake_factor < 1:
+        raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")
+    if not reason.strip():
+        raise OperatorInputError("an emergency needs a reason")
+    events: list[Event] = [
+        stamp(
+            EmergencyApprovalGiven,
+            f"{change_id}:emergency-approval:{person.casefold()}",
+            change_id=change_id,
+            by=by,
+            person=person,
+            reason=reason.strip(),
+            bake_factor=bake_factor,
+        )
+    ]
+    if change.emergency_approvals:
+        first_by, _, first_reason, first_factor = change.emergency_approvals[0]
+        events.append(
+            stamp(
+                EmergencyApproved,
+                f"{change_id}:emergency:{first_by},{by}",
+                change_id=change_id,
+                approvers=(first_by, by),
+                reason=first_reason,
+                bake_factor=max(first_factor, bake_factor),
+            )
+        )
+    return events

@@ -437,3 +437,7 @@ class Executions(ABC):
     @abstractmethod
     def start(self, pipeline_id: str, change_id: str, execution_input: dict[str, object]) -> str:
         """Start the change's execution; returns its id."""
+
+    @abstractmethod
+    def stop(self, pipeline_id: str, change_id: str, cause: str) -> bool:
+        """Stop the change's execution; False when it had already ended (or never ran)."""

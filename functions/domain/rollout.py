@@ -12,6 +12,7 @@ import holidays as holiday_calendars
 
 from domain.catalogue import Region
 from domain.spec import Datapoints, Rolling, TimeWindow
+from domain.state import PipelineState
 
 Verdict = Literal["pass", "extend", "hold", "rollback"]
 
@@ -219,3 +220,23 @@ def _describe(window: TimeWindow) -> str:
     last = window.end_hour if window.latest_start_hour is None else window.latest_start_hour
     holidays_text = ", no holidays" if window.skip_holidays else ""
     return f"{days} {window.start_hour:02d}:00-{last:02d}:00 local{holidays_text}"
+
+
+#: how often a paused pipeline's next stage looks again whether it was resumed
+PAUSED_RECHECK_SECONDS = 300
+
+
+def with_pause(state: PipelineState, check: BlockerCheck) -> BlockerCheck:
+    """A paused pipeline starts no stage: its pause is one more blocker, looked at again
+    every five minutes (a resume lets the stage start at its next look)."""
+    if state.paused is None:
+        return check
+    pause = state.paused
+    inputs = [("by", pause.by), ("since", pause.since.isoformat())]
+    if pause.team:
+        inputs.append(("team", pause.team))
+    held = Blocked("paused", f"pipeline paused by {pause.by}: {pause.why}", tuple(inputs))
+    wait = PAUSED_RECHECK_SECONDS
+    if check.is_blocked:
+        wait = min(check.wait_seconds, wait)
+    return BlockerCheck((held, *check.blocked), wait)

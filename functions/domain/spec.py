@@ -344,6 +344,8 @@ class PipelineSpec:
     page_after_blocked_seconds: int = 4 * 3600
     #: the team's SNS topic of this pipeline's notifications (None: EventBridge rules only)
     notify: Notify | None = None
+    #: the IAM principals (fnmatch patterns of ARNs) that may pause, resume or abort on AWS
+    operators: tuple[str, ...] = ()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -476,6 +478,7 @@ class Pipeline:
     min_emergency_bake_seconds: ClassVar[int] = 600
     page_after_blocked_seconds: ClassVar[int] = 4 * 3600
     notify: ClassVar[Notify | None] = None
+    operators: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def pipeline_id(cls) -> str:
@@ -544,6 +547,7 @@ class _Resolver:
         self._check_datapoints()
         self._check_people()
         self._check_notify()
+        self._check_operators()
         self._check_build()
         alarms = cls.alarms() if hasattr(cls, "service") else None
         names = self._check_alarms(alarms) if alarms else None
@@ -577,6 +581,7 @@ class _Resolver:
             min_emergency_bake_seconds=cls.min_emergency_bake_seconds,
             page_after_blocked_seconds=cls.page_after_blocked_seconds,
             notify=cls.notify,
+            operators=tuple(o.strip() for o in cls.operators),
         )
 
     # --- checks ----------------------------------------------------------------------------
@@ -699,6 +704,19 @@ class _Resolver:
             self.problem(
                 "notify.emails", f"must be a tuple of email addresses, got {notify.emails!r}"
             )
+
+    def _check_operators(self) -> None:
+        operators: object = self.cls.operators
+        if not isinstance(operators, tuple) or not all(isinstance(o, str) for o in operators):
+            self.problem("operators", f"must be a tuple of IAM ARN patterns, got {operators!r}")
+            return
+        for pattern in operators:
+            if not pattern.strip().startswith(("arn:aws:iam::", "arn:aws:sts::")):
+                self.problem(
+                    "operators",
+                    f"{pattern!r} is not an IAM principal ARN (pattern): write "
+                    "arn:aws:iam::ACCOUNT:role/NAME or arn:aws:sts::ACCOUNT:assumed-role/NAME/*",
+                )
 
     def _check_build(self) -> None:
         build: object = self.cls.build

@@ -35,6 +35,7 @@ from domain.events import (
     BlockerOverridden,
     BuildFailed,
     BuildStarted,
+    ChangeAborted,
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
@@ -42,6 +43,7 @@ from domain.events import (
     CommitExcluded,
     DatapointsInsufficient,
     DatapointsReached,
+    EmergencyApprovalGiven,
     EmergencyApproved,
     Event,
     ExecutionEnded,
@@ -52,6 +54,8 @@ from domain.events import (
     IntegrationTestsStarted,
     OneBoxDeployed,
     PersonPaged,
+    PipelinePaused,
+    PipelineResumed,
     ReviewHeld,
     ReviewPassed,
     RollbackCompleted,
@@ -191,6 +195,8 @@ class ChangeState:
     riding_along: tuple[str, ...] = ()  # superseded changes whose commits this one carries
     superseded_by: str | None = None
     emergency: Emergency | None = None
+    #: (identity, person, reason, bake factor) of each emergency approval so far
+    emergency_approvals: tuple[tuple[str, str, str, float], ...] = ()
     overrides: tuple[Override, ...] = ()
     reason: str = ""
     last_alarm: str = ""  # the latest alarm that fired against this change
@@ -214,6 +220,14 @@ PAGES_KEPT = 50
 
 
 @dataclass(frozen=True, kw_only=True)
+class Pause:
+    by: str
+    why: str
+    since: datetime
+    team: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PipelineState:
     pipeline_id: str
     sequence: int = 0  # the last event folded in
@@ -222,6 +236,7 @@ class PipelineState:
     changes: Mapping[str, ChangeState] = field(default_factory=dict)  # still moving
     finished: tuple[ChangeState, ...] = ()  # the most recent finished, oldest first
     pages: tuple[Page, ...] = ()  # the most recent notifications, oldest first
+    paused: Pause | None = None  # no new stage starts while set
 
     def change(self, change_id: str) -> ChangeState | None:
         """The change if it is moving or among the recently finished ones."""
@@ -308,7 +323,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 10
+FOLD_VERSION = 11
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -423,6 +438,10 @@ def _on_change(
     if current is None:
         # The change already finished (or predates the log): the stage/scope part still applies.
         return state.changes, state.finished
+    if current.status == "aborted":
+        # a person aborted it: what its stopping execution records after that (a stage
+        # failed, rolled back) does not make it anything but aborted, by whom and why
+        fields = {k: v for k, v in fields.items() if k not in ("status", "reason")}
     if not finish:
         attributes = current.__dict__
         for name, value in fields.items():
@@ -1212,3 +1231,37 @@ def _(event: StageUnblocked, state: PipelineState) -> PipelineState:
         ),
     )
     return _moved(state, event, stages=_put_stage(state, stage))
+
+
+@_folds(PipelinePaused)
+def _(event: PipelinePaused, state: PipelineState) -> PipelineState:
+    paused = Pause(by=event.by, why=event.why, since=event.at, team=event.team)
+    return _with(_moved(state, event), paused=paused)
+
+
+@_folds(PipelineResumed)
+def _(event: PipelineResumed, state: PipelineState) -> PipelineState:
+    return _with(_moved(state, event), paused=None)
+
+
+@_folds(ChangeAborted)
+def _(event: ChangeAborted, state: PipelineState) -> PipelineState:
+    """The change is still moving until its execution's end (and its rollbacks) are
+    recorded; its status says it was aborted, and by whom."""
+    changes, finished = _on_change(
+        state,
+        event.change_id,
+        event,
+        status="aborted",
+        reason=f"aborted by {event.by}: {event.why}"[:500],
+    )
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(EmergencyApprovalGiven)
+def _(event: EmergencyApprovalGiven, state: PipelineState) -> PipelineState:
+    current = state.changes.get(event.change_id)
+    given = (event.by, event.person, event.reason, event.bake_factor)
+    approvals = (*current.emergency_approvals, given) if current else (given,)
+    changes, finished = _on_change(state, event.change_id, event, emergency_approvals=approvals)
+    return _moved(state, event, changes=changes, finished=finished)

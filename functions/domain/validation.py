@@ -37,6 +37,13 @@ def in_flight(state: PipelineState, change_id: str, *, ending: bool = False) -> 
     """The change, received by the log and not ended. A step that ends the change (`ending`)
     may find it ended: that is its own retry, which records nothing new."""
     change = state.changes.get(change_id)
+    if change is not None and change.status == "aborted" and not ending:
+        # a step of its execution already under way when a person aborted it: refused, so
+        # nothing deploys behind the abort's rollbacks
+        raise InvalidStepError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} was aborted "
+            f"({change.reason}): no step of it runs"
+        )
     if change is not None:
         return change
     ended = next((c for c in state.finished if c.change_id == change_id), None)

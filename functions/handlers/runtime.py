@@ -27,6 +27,7 @@ from domain.errors import ReviewReadError, ShipwaveError
 from handlers.observability import emit_measures
 from handlers.settings import settings
 from service.engine import Engine
+from service.operating import Operations
 from service.pipeline_log import PipelineLog
 from service.steps import PipelineSteps
 
@@ -139,3 +140,16 @@ def engine() -> Engine:
             "pipeline stacks write their specs to (/shipwave/pipelines)"
         )
     return built
+
+
+def operations() -> Operations:
+    """A person's acts (the operator endpoint), over the same log and engine."""
+    built = engine()
+    return Operations(
+        built.log,
+        built.specs,
+        clock=built.clock,
+        revert_stage=built.revert_stage,
+        executions=built.executions,
+        recovery=built,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.errors import (
     DeployTargetError,
+    InvalidStepError,
 )
 from domain.events import (
     BatchDeployed,
@@ -24,9 +25,10 @@ from service.core import (
     scope_of,
 )
 from service.gates import GateSteps
+from service.rollback import RollbackSteps
 
 
-class DeploySteps(GateSteps):
+class DeploySteps(GateSteps, RollbackSteps):
     def deploy(self, where: Where, phase: str, progress: Progress) -> Progress:
         spec, state, change = self._checked(where, progress)
         artifact = self._artifact(change)
@@ -133,7 +135,15 @@ class DeploySteps(GateSteps):
                 )
             return events
 
-        self.log.record(where.pipeline_id, self.clock(), decide)
+        recorded = self.log.record(where.pipeline_id, self.clock(), decide)
+        now = recorded.state.change(where.change_id)
+        if now is not None and now.status == "aborted":
+            # a person aborted the change while this batch was going out: what it put there
+            # is what the abort rolls back, so this step returns the scope itself
+            self._rollback_scope(spec, where, f"aborted while deploying: {now.reason}")
+            raise InvalidStepError(
+                f"change {where.change_id!r} was aborted while {where.scope} deployed: rolled back"
+            )
         if result.unhealthy:
             raise HealthCheckFailedError(
                 f"{where.scope}: {len(result.unhealthy)} new box(es) unhealthy: {result.reason}"

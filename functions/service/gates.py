@@ -23,6 +23,7 @@ from domain.rollout import (
     check_alarm_blockers,
     check_window,
     recheck_seconds,
+    with_pause,
 )
 from domain.spec import PipelineSpec
 from domain.state import PipelineState
@@ -58,19 +59,22 @@ class GateSteps(AlarmSteps):
             unconfirmed += health.unconfirmed
         state = self.log.state(pipeline_id)
         stage_state = state.stages.get(stage)
-        kinds = ("aggregate-alarm", "company-alarm", "alarm-health")
+        kinds = ("aggregate-alarm", "company-alarm", "alarm-health", "paused")
         held_since = [
             b.since
             for b in (stage_state.blocked if stage_state else ())
             if b.change_id == change_id and b.blocker in kinds
         ]
         check = not_overridden(
-            check_alarm_blockers(
-                alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
-                team_aggregate=spec.alarm_names.team_aggregate,
-                unconfirmed=tuple(dict.fromkeys(unconfirmed)),
-                blocked_for_seconds=(
-                    (self.clock() - min(held_since)).total_seconds() if held_since else 0.0
+            with_pause(
+                state,
+                check_alarm_blockers(
+                    alarms_in_alarm=tuple(dict.fromkeys(in_alarm)),
+                    team_aggregate=spec.alarm_names.team_aggregate,
+                    unconfirmed=tuple(dict.fromkeys(unconfirmed)),
+                    blocked_for_seconds=(
+                        (self.clock() - min(held_since)).total_seconds() if held_since else 0.0
+                    ),
                 ),
             ),
             state,
@@ -173,6 +177,7 @@ class GateSteps(AlarmSteps):
                 if (
                     blocker.change_id != change_id
                     or blocker.blocker.startswith("time-window")
+                    or blocker.blocker == "paused"  # a person chose it: nobody to page
                     or held < limit
                     or key in paged
                 ):

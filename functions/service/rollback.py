@@ -3,6 +3,9 @@ a person's recovery."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Literal
+
 from domain.errors import (
     ArtifactReadError,
     DeployTargetError,
@@ -51,7 +54,28 @@ class RollbackSteps(EngineCore):
         where = Where(pipeline_id, change_id, stage, "", "", "")
         return {"rolled_back": self._rollback_scopes(where, reason, within=None)}
 
-    def _rollback_scopes(self, where: Where, reason: str, *, within: str | None) -> list[str]:
+    def revert_stage(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        stage: str,
+        targets: Mapping[str, Artifact | None],
+        reason: str,
+    ) -> Progress:
+        """An abort: every scope of the stage this change runs in goes back to what ran there
+        before the change came (`targets`, by scope), a stage it already passed too."""
+        stage_of(self._spec(pipeline_id), stage)
+        where = Where(pipeline_id, change_id, stage, "", "", "")
+        return {"rolled_back": self._rollback_scopes(where, reason, within=None, targets=targets)}
+
+    def _rollback_scopes(
+        self,
+        where: Where,
+        reason: str,
+        *,
+        within: str | None,
+        targets: Mapping[str, Artifact | None] | None = None,
+    ) -> list[str]:
         """Roll back the stage's scopes this change is deployed to (those `within` a scope or
         region, or all). Every scope is attempted even when one fails; then the failures are
         raised."""
@@ -70,7 +94,10 @@ class RollbackSteps(EngineCore):
                 where.pipeline_id, where.change_id, where.stage, "", scope.split("/")[0], scope
             )
             try:
-                self._rollback_scope(spec, at, reason)
+                if targets is not None and scope in targets:
+                    self._rollback_scope(spec, at, reason, to=targets[scope])
+                else:
+                    self._rollback_scope(spec, at, reason)
             except RollbackFailedError as error:
                 failures.append(error)
         if len(failures) == 1:
@@ -79,7 +106,14 @@ class RollbackSteps(EngineCore):
             raise RollbackFailedError("; ".join(str(error) for error in failures))
         return scopes
 
-    def _rollback_scope(self, spec: PipelineSpec, where: Where, reason: str) -> None:
+    def _rollback_scope(
+        self,
+        spec: PipelineSpec,
+        where: Where,
+        reason: str,
+        *,
+        to: Artifact | Literal["known-good"] | None = "known-good",
+    ) -> None:
         state = self.log.state(where.pipeline_id)
         scope_state = scope_of(state, where)
         if (
@@ -90,7 +124,7 @@ class RollbackSteps(EngineCore):
             # Nothing of this change runs there: never deployed, already rolled back, or a
             # region-wide bake that deployed nothing itself.
             return
-        to_artifact = scope_state.known_good
+        to_artifact = scope_state.known_good if to == "known-good" else to
         from_artifact = scope_state.deployed
         # After a failed rollback (the scope's own), the stage's rollback is a new attempt:
         # its own keys, while a retried invocation of one attempt still records once.

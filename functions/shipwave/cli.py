@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from adapters.operator_endpoint import OperatorEndpoint
 from adapters.sqlite_outbox import Published, SQLiteOutbox
 from domain import codec
 from domain.chain import parse_head
@@ -24,12 +27,13 @@ from domain.describe import concerns_change
 from domain.dora import dora
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
-from domain.operations import approve_emergency, override_blocker
+from domain.identity import Principal, local_user
 from domain.plan import plan
 from domain.ports import EventStore
 from domain.spec import PipelineSpec, PipelineSpecError
 from domain.state import PipelineState
-from service.pipeline_log import Decision, PipelineLog, Recorded
+from service.operating import Operations
+from service.pipeline_log import PipelineLog
 from service.verify import verify as verify_log
 from shipwave.bootstrap import (
     DEFAULT_EVENT_LOG,
@@ -397,12 +401,143 @@ def _spec(pipelines: str, pipeline: str) -> PipelineSpec:
     return specs[pipeline]
 
 
-def _record(event_log: str, pipeline: str, decide: Decision) -> Recorded:
-    """A person's act on a running pipeline, decided on its current state and recorded now
-    (an unknown pipeline is refused by reading its state first)."""
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        envvar="SHIPWAVE_OPERATOR_ENDPOINT",
+        help="The operator endpoint (the controller's OperatorEndpointUrl output): the act is "
+        "signed with your AWS credentials. Without it: a local (SQLite) log, as the OS user.",
+    ),
+]
+WhyOption = Annotated[str, typer.Option("--why", help="Why: recorded with who acted.")]
+
+
+def _act(
+    endpoint: str | None,
+    path: str,
+    why: str | dict[str, Any],
+    event_log: str,
+    pipelines: str,
+    local: Callable[[Operations, Principal], dict[str, Any]],
+) -> dict[str, Any]:
+    """Through the operator endpoint (signed, the signer acts), or on a local log as the OS
+    user. A DynamoDB log is never written from here: on AWS only the endpoint acts."""
+    if endpoint:
+        return OperatorEndpoint(endpoint).post(path, why if isinstance(why, dict) else {"why": why})
+    if not event_log.startswith("sqlite"):
+        raise CliInputError(
+            "on AWS a person acts through the operator endpoint, signed with their AWS "
+            "credentials: pass --endpoint (the controller's OperatorEndpointUrl output) or "
+            "set SHIPWAVE_OPERATOR_ENDPOINT"
+        )
     log = PipelineLog(open_store(event_log))
-    log.state(pipeline)
-    return log.record(pipeline, datetime.now(UTC), decide)
+    operations = Operations(log, load_pipelines(pipelines), clock=lambda: datetime.now(UTC))
+    return local(operations, local_user(getpass.getuser()))
+
+
+def _target(pipeline: str | None, team: str | None) -> tuple[str, dict[str, Any]]:
+    if (pipeline is None) == (team is None):
+        raise CliInputError("name a pipeline, or a whole team with --team, not both")
+    if pipeline is not None:
+        return f"/pipelines/{quote(pipeline, safe='')}", {"pipeline": pipeline}
+    assert team is not None
+    return f"/teams/{quote(team, safe='')}", {"team": team}
+
+
+def _switch(
+    act: str,
+    pipeline: str | None,
+    team: str | None,
+    why: str,
+    endpoint: str | None,
+    event_log: str,
+    pipelines: str,
+) -> None:
+    """`pause` or `resume` of a pipeline or a whole team, and what became of each."""
+    path, where = _target(pipeline, team)
+    result = _act(
+        endpoint,
+        f"{path}/{act}",
+        why,
+        event_log,
+        pipelines,
+        lambda ops, who: getattr(ops, act)(
+            who, why, pipeline=where.get("pipeline"), team=team or ""
+        ),
+    )
+    done = {"pause": "paused", "resume": "resumed"}[act]
+    for name in result.get(done, []):
+        console.print(f"{name}: {done} by {result.get('by')}", highlight=False)
+    for line in result.get("unchanged", []):
+        console.print(f"unchanged: {line}", highlight=False)
+
+
+@app.command()
+def pause(
+    pipeline: Annotated[
+        str | None, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Every pipeline of a team.")] = None,
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """No new stage starts (running bakes keep watching and can still roll back) until
+    `resume`; recorded with who (your identity) and why."""
+    _switch("pause", pipeline, team, why, endpoint, event_log, pipelines)
+
+
+@app.command()
+def resume(
+    pipeline: Annotated[
+        str | None, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Every pipeline of a team.")] = None,
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Let a paused pipeline (or team) start stages again; recorded with who and why."""
+    _switch("resume", pipeline, team, why, endpoint, event_log, pipelines)
+
+
+@app.command()
+def abort(
+    pipeline: Annotated[
+        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+    ],
+    change: Annotated[str, typer.Argument(help="The change to stop.")],
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Stop the line: roll back everything the change deployed (stages it passed too) and
+    stop its execution; recorded with who and why."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/changes/{quote(change, safe='')}/abort",
+        why,
+        event_log,
+        pipelines,
+        lambda ops, who: ops.abort(who, pipeline, change, why),
+    )
+    console.print(f"{change}: aborted by {result.get('by')}", highlight=False)
+    if result.get("rolled_back") or result.get("stopped"):
+        console.print(
+            f"rolled back in {', '.join(result.get('rolled_back', [])) or 'no stage'}; "
+            f"execution {'stopped' if result.get('stopped') else 'was not running'}",
+            highlight=False,
+        )
+    elif result.get("stages"):
+        console.print(
+            f"recorded; its stages {', '.join(result['stages'])} could not be rolled back from "
+            "here (a local run's fleet and executions lived in the process that ran them)",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -411,37 +546,37 @@ def emergency(
         str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
     ],
     change: Annotated[str, typer.Argument(help="The change that must ship faster.")],
-    approver: Annotated[
-        list[str], typer.Option("--approver", help="A senior engineer approving (twice or more).")
-    ],
     reason: Annotated[str, typer.Option("--reason", help="Why this cannot wait.")],
     bake_factor: Annotated[
         float, typer.Option("--bake-factor", help="Share of each bake this change waits.")
     ] = 0.25,
+    endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
-    """Record an approved emergency: this change bakes faster, and still passes every step.
-    The approvers must be distinct, among the pipeline's emergency approvers, and not the
-    change's authors."""
-    spec = _spec(pipelines, pipeline)
-    result = _record(
+    """Approve an emergency as yourself: once a second, distinct senior engineer of the
+    pipeline's emergency approvers (neither an author of the change) approves too, the
+    change bakes faster, and still passes every step."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/changes/{quote(change, safe='')}/emergency",
+        {"reason": reason, "bake_factor": bake_factor},
         event_log,
-        pipeline,
-        lambda state, stamp: approve_emergency(
-            state,
-            stamp,
-            change_id=change,
-            approvers=tuple(approver),
-            reason=reason,
-            bake_factor=bake_factor,
-            senior_approvers=spec.emergency_approvers,
-        ),
+        pipelines,
+        lambda ops, who: ops.emergency(who, pipeline, change, reason, bake_factor),
     )
-    console.print(
-        f"recorded at sequence {result.events[-1].sequence}: emergency for {change}, "
-        f"bakes × {bake_factor:g}, approved by {', '.join(approver)}"
-    )
+    if result["approved"]:
+        console.print(
+            f"emergency for {change} approved by {' and '.join(result['approvers'])}: "
+            f"bakes x {result['bake_factor']:g}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"approval of {change}'s emergency recorded, by {result['by']}; a second senior "
+            "engineer must approve it",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -452,21 +587,23 @@ def override(
     stage: Annotated[str, typer.Argument(help="The stage the change is held at.")],
     change: Annotated[str, typer.Argument(help="The change to let through.")],
     blocker: Annotated[str, typer.Option("--blocker", help="As `shipwave status` names it.")],
-    by: Annotated[str, typer.Option("--by", help="Who overrides.")],
-    why: Annotated[str, typer.Option("--why", help="Why it must ship now.")],
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
-    """Let one change past a blocker (to ship a fix); recorded with who and why."""
-    result = _record(
+    """Let one change past a blocker (to ship a fix), as yourself and with why."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/stages/{quote(stage, safe='')}"
+        f"/changes/{quote(change, safe='')}/override",
+        {"blocker": blocker, "why": why},
         event_log,
-        pipeline,
-        lambda state, stamp: override_blocker(
-            state, stamp, stage=stage, change_id=change, blocker=blocker, by=by, why=why
-        ),
+        pipelines,
+        lambda ops, who: ops.override(who, pipeline, stage, change, blocker, why),
     )
     console.print(
-        f"recorded at sequence {result.events[-1].sequence}: {blocker} at {stage} "
-        f"overridden for {change} by {by}"
+        f"{blocker} at {stage} overridden for {change} by {result['by']}", highlight=False
     )
 
 
@@ -477,17 +614,27 @@ def rollback(
     ],
     stage: Annotated[str, typer.Argument(help="The stage whose rollback failed.")],
     to: Annotated[str, typer.Option("--to", help="The earlier version to redeploy.")],
-    by: Annotated[str, typer.Option("--by", help="Who acts.")],
-    why: Annotated[str, typer.Option("--why", help="Why.")],
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
     """Redeploy a named earlier artifact (checksum verified) to the scopes of a stage whose
-    rollback failed; recorded with who and why. Then `shipwave unblock` releases the stage."""
-    result = operator_engine(event_log, pipelines).recover(pipeline, stage, to, by=by, why=why)
+    rollback failed, as yourself and with why. Then `shipwave unblock` releases the stage."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/stages/{quote(stage, safe='')}/rollback",
+        {"version": to, "why": why},
+        event_log,
+        pipelines,
+        lambda ops, who: _with_recovery(ops, event_log, pipelines).recover(
+            who, pipeline, stage, to, why
+        ),
+    )
     console.print(
         f"recorded: {stage} back on {result['artifact']} in {', '.join(result['recovered'])}, "
-        f"by {by}"
+        f"by {result['by']}",
+        highlight=False,
     )
 
 
@@ -497,15 +644,24 @@ def unblock(
         str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
     ],
     stage: Annotated[str, typer.Argument(help="The stage held by a failed rollback.")],
-    by: Annotated[str, typer.Option("--by", help="Who acts.")],
-    why: Annotated[str, typer.Option("--why", help="Why it is safe now.")],
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
     """Release a stage held by a failed rollback once none of its scopes runs the failed
-    change; the newest change waiting for it goes on. Recorded with who and why."""
-    result = operator_engine(event_log, pipelines).unblock(pipeline, stage, by=by, why=why)
-    console.print(f"recorded: {stage} unblocked by {by}")
+    change; the newest change waiting for it goes on. As yourself and with why."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/stages/{quote(stage, safe='')}/unblock",
+        why,
+        event_log,
+        pipelines,
+        lambda ops, who: _with_recovery(ops, event_log, pipelines).unblock(
+            who, pipeline, stage, why
+        ),
+    )
+    console.print(f"recorded: {stage} unblocked by {result['by']}", highlight=False)
     for change in result["next"]:
         if change in result["resumed"]:
             console.print(f"{change} takes {stage} and goes on")
@@ -516,6 +672,12 @@ def unblock(
             )
     if not result["next"]:
         console.print("no change was waiting for it")
+
+
+def _with_recovery(operations: Operations, event_log: str, pipelines: str) -> Operations:
+    """A local log's recovery: over the log alone (its fleet lived in the run's process)."""
+    operations.recovery = operator_engine(event_log, pipelines)
+    return operations
 
 
 @app.command("plan")

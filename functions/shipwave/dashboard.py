@@ -244,6 +244,13 @@ class Pages:
                 for p in reversed(state.pages[-10:])
             ],
             "notifications": self._notifications(state),
+            "paused": {
+                "by": state.paused.by,
+                "why": state.paused.why,
+                "since": pages.when(state.paused.since),
+            }
+            if state.paused
+            else None,
         }
 
     def _notifications(self, state: PipelineState) -> dict[str, Any] | None:

@@ -147,7 +147,7 @@ def open_demo_store(event_log: str) -> tuple[Callable[[], EventStore], str]:
     if path.exists():
         kept = path.with_name(f"{path.stem}-{int(time.time())}{path.suffix}")
         path.rename(kept)
-        for suffix in ("-wal", "-shm"):
+        for suffix in ("-wal", "-shm", "-outbox"):  # its outbox goes aside with it
             side = path.with_name(path.name + suffix)
             if side.exists():
                 side.rename(kept.with_name(kept.name + suffix))

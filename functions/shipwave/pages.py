@@ -412,6 +412,10 @@ def pipeline_row(state: PipelineState, spec: PipelineSpec | None, now: datetime)
     if len(versions) > 1:
         production += " (mixed)"
     blocked = tuple(f"{b.stage}: {b.blocker} ({b.reason})" for r in view.rows for b in r.blockers)
+    if state.paused is not None and not any(
+        b.blocker == "paused" for r in view.rows for b in r.blockers
+    ):
+        blocked = (f"paused by {state.paused.by}: {state.paused.why}", *blocked)
     blocked += tuple(
         f"source: {c.change_id} held for review"
         for c in state.changes.values()

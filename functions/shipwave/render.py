@@ -34,6 +34,15 @@ def status_view(state: PipelineState) -> Group:
         f" · sequence {state.sequence} · updated {when(state.updated_at)}",
     )
     parts: list[Table | Text] = [title]
+    if state.paused is not None:
+        parts.append(
+            Text(
+                f"PAUSED by {state.paused.by} since {when(state.paused.since)}: "
+                f"{state.paused.why}. No new stage starts; running bakes keep watching "
+                "(shipwave resume).",
+                style="bold red",
+            )
+        )
 
     scopes = Table(title="Where each version runs", title_justify="left", expand=False)
     for column in (

@@ -54,6 +54,9 @@ HANDLERS = (
     HandlerDef("executions", "handlers.executions.handler", None, 60, True, False),
     # the event table's stream: every recorded transition to EventBridge
     HandlerDef("notify", "handlers.notify.handler", None, 60, False, False, appends=False),
+    # people's acts (pause, resume, abort) behind a Function URL with AWS_IAM auth; an abort
+    # rolls back through the deploy roles
+    HandlerDef("operator", "handlers.operator.handler", None, 300, False, True),
 )
 
 

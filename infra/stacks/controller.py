@@ -57,6 +57,7 @@ class ControllerStack(Stack):
         self._build_ends()
         self._github_reviews()
         self._notifications()
+        self._operator()
         CfnOutput(self, "EventLogTableName", value=self.event_log.table.table_name)
 
     def _intake(self) -> None:
@@ -201,6 +202,29 @@ class ControllerStack(Stack):
                 "GitHub's side and put here by hand.",
             )
         )
+
+    def _operator(self) -> None:
+        """The operator endpoint: a Function URL that only signed requests reach (AWS_IAM:
+        the caller needs lambda:InvokeFunctionUrl on it, granted in the caller's own policy),
+        the signer being who acts; an abort stops the change's execution."""
+        operator = self.handlers.functions["operator"]
+        executions = (
+            f"arn:{self.partition}:states:{self.region}:{self.account}:execution:shipwave-*"
+        )
+        operator.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[executions],
+            )
+        )
+        acknowledge(
+            self.handlers,
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, executions)}]",
+            "An abort stops the execution of the aborted change, of any pipeline's state "
+            "machine (each named shipwave-<pipeline id> by its team's stack).",
+        )
+        url = operator.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
+        CfnOutput(self, "OperatorEndpointUrl", value=url.url)
 
     def _notifications(self) -> None:
         """Every event appended to the log, published to the account's default event bus as

@@ -34,7 +34,7 @@ from adapters.eventbridge import EventBridgePublisher
 from adapters.git_source import GitRepository, GitReviewSource
 from adapters.memory import MemoryNotifications, OutboxNotifier
 from adapters.sqlite import SQLiteEventStore
-from adapters.sqlite_outbox import SQLiteOutbox
+from adapters.sqlite_outbox import SQLiteOutbox, outbox_path
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.artifacts import s3_location
 from domain.builds import Built, outcome
@@ -48,6 +48,7 @@ from handlers.observability import logger as handler_logger
 from handlers.observability import metrics as handler_metrics
 from service.engine import Engine, environment
 from service.notifying import Feed
+from service.operating import Operations
 from service.pipeline_log import PipelineLog
 from service.steps import PipelineSteps
 from statemachines.generator import PLACEHOLDERS, substitute, to_json
@@ -288,6 +289,15 @@ class LocalRuntime:
         self.clock.on_tick(self._deliver_execution_ends)
         self.clock.on_tick(self._redeliver)
         self.notifications = self._feed()
+        #: what a person does (pause, resume, abort), as the operator endpoint does on AWS
+        self.operations = Operations(
+            self.log,
+            self.specs,
+            clock=self.clock.now,
+            revert_stage=self.engine.revert_stage,
+            executions=self.engine.executions,
+            recovery=self.engine,
+        )
         self.clock.on_tick(self._publish_notifications)
         self.cloudwatch.listeners.append(self._deliver_alarm)
         return self
@@ -646,13 +656,13 @@ class LocalRuntime:
 
     def _feed(self) -> Feed:
         """What the table's stream and the notify function do on AWS: each new event's
-        notification, in order. To the SQLite file's outbox (its `notifications` table, which
+        notification, in order. To the SQLite log's outbox (`events.db-outbox`, which
         `shipwave history` and the dashboard show), to moto's EventBridge for a DynamoDB
         log (the adapter the notify function uses), or kept in memory."""
         store = self.store
         inner = getattr(store, "inner", store)  # the chaos suite's flaky store wraps one
         if isinstance(inner, SQLiteEventStore):
-            self.outbox_notifications: NotificationPublisher = SQLiteOutbox(inner.path)
+            self.outbox_notifications: NotificationPublisher = SQLiteOutbox(outbox_path(inner.path))
             start = self.outbox_notifications.last_published
             return Feed(store, self.outbox_notifications, self.specs, published_up_to=start)
         if isinstance(inner, DynamoDBEventStore):

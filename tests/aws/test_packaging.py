@@ -27,7 +27,7 @@ def test_every_handler_imports_from_its_asset_and_layers_alone_and_refuses_a_mal
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
 ) -> None:
     functions = sandbox.functions(cloud_assembly)
-    assert len(functions) == 10
+    assert len(functions) == 11
     for name, package in functions.items():
         outcome = sandbox.invoke(package, {}, world=world, endpoint=moto_endpoint, work=tmp_path)
         assert "import_error" not in outcome, f"{name}: {outcome.get('traceback')}"

@@ -532,7 +532,7 @@ def test_every_call_the_event_store_makes_is_one_every_handler_role_may_make(
         for r in body["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
     }
-    assert len(roles) == 10
+    assert len(roles) == 11
     reads = [c for c in calls if c["operation"] in ("Query", "GetItem")]
     for name, role in roles.items():
         if name == "shipwave-notify":  # reads the log, never appends to it

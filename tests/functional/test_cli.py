@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -182,11 +184,19 @@ def test_demo_keeps_an_existing_event_log_aside(tmp_path: Path) -> None:
     assert where == f"sqlite:///{old}"
 
 
-def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) -> None:
+def _as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """Act as this OS user (what getpass reads)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, user)
+
+
+def test_emergency_and_override_are_recorded_with_who_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from domain.events import BlockerHit, Stamper
 
     store = SQLiteEventStore(tmp_path / "events.db")
-    store.append([change_received("create-order-application", 1, "c1")])
+    store.append([change_received("create-order-application", 1, "c1")])  # by ana
     store.append(
         [
             Stamper(
@@ -205,98 +215,62 @@ def test_emergency_and_override_are_recorded_with_who_and_why(tmp_path: Path) ->
     )
     url = f"sqlite:///{tmp_path / 'events.db'}"
 
-    approved = runner.invoke(
-        app,
-        [
-            "emergency",
-            "create-order-application",
-            "c1",
-            "--approver",
-            "bo",
-            "--approver",
-            "chen",
-            "--reason",
-            "sev1",
-            "--event-log",
-            url,
-        ],
-    )
+    def emergency() -> Any:
+        return runner.invoke(
+            app,
+            ["emergency", "create-order-application", "c1", "--reason", "sev1", "--event-log", url],
+        )
+
+    _as(monkeypatch, "bo")
+    first = emergency()
+    assert first.exit_code == 0, first.output
+    assert "recorded, by local:bo; a second senior engineer must approve it" in first.output
+    again = emergency()
+    assert "bo already approved c1's emergency" in str(again.exception)
+    _as(monkeypatch, "chen")
+    second = emergency()
+    assert second.exit_code == 0, second.output
+    assert "approved by local:bo and local:chen: bakes x 0.25" in second.output
+    _as(monkeypatch, "ana")
     overridden = runner.invoke(
         app,
-        [
-            "override",
-            "create-order-application",
-            "wave2",
-            "c1",
-            "--blocker",
-            "company-alarm",
-            "--by",
-            "ana",
-            "--why",
-            "the fix",
-            "--event-log",
-            url,
-        ],
-    )
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "shipwave",
-            "emergency",
-            "create-order-application",
-            "c1",
-            "--approver",
-            "ana",
-            "--reason",
-            "x",
-            "--event-log",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-    assert approved.exit_code == 0, approved.output
+        ["override", "create-order-application", "wave2", "c1", "--blocker", "company-alarm",
+         "--why", "the fix", "--event-log", url],
+    )  # fmt: skip
     assert overridden.exit_code == 0, overridden.output
-    assert refused.returncode == 1
-    assert "at least 2 distinct" in refused.stderr
+    assert "overridden for c1 by local:ana" in overridden.output
     history = runner.invoke(
         app, ["history", "create-order-application", "--json", "--event-log", url]
     )
-    kinds = [e["type"] for e in json.loads(history.stdout)]
-    assert kinds[-2:] == ["EmergencyApproved", "BlockerOverridden"]
+    kinds = [(e["type"], e.get("by"), e.get("approvers")) for e in json.loads(history.stdout)]
+    assert kinds[-4:] == [
+        ("EmergencyApprovalGiven", "local:bo", None),
+        ("EmergencyApprovalGiven", "local:chen", None),
+        ("EmergencyApproved", None, ["local:bo", "local:chen"]),
+        ("BlockerOverridden", "local:ana", None),
+    ]
 
 
-def test_an_emergency_approver_the_pipeline_does_not_name_is_refused(tmp_path: Path) -> None:
+def test_an_emergency_approver_the_pipeline_does_not_name_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SQLiteEventStore(tmp_path / "events.db")
     store.append([change_received("create-order-application", 1, "c1")])  # by ana
     url = f"sqlite:///{tmp_path / 'events.db'}"
 
-    def emergency(*approvers: str, pipelines: str = "examples.reference:PIPELINES") -> str:
-        options = [part for a in approvers for part in ("--approver", a)]
+    def emergency(user: str, pipelines: str = "examples.reference:PIPELINES") -> str:
+        _as(monkeypatch, user)
         result = runner.invoke(
             app,
-            [
-                "emergency",
-                "create-order-application",
-                "c1",
-                *options,
-                "--reason",
-                "sev1",
-                "--event-log",
-                url,
-                "--pipelines",
-                pipelines,
-            ],
-        )
+            ["emergency", "create-order-application", "c1", "--reason", "sev1",
+             "--event-log", url, "--pipelines", pipelines],
+        )  # fmt: skip
         assert result.exit_code != 0
         return f"{result.output}{result.exception}"
 
-    assert "mallory is not among its emergency approvers" in emergency("bo", "mallory")
-    assert "ana wrote commits of c1" in emergency("ana", "bo")
-    assert "no module named" in emergency("bo", "chen", pipelines="nowhere:X").lower()
+    assert "mallory (local:mallory) is not among its emergency approvers" in emergency("mallory")
+    assert "ana wrote commits of c1" in emergency("ana")
+    assert "no module named" in emergency("bo", pipelines="nowhere:X").lower()
     assert store.last_sequence("create-order-application") == 1  # nothing written
 
 
@@ -330,14 +304,14 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
             cwd=Path(__file__).parent.parent.parent,
         )
 
-    early = shipwave("unblock", pipeline, "gamma", "--by", "ana", "--why", "looks fine")
+    early = shipwave("unblock", pipeline, "gamma", "--why", "looks fine")
     assert early.returncode == 1
     assert "still run" in early.stderr
     assert "Traceback" not in early.stderr
-    local = shipwave("rollback", pipeline, "gamma", "--to", "v1.0.0", "--by", "ana", "--why", "x")
+    local = shipwave("rollback", pipeline, "gamma", "--to", "v1.0.0", "--why", "x")
     assert local.returncode == 1
     assert "local log" in local.stderr
-    unknown = shipwave("rollback", pipeline, "gamma", "--to", "v9", "--by", "ana", "--why", "x")
+    unknown = shipwave("rollback", pipeline, "gamma", "--to", "v9", "--why", "x")
     assert "no artifact 'v9'" in unknown.stderr
     assert SQLiteEventStore(path).last_sequence(pipeline) == before  # nothing written
 
@@ -346,9 +320,9 @@ def test_a_failed_rollback_is_recovered_and_unblocked_by_a_person(tmp_path: Path
     ) as runtime:  # the fleet is back (the artifact store still holds v1.0.0's zip)
         runtime.fleet.seed("create-order", [("gamma", "us-east-1")], "v1.1.0")
         runtime.engine.recover(pipeline, "gamma", "v1.0.0", by="ana", why="deploy API fixed")
-    done = shipwave("unblock", pipeline, "gamma", "--by", "ana", "--why", "back on v1.0.0")
+    done = shipwave("unblock", pipeline, "gamma", "--why", "back on v1.0.0")
     assert done.returncode == 0, done.stderr
-    assert "gamma unblocked by ana" in done.stdout
+    assert f"gamma unblocked by local:{getpass.getuser()}" in done.stdout
     history = runner.invoke(app, ["history", pipeline, "--json", "--event-log", url])
     kinds = [e["type"] for e in json.loads(history.stdout)]
     assert kinds[-3:] == ["StageRecovered", "StageUnblocked", "StageLeaseReleased"]

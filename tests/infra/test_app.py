@@ -93,6 +93,7 @@ def test_handlers_are_traced_python_functions_with_the_powertools_layer(
             "intake",
             "executions",
             "notify",
+            "operator",
         )
     )
     for function in functions.values():
@@ -259,7 +260,16 @@ def test_merges_and_alarm_changes_reach_their_handlers(assembly: cdk.cx_api.Clou
     # by name ending, so the pattern does not grow with the services (EventBridge: 2,048)
     assert len(json.dumps(alarms["EventPattern"])) < 400
     url = resources(body, "AWS::Lambda::Url")
-    assert [u["Properties"]["AuthType"] for u in url.values()] == ["NONE"]
+    # the webhook intake is open (GitHub signs its payloads); the operator endpoint takes
+    # only requests signed with IAM credentials: who signed is who acts
+    functions = resources(body, "AWS::Lambda::Function")
+    auth = {
+        functions[u["Properties"]["TargetFunctionArn"]["Fn::GetAtt"][0]]["Properties"][
+            "FunctionName"
+        ]: u["Properties"]["AuthType"]
+        for u in url.values()
+    }
+    assert auth == {"shipwave-intake": "NONE", "shipwave-operator": "AWS_IAM"}
     assert resources(body, "AWS::SecretsManager::Secret")
 
 
@@ -367,7 +377,7 @@ def test_deploy_roles_trust_only_the_controller_handlers(
     statement = role["AssumeRolePolicyDocument"]["Statement"][0]
     trusted = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
     assert {arn.rsplit("/", 1)[-1] for arn in trusted} == {
-        f"shipwave-{n}-handler-{HOME}" for n in ("blockers", "deploy", "bake", "alarm")
+        f"shipwave-{n}-handler-{HOME}" for n in ("blockers", "deploy", "bake", "alarm", "operator")
     }
 
 
@@ -405,7 +415,15 @@ def test_pages_go_to_an_encrypted_topic_the_recording_handlers_may_publish_to(
         for f in functions.values()
         if "SHIPWAVE_PAGE_TOPIC_ARN" in f["Properties"]["Environment"]["Variables"]
     }
-    assert with_topic == {"blockers", "deploy", "bake", "transition", "alarm", "executions"}
+    assert with_topic == {
+        "blockers",
+        "deploy",
+        "bake",
+        "transition",
+        "alarm",
+        "executions",
+        "operator",  # an abort's rollback that fails pages
+    }
     grants = [
         p
         for p in resources(body, "AWS::IAM::Policy").values()
