@@ -307,12 +307,19 @@ class DynamoDBEventStore(EventStore):
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable(f"save snapshot of {pipeline_id!r}", error) from None
 
-    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, bytes] | None:
+    def _newest_snapshot(
+        self, pipeline_id: str, *, at_or_before: int | None = None
+    ) -> tuple[int, str | None, bytes] | None:
+        values: dict[str, Any] = {":pk": {"S": pipeline_id + SNAPSHOT_SUFFIX}}
+        condition = "pk = :pk"
+        if at_or_before is not None:
+            condition += " AND sk <= :most"
+            values[":most"] = {"N": str(at_or_before)}
         try:
             response = self._client.query(
                 TableName=self.table_name,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": pipeline_id + SNAPSHOT_SUFFIX}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 Limit=1,
                 ConsistentRead=True,

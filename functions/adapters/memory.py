@@ -91,9 +91,15 @@ class InMemoryEventStore(EventStore):
             if current is None or current[0] <= sequence:
                 self._snapshots[pipeline_id] = (sequence, head, text)
 
-    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str] | None:
+    def _newest_snapshot(
+        self, pipeline_id: str, *, at_or_before: int | None = None
+    ) -> tuple[int, str | None, str] | None:
+        """Only the newest is kept: an earlier bound finds none (the fold replays)."""
         with self._lock:
-            return self._snapshots.get(pipeline_id)
+            found = self._snapshots.get(pipeline_id)
+        if found is not None and at_or_before is not None and found[0] > at_or_before:
+            return None
+        return found
 
     def pipelines(self) -> tuple[str, ...]:
         with self._lock:

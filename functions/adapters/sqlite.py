@@ -288,11 +288,14 @@ class SQLiteEventStore(EventStore):
                 f"{self._where}: saving a snapshot of {pipeline_id!r} failed ({error})"
             ) from None
 
-    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str] | None:
+    def _newest_snapshot(
+        self, pipeline_id: str, *, at_or_before: int | None = None
+    ) -> tuple[int, str | None, str] | None:
+        bound = at_or_before if at_or_before is not None else 2**62
         rows = self._query(
-            "SELECT sequence, head, body FROM snapshots WHERE pipeline_id = ? "
+            "SELECT sequence, head, body FROM snapshots WHERE pipeline_id = ? AND sequence <= ? "
             "ORDER BY sequence DESC LIMIT 1",
-            (pipeline_id,),
+            (pipeline_id, bound),
         )
         if not rows:
             return None

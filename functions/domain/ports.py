@@ -124,7 +124,18 @@ class EventStore(ABC):
         One that covers events the log no longer holds raises TamperedEventError: the newest
         events were removed.
         """
-        found = self._newest_snapshot(pipeline_id)
+        return self._checked_snapshot(pipeline_id, self._newest_snapshot(pipeline_id))
+
+    def snapshot_at_or_before(self, pipeline_id: str, sequence: int) -> PipelineState | None:
+        """The newest snapshot covering no event after `sequence` (the state at a time starts
+        there), checked against the log as `latest_snapshot` is."""
+        return self._checked_snapshot(
+            pipeline_id, self._newest_snapshot(pipeline_id, at_or_before=sequence)
+        )
+
+    def _checked_snapshot(
+        self, pipeline_id: str, found: tuple[int, str | None, str | bytes] | None
+    ) -> PipelineState | None:
         if found is None:
             return None
         sequence, head, text = found
@@ -156,8 +167,11 @@ class EventStore(ABC):
         """Keep a snapshot's JSON and the chain head it covers (a later one may replace it)."""
 
     @abstractmethod
-    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str | bytes] | None:
-        """The newest stored snapshot as (sequence, chain head or None, JSON), if any."""
+    def _newest_snapshot(
+        self, pipeline_id: str, *, at_or_before: int | None = None
+    ) -> tuple[int, str | None, str | bytes] | None:
+        """The newest stored snapshot (covering no event after `at_or_before`, when given) as
+        (sequence, chain head or None, JSON), if any."""
 
     def validate(self, events: Sequence[Event]) -> tuple[tuple[Event, ...], tuple[str, ...]]:
         """The batch, checked, with each event's JSON as the store keeps it (encoded once)."""

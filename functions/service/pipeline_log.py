@@ -78,17 +78,40 @@ class PipelineLog:
         return state
 
     def state_at(self, pipeline_id: str, when: datetime) -> PipelineState:
-        """The state as it was at `when`: what was deployed where, and why."""
-        state = PipelineState(pipeline_id=pipeline_id)
-        for event in self.store.read(pipeline_id):
-            if event.at > when:
-                break
-            state = evolve(state, event)
-        if state.sequence == 0:
+        """The state as it was at `when`: what was deployed where, and why. The last event at
+        or before `when` is found by bisection over the sequences (events are appended in
+        time order), the fold starts from the newest trusted snapshot covering no later event
+        and replays the rest (a snapshot that cannot be trusted is passed over: full replay)."""
+        last = self._last_at_or_before(pipeline_id, when)
+        if last == 0:
             raise PipelineNotFoundError(
                 f"pipeline {pipeline_id!r} has no events at or before {when.isoformat()}"
             )
+        try:
+            start = self.store.snapshot_at_or_before(pipeline_id, last)
+        except (StaleSnapshotError, SnapshotError) as error:
+            _log.warning("%s: snapshot passed over, replaying: %s", pipeline_id, error)
+            start = None
+        state = start or PipelineState(pipeline_id=pipeline_id)
+        for event in self.store.read(pipeline_id, after=state.sequence):
+            if event.sequence > last:
+                break
+            state = evolve(state, event)
         return state
+
+    def _last_at_or_before(self, pipeline_id: str, when: datetime) -> int:
+        """The sequence of the last event at or before `when` (0: none)."""
+        low, high = 0, self.store.last_sequence(pipeline_id)
+        while low < high:
+            middle = (low + high + 1) // 2
+            found = next(
+                iter(self.store.read_chained(pipeline_id, after=middle - 1, until=middle)), None
+            )
+            if found is not None and found.event.at <= when:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
     def events(self, pipeline_id: str, after: int = 0) -> Iterator[Event]:
         if after == 0 and self.store.last_sequence(pipeline_id) == 0:

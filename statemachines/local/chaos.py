@@ -165,7 +165,12 @@ class FlakyStore(EventStore):
     def _put_snapshot(self, pipeline_id: str, sequence: int, head: str, text: str) -> None:
         raise AssertionError("snapshots go to the inner store")
 
-    def _newest_snapshot(self, pipeline_id: str) -> tuple[int, str | None, str | bytes] | None:
+    def snapshot_at_or_before(self, pipeline_id: str, sequence: int) -> PipelineState | None:
+        return self.inner.snapshot_at_or_before(pipeline_id, sequence)
+
+    def _newest_snapshot(
+        self, pipeline_id: str, *, at_or_before: int | None = None
+    ) -> tuple[int, str | None, str | bytes] | None:
         raise AssertionError("snapshots come from the inner store")
 
 

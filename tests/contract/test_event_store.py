@@ -24,12 +24,14 @@ from domain.errors import (
     IdempotencyKeyConflictError,
     InvalidAppendError,
     MalformedEventError,
+    PipelineNotFoundError,
     SnapshotError,
     TamperedEventError,
 )
 from domain.events import ChangeReceived, Event, to_json
 from domain.ports import MAX_EVENTS_PER_APPEND, EventStore
 from domain.state import project
+from service.pipeline_log import PipelineLog
 from statemachines.local.moto_patches import isolate_dynamodb
 from tests.builders import change_received, rollout
 
@@ -358,6 +360,30 @@ def test_snapshot_plus_tail_equals_full_replay(store: EventStore) -> None:
     assert snapshot == project(events[:7])
     tail = list(store.read("orders-app", after=snapshot.sequence))
     assert project(tail, snapshot) == project(events)
+
+
+def test_the_state_at_a_time_starts_from_a_snapshot_before_it_and_equals_the_replay(
+    store: EventStore,
+) -> None:
+    written = [*history(), *rollout("orders-app", 11, "c2", "beta", "eu-west-1")]
+    start = written[0].at
+    # a log's events are appended in time order: a minute apart here
+    events = [dataclasses.replace(e, at=start + timedelta(minutes=e.sequence)) for e in written]
+    store.append(events)
+    store.save_snapshot(project(events[:4]))
+    store.save_snapshot(project(events[:7]))
+    log = PipelineLog(store)
+
+    for index, event in enumerate(events):
+        assert log.state_at("orders-app", event.at) == project(events[: index + 1]), index
+        between = event.at + timedelta(seconds=30)
+        assert log.state_at("orders-app", between) == project(events[: index + 1]), index
+    found = store.snapshot_at_or_before("orders-app", 6)
+    if found is not None:  # the memory store keeps only the newest snapshot
+        assert found.sequence == 4
+    assert store.snapshot_at_or_before("orders-app", 3) is None
+    with pytest.raises(PipelineNotFoundError, match="no events at or before"):
+        log.state_at("orders-app", events[0].at - timedelta(seconds=1))
 
 
 # --- damaged storage ---------------------------------------------------------------------------
