@@ -59,6 +59,7 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/contention.py
 	$(PY) bench/fuzz.py
+	$(PY) bench/dashboard.py
 
 # the chaos suite: 200 randomized runs under injected faults (make test runs 12 of them)
 chaos: setup
