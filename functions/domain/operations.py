@@ -16,13 +16,30 @@ from domain.events import (
     PipelineResumed,
     Stamper,
 )
-from domain.state import PipelineState
+from domain.state import ChangeState, PipelineState
 
 MIN_EMERGENCY_APPROVERS = 2
 
 
 class OperatorInputError(ShipwaveError):
     """A person's request cannot be applied as given."""
+
+
+def _moving(state: PipelineState, change_id: str) -> ChangeState:
+    change = state.changes.get(change_id)
+    if change is None:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
+        )
+    return change
+
+
+def _emergency_terms(bake_factor: float, reason: str) -> None:
+    """What any emergency approval must say: a share of each bake, and why."""
+    if not 0 < bake_factor < 1:
+        raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")
+    if not reason.strip():
+        raise OperatorInputError("an emergency needs a reason")
 
 
 def _known_authors(change_id: str, authors: tuple[str, ...]) -> set[str]:
@@ -48,11 +65,7 @@ def approve_emergency(
 ) -> list[Event]:
     """Faster bakes for one change, with the recorded approval of at least two distinct
     senior engineers the pipeline names, none of them an author of the change."""
-    change = state.changes.get(change_id)
-    if change is None:
-        raise OperatorInputError(
-            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
-        )
+    change = _moving(state, change_id)
     distinct = tuple(dict.fromkeys(a.strip() for a in approvers if a.strip()))
     folded = {a.casefold() for a in distinct}
     if len(folded) < MIN_EMERGENCY_APPROVERS:
@@ -74,10 +87,7 @@ def approve_emergency(
         raise OperatorInputError(
             f"{', '.join(own)} wrote commits of {change_id} and cannot approve its emergency"
         )
-    if not 0 < bake_factor < 1:
-        raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")
-    if not reason.strip():
-        raise OperatorInputError("an emergency needs a reason")
+    _emergency_terms(bake_factor, reason)
     return [
         stamp(
             EmergencyApproved,
@@ -184,11 +194,7 @@ def give_emergency_approval(
     """One senior engineer's approval, by their identity; with an earlier approval of
     another one, the emergency is approved (the larger of the two bake factors: the more
     careful). Each must be among the pipeline's emergency approvers and no author of it."""
-    change = state.changes.get(change_id)
-    if change is None:
-        raise OperatorInputError(
-            f"pipeline {state.pipeline_id!r}: change {change_id!r} is not moving"
-        )
+    change = _moving(state, change_id)
     if change.emergency is not None:
         approvers = ", ".join(change.emergency.approvers)
         raise OperatorInputError(f"{change_id}'s emergency is already approved, by {approvers}")
@@ -205,10 +211,7 @@ def give_emergency_approval(
             f"{person} already approved {change_id}'s emergency: a second senior engineer "
             "must approve it"
         )
-    if not 0 < bake_factor < 1:
-        raise OperatorInputError(f"bake factor {bake_factor:g} must be between 0 and 1")
-    if not reason.strip():
-        raise OperatorInputError("an emergency needs a reason")
+    _emergency_terms(bake_factor, reason)
     events: list[Event] = [
         stamp(
             EmergencyApprovalGiven,

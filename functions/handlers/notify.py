@@ -35,7 +35,7 @@ from adapters.eventbridge import EventBridgePublisher
 from domain.errors import ShipwaveError, TamperedEventError
 from domain.notifications import Notification
 from handlers.observability import logger, metrics, tracer
-from handlers.runtime import engine
+from handlers.runtime import specs
 from service.notifying import notification_of
 
 #: how long a published notification's id is remembered (a stream keeps records 24 hours)
@@ -86,7 +86,7 @@ def _handle(record: DynamoDBStreamRecordModel) -> str:
     event = event_of_item(image, where=where)
     if event is None:
         return "not an event (a snapshot or an idempotency marker)"
-    note = notification_of(event, engine().specs)
+    note = notification_of(event, specs())
     _publish_once()(
         note={
             "id": note.id,

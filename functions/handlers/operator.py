@@ -137,39 +137,27 @@ def _refused(status: int, error: Exception) -> Response[str]:
     )
 
 
-@app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]
-def _malformed(error: ValidationError) -> Response[str]:
-    return _refused(400, error)
+#: the answer to each refusal, the most specific kind first (a ShipwaveError no other row
+#: names is a failure to act, 503)
+REFUSALS: tuple[tuple[type[Exception], int], ...] = (
+    (ValidationError, 400),
+    (IdentityError, 403),
+    (NotAnOperatorError, 403),
+    (PipelineNotFoundError, 404),
+    (OperatorInputError, 409),
+    (ShipwaveError, 503),
+)
+
+
+@app.exception_handler([kind for kind, _ in REFUSALS])  # type: ignore[untyped-decorator]
+def _refusal(error: Exception) -> Response[str]:
+    status = next(code for kind, code in REFUSALS if isinstance(error, kind))
+    return _refused(status, error)
 
 
 @app.exception_handler(json.JSONDecodeError)  # type: ignore[untyped-decorator]
 def _not_json(error: json.JSONDecodeError) -> Response[str]:
     return _refused(400, ValueError(f"the body is not JSON: {error}"))
-
-
-@app.exception_handler(IdentityError)  # type: ignore[untyped-decorator]
-def _anonymous(error: IdentityError) -> Response[str]:
-    return _refused(403, error)
-
-
-@app.exception_handler(NotAnOperatorError)  # type: ignore[untyped-decorator]
-def _not_allowed(error: NotAnOperatorError) -> Response[str]:
-    return _refused(403, error)
-
-
-@app.exception_handler(PipelineNotFoundError)  # type: ignore[untyped-decorator]
-def _unknown(error: PipelineNotFoundError) -> Response[str]:
-    return _refused(404, error)
-
-
-@app.exception_handler(OperatorInputError)  # type: ignore[untyped-decorator]
-def _not_now(error: OperatorInputError) -> Response[str]:
-    return _refused(409, error)
-
-
-@app.exception_handler(ShipwaveError)  # type: ignore[untyped-decorator]
-def _failed(error: ShipwaveError) -> Response[str]:
-    return _refused(503, error)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -6,6 +6,7 @@ The local runtime swaps in its own services with `use()`; nothing else builds ad
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from adapters.s3_artifacts import S3ArtifactStore
 from adapters.sns import SnsNotifier
 from adapters.stepfunctions import StepFunctionsExecutions, StepFunctionsWorkflow
 from domain.errors import ReviewReadError, ShipwaveError
+from domain.spec import PipelineSpec
 from handlers.observability import emit_measures
 from handlers.settings import settings
 from service.engine import Engine
@@ -49,9 +51,19 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+#: the specs alone, for a handler that needs no engine (the notify function)
+_SPECS: list[Mapping[str, PipelineSpec]] = []
+
+_NO_SPECS = (
+    "no pipeline specs: set SHIPWAVE_SPECS_PATH to the Parameter Store folder the "
+    "pipeline stacks write their specs to (/shipwave/pipelines)"
+)
+
+
 def use(services: Services | None) -> None:
     """Replace the services every handler uses (the local runtime); None: build from env."""
     _SERVICES.clear()
+    _SPECS.clear()
     if services is not None:
         _SERVICES.append(services)
 
@@ -135,11 +147,21 @@ def pipeline_steps() -> PipelineSteps:
 def engine() -> Engine:
     built = _services().engine
     if built is None:
-        raise ServicesNotConfiguredError(
-            "no pipeline specs: set SHIPWAVE_SPECS_PATH to the Parameter Store folder the "
-            "pipeline stacks write their specs to (/shipwave/pipelines)"
-        )
+        raise ServicesNotConfiguredError(_NO_SPECS)
     return built
+
+
+def specs() -> Mapping[str, PipelineSpec]:
+    """The pipelines' specs, without building the engine's clients (deploy roles, CodeBuild,
+    CodeCommit, SNS) that a handler reading specs only never uses."""
+    if _SERVICES:
+        return _SERVICES[0].steps.specs
+    if not _SPECS:
+        path = os.environ.get("SHIPWAVE_SPECS_PATH")
+        if not path:
+            raise ServicesNotConfiguredError(_NO_SPECS)
+        _SPECS.append(ParameterSpecs(path, boto_config=RETRYING))
+    return _SPECS[0]
 
 
 def operations() -> Operations:

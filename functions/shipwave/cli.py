@@ -92,6 +92,17 @@ def complete_pipelines(ctx: typer.Context, incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
+#: a pipeline id argument, completed from the log the command reads
+PipelineArgument = Annotated[
+    str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
+]
+#: a pipeline id, or every pipeline when omitted
+AnyPipelineArgument = Annotated[
+    str | None,
+    typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
+]
+
+
 class CliInputError(ShipwaveError):
     """A command-line value shipwave cannot use."""
 
@@ -130,10 +141,7 @@ def _print_json(value: Any) -> None:
 
 @app.command()
 def status(
-    pipeline: Annotated[
-        str | None,
-        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
-    ] = None,
+    pipeline: AnyPipelineArgument = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     as_json: JsonOption = False,
     at: Annotated[
@@ -207,10 +215,7 @@ def _head_json(store: EventStore, state: PipelineState) -> dict[str, object]:
 
 @app.command()
 def verify(
-    pipeline: Annotated[
-        str | None,
-        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
-    ] = None,
+    pipeline: AnyPipelineArgument = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     expect_head: Annotated[
         str | None,
@@ -269,10 +274,7 @@ def verify(
 
 @app.command()
 def history(
-    pipeline: Annotated[
-        str | None,
-        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
-    ] = None,
+    pipeline: AnyPipelineArgument = None,
     change: Annotated[
         str | None, typer.Option("--change", help="Only events about this change.")
     ] = None,
@@ -351,10 +353,7 @@ def validate(
 
 @app.command()
 def metrics(
-    pipeline: Annotated[
-        str | None,
-        typer.Argument(help="Pipeline id; all when omitted.", autocompletion=complete_pipelines),
-    ] = None,
+    pipeline: AnyPipelineArgument = None,
     since: Annotated[
         str, typer.Option("--since", help="Start of the window: a time or an age (30d).")
     ] = "30d",
@@ -401,6 +400,7 @@ def _spec(pipelines: str, pipeline: str) -> PipelineSpec:
     return specs[pipeline]
 
 
+TeamOption = Annotated[str | None, typer.Option("--team", help="Every pipeline of a team.")]
 EndpointOption = Annotated[
     str | None,
     typer.Option(
@@ -436,13 +436,14 @@ def _act(
     return local(operations, local_user(getpass.getuser()))
 
 
-def _target(pipeline: str | None, team: str | None) -> tuple[str, dict[str, Any]]:
+def _target(pipeline: str | None, team: str | None) -> str:
+    """The endpoint path of a pipeline, or of a whole team."""
     if (pipeline is None) == (team is None):
         raise CliInputError("name a pipeline, or a whole team with --team, not both")
     if pipeline is not None:
-        return f"/pipelines/{quote(pipeline, safe='')}", {"pipeline": pipeline}
+        return f"/pipelines/{quote(pipeline, safe='')}"
     assert team is not None
-    return f"/teams/{quote(team, safe='')}", {"team": team}
+    return f"/teams/{quote(team, safe='')}"
 
 
 def _switch(
@@ -455,16 +456,13 @@ def _switch(
     pipelines: str,
 ) -> None:
     """`pause` or `resume` of a pipeline or a whole team, and what became of each."""
-    path, where = _target(pipeline, team)
     result = _act(
         endpoint,
-        f"{path}/{act}",
+        f"{_target(pipeline, team)}/{act}",
         why,
         event_log,
         pipelines,
-        lambda ops, who: getattr(ops, act)(
-            who, why, pipeline=where.get("pipeline"), team=team or ""
-        ),
+        lambda ops, who: getattr(ops, act)(who, why, pipeline=pipeline, team=team or ""),
     )
     done = {"pause": "paused", "resume": "resumed"}[act]
     for name in result.get(done, []):
@@ -478,7 +476,7 @@ def pause(
     pipeline: Annotated[
         str | None, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
     ] = None,
-    team: Annotated[str | None, typer.Option("--team", help="Every pipeline of a team.")] = None,
+    team: TeamOption = None,
     why: WhyOption = "",
     endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
@@ -494,7 +492,7 @@ def resume(
     pipeline: Annotated[
         str | None, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
     ] = None,
-    team: Annotated[str | None, typer.Option("--team", help="Every pipeline of a team.")] = None,
+    team: TeamOption = None,
     why: WhyOption = "",
     endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
@@ -506,9 +504,7 @@ def resume(
 
 @app.command()
 def abort(
-    pipeline: Annotated[
-        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
-    ],
+    pipeline: PipelineArgument,
     change: Annotated[str, typer.Argument(help="The change to stop.")],
     why: WhyOption = "",
     endpoint: EndpointOption = None,
@@ -542,9 +538,7 @@ def abort(
 
 @app.command()
 def emergency(
-    pipeline: Annotated[
-        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
-    ],
+    pipeline: PipelineArgument,
     change: Annotated[str, typer.Argument(help="The change that must ship faster.")],
     reason: Annotated[str, typer.Option("--reason", help="Why this cannot wait.")],
     bake_factor: Annotated[
@@ -581,9 +575,7 @@ def emergency(
 
 @app.command()
 def override(
-    pipeline: Annotated[
-        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
-    ],
+    pipeline: PipelineArgument,
     stage: Annotated[str, typer.Argument(help="The stage the change is held at.")],
     change: Annotated[str, typer.Argument(help="The change to let through.")],
     blocker: Annotated[str, typer.Option("--blocker", help="As `shipwave status` names it.")],
@@ -609,9 +601,7 @@ def override(
 
 @app.command()
 def rollback(
-    pipeline: Annotated[
-        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
-    ],
+    pipeline: PipelineArgument,
     stage: Annotated[str, typer.Argument(help="The stage whose rollback failed.")],
     to: Annotated[str, typer.Option("--to", help="The earlier version to redeploy.")],
     why: WhyOption = "",
@@ -640,9 +630,7 @@ def rollback(
 
 @app.command()
 def unblock(
-    pipeline: Annotated[
-        str, typer.Argument(help="Pipeline id.", autocompletion=complete_pipelines)
-    ],
+    pipeline: PipelineArgument,
     stage: Annotated[str, typer.Argument(help="The stage held by a failed rollback.")],
     why: WhyOption = "",
     endpoint: EndpointOption = None,

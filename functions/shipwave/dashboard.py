@@ -263,8 +263,8 @@ class Pages:
         return {"newest": list(reversed(newest)), "waiting": waiting}
 
     def at_form(self, state: PipelineState, value: datetime | None = None) -> AtForm:
-        first = next(iter(self.store.read(state.pipeline_id)), None)
-        start = first.at if first else state.updated_at or self.clock()
+        first = next(iter(self.store.read_chained(state.pipeline_id, after=0, until=1)), None)
+        start = first.event.at if first else state.updated_at or self.clock()
         end = state.updated_at or start
         chosen = value or end
         return AtForm(

@@ -163,7 +163,7 @@ def scope_view(scope: ScopeState | None, name: str, moment: datetime) -> ScopeVi
     rolled_back = scope.activity.startswith("rolled back") or scope.activity == "rollback failed"
     if scope.activity in ("rolling back", "rollback failed") or scope.last_alarm or rolled_back:
         tone = "bad"
-    elif scope.activity in ("idle",) or scope.activity.startswith("baked"):
+    elif scope.activity == "idle" or scope.activity.startswith("baked"):
         tone = "good" if scope.deployed else "idle"
     else:
         tone = "busy"

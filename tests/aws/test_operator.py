@@ -31,6 +31,17 @@ def request(path: str, body: dict[str, Any], signer: str | None = ONCALL) -> dic
     return event
 
 
+def world_log(endpoint: str, prefix: str) -> tuple[DynamoDBEventStore, str]:
+    """The world's event table (in the app's account), with a new change of PIPELINE on it
+    (written by ana): (the store, the change)."""
+    store = DynamoDBEventStore("shipwave-events", region=HOME, endpoint_url=endpoint)
+    store._client = client("dynamodb", endpoint)
+    first = store.last_sequence(PIPELINE) + 1
+    change = f"{prefix}{first}"
+    store.append([change_received(PIPELINE, first, change)])
+    return store, change
+
+
 def answer(outcome: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     result = outcome["result"]
     return int(result["statusCode"]), json.loads(result["body"])
@@ -39,10 +50,7 @@ def answer(outcome: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def test_the_signer_pauses_and_resumes_a_pipeline_and_strangers_are_refused(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    store = DynamoDBEventStore("shipwave-events", region=HOME, endpoint_url=moto_endpoint)
-    store._client = client("dynamodb", moto_endpoint)
-    first = store.last_sequence(PIPELINE) + 1
-    store.append([change_received(PIPELINE, first, f"c{first}")])
+    store, _ = world_log(moto_endpoint, "c")
 
     def call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return answer(
@@ -82,11 +90,7 @@ def test_the_signer_pauses_and_resumes_a_pipeline_and_strangers_are_refused(
 def test_an_emergency_needs_two_distinct_signers_among_the_senior_engineers(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    store = DynamoDBEventStore("shipwave-events", region=HOME, endpoint_url=moto_endpoint)
-    store._client = client("dynamodb", moto_endpoint)
-    first = store.last_sequence(PIPELINE) + 1
-    change = f"e{first}"
-    store.append([change_received(PIPELINE, first, change)])  # written by ana
+    _, change = world_log(moto_endpoint, "e")
     path = f"/pipelines/{PIPELINE}/changes/{change}/emergency"
     bo = "arn:aws:sts::111122223333:assumed-role/orders-oncall/bo"
     chen = "arn:aws:sts::111122223333:assumed-role/orders-oncall/chen"
@@ -113,10 +117,7 @@ def test_an_emergency_needs_two_distinct_signers_among_the_senior_engineers(
 def test_unblock_and_rollback_of_a_stage_that_is_not_held_are_refused_as_such(
     cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
 ) -> None:
-    store = DynamoDBEventStore("shipwave-events", region=HOME, endpoint_url=moto_endpoint)
-    store._client = client("dynamodb", moto_endpoint)
-    first = store.last_sequence(PIPELINE) + 1
-    store.append([change_received(PIPELINE, first, f"u{first}")])
+    store, _ = world_log(moto_endpoint, "u")
     before = store.last_sequence(PIPELINE)
 
     def call(path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
