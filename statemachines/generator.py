@@ -5,6 +5,9 @@ placeholders substituted by function ARNs) and executed by the local runtime.
 
 Shape of one execution (one merged change):
 
+    Start                     where the run begins: the review (a merge), or where a change
+                              failed when a person retries it (`start_at`: source, build or
+                              a stage; its review and artifact are in the log)
     Source  · Review          the review gate: every commit approved by a team member other
                               than its author, read from the source system; else Wait → again
     Build                     callback: the pipeline's build of the head commit (CodeBuild or
@@ -35,6 +38,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from domain.conventions import START_AT
 from domain.spec import IntegrationTests, PipelineSpec, StageSpec, StepSpec
 
 #: Placeholders CDK substitutes with the handler functions' ARNs.
@@ -75,6 +79,7 @@ LEASE_WAIT_SECONDS = 14 * 86400
 
 MAX_STATE_NAME = 80
 SEP = " · "
+START = "Start"
 SOURCE = "Source"
 BUILD = "Build"
 #: how long a build may run past its own timeout before the pipeline stops waiting for its
@@ -86,7 +91,8 @@ Json = dict[str, Any]
 
 def definition(spec: PipelineSpec) -> Json:
     """The ASL definition of a pipeline's state machine, with ${...} ARN placeholders."""
-    states: Json = _source(BUILD)
+    states: Json = _start(spec)
+    states.update(_source(BUILD))
     states.update(_build(spec, f"{spec.stages[0].title}{SEP}Enter"))
     for index, stage in enumerate(spec.stages):
         following = spec.stages[index + 1] if index + 1 < len(spec.stages) else None
@@ -105,7 +111,7 @@ def definition(spec: PipelineSpec) -> Json:
             f"shipwave pipeline {spec.pipeline_id} ({spec.kind} of {spec.service}, team "
             f"{spec.team}): {len(spec.stages)} stages, {len(spec.regions)} regions"
         ),
-        "StartAt": _name(SOURCE, "Review"),
+        "StartAt": START,
         "TimeoutSeconds": EXECUTION_TIMEOUT_SECONDS,
         "States": states,
     }
@@ -131,6 +137,30 @@ def _name(*parts: str) -> str:
     if len(name) > MAX_STATE_NAME:
         raise ValueError(f"state name {name!r} is longer than {MAX_STATE_NAME} characters")
     return name
+
+
+def _start(spec: PipelineSpec) -> Json:
+    """A merge's run starts at the review; a person's retry of a failed change starts where
+    it failed (`domain.operations.retry_point`): its review, its build or a stage's Enter,
+    whose lease and preflight run again. A start the machine does not know fails at once."""
+    field = f"$.{START_AT}"
+    choices: list[Json] = [
+        {"Variable": field, "IsPresent": False, "Next": _name(SOURCE, "Review")},
+        {"Variable": field, "StringEquals": "source", "Next": _name(SOURCE, "Review")},
+        {"Variable": field, "StringEquals": "build", "Next": BUILD},
+    ]
+    choices += [
+        {"Variable": field, "StringEquals": stage.name, "Next": _name(stage.title, "Enter")}
+        for stage in spec.stages
+    ]
+    return {
+        START: {"Type": "Choice", "Choices": choices, "Default": _name(START, "Unknown")},
+        _name(START, "Unknown"): {
+            "Type": "Fail",
+            "Error": "UnknownStart",
+            "Cause": "the execution's start_at names no stage of this pipeline",
+        },
+    }
 
 
 def _source(first_stage: str) -> Json:

@@ -41,7 +41,7 @@ class CodeBuildBuilder(Builder):
             started = self._client.start_build(
                 projectName=project,
                 sourceVersion=request.commit_id,
-                idempotencyToken=f"{request.pipeline_id}/{request.change_id}",
+                idempotencyToken=request.run_key,
                 environmentVariablesOverride=[
                     {
                         "name": BUILD_PIPELINE_VARIABLE,
@@ -83,7 +83,7 @@ class CodeBuildTestRuns(IntegrationTestRuns):
             started = self._client.start_build(
                 projectName=project,
                 sourceVersion=request.commit_id,
-                idempotencyToken=f"{request.pipeline_id}/{request.change_id}/{request.stage}",
+                idempotencyToken=request.run_key,
                 environmentVariablesOverride=[
                     {"name": name, "value": value, "type": "PLAINTEXT"}
                     for name, value in variables.items()

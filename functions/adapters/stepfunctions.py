@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from domain.conventions import execution_name
 from domain.errors import ShipwaveError
 from domain.ports import Executions, Workflow
 
@@ -55,7 +56,8 @@ class StepFunctionsWorkflow(Workflow):
 
 
 class StepFunctionsExecutions(Executions):
-    """One execution per change, named after it (a retried intake starts nothing twice)."""
+    """One execution per run of a change, named after it (a retried intake starts nothing
+    twice; a person's retry runs as `<change>-retry-<n>`)."""
 
     def __init__(
         self,
@@ -67,11 +69,18 @@ class StepFunctionsExecutions(Executions):
         self._machines = state_machines
         self._client: SFNClient = client or boto3.client("stepfunctions", region_name=region)
 
-    def start(self, pipeline_id: str, change_id: str, execution_input: dict[str, object]) -> str:
+    def start(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        execution_input: dict[str, object],
+        *,
+        name: str | None = None,
+    ) -> str:
         machine = self._machines.get(pipeline_id)
         if machine is None:
             raise WorkflowUnavailableError(f"no state machine for pipeline {pipeline_id!r}")
-        name = f"{change_id}"[:80]
+        name = name or execution_name(change_id)
         try:
             response = self._client.start_execution(
                 stateMachineArn=machine, name=name, input=json.dumps(execution_input)
@@ -88,11 +97,14 @@ class StepFunctionsExecutions(Executions):
             ) from None
         return response["executionArn"]
 
-    def stop(self, pipeline_id: str, change_id: str, cause: str) -> bool:
+    def stop(
+        self, pipeline_id: str, change_id: str, cause: str, *, name: str | None = None
+    ) -> bool:
         machine = self._machines.get(pipeline_id)
         if machine is None:
             raise WorkflowUnavailableError(f"no state machine for pipeline {pipeline_id!r}")
-        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{change_id[:80]}"
+        execution = name or execution_name(change_id)
+        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{execution}"
         try:
             described = self._client.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":

@@ -54,3 +54,26 @@ def build_project_name(pipeline_id: str) -> str:
 def test_project_name(pipeline_id: str) -> str:
     """The project that runs the pipeline's integration tests against a stage."""
     return f"{BUILD_PROJECT_PREFIX}{pipeline_id}-tests"
+
+
+#: Step Functions: an execution's name has at most 80 characters
+EXECUTION_NAME_MAX = 80
+
+
+def execution_name(change_id: str, attempt: int = 1) -> str:
+    """A change's execution is named after it (so a retried intake starts nothing twice); a
+    person's retry of it runs as `<change>-retry-<n>` (names are unique per state machine)."""
+    if attempt <= 1:
+        return change_id[:EXECUTION_NAME_MAX]
+    suffix = f"-retry-{attempt}"
+    return change_id[: EXECUTION_NAME_MAX - len(suffix)] + suffix
+
+
+def is_execution(execution: str, name: str) -> bool:
+    """Whether an execution's ARN (or bare name) is the execution named `name`."""
+    return execution == name or execution.endswith(f":{name}")
+
+
+#: the execution input's field a person's retry names where the run starts (absent: a
+#: merge's run, from the review)
+START_AT = "start_at"

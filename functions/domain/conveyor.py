@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from domain.conventions import is_execution
 from domain.errors import UnknownChangeError
 from domain.events import (
     ChangeSuperseded,
@@ -23,7 +24,7 @@ from domain.events import (
     StageLeaseWaiting,
     Stamper,
 )
-from domain.state import PipelineState
+from domain.state import ChangeState, PipelineState
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,13 @@ def execution_ended(
     stage the change holds (each goes to its newest waiting change), except a stage where the
     change's rollback failed: nobody deploys over a half-rolled-back scope until a person
     acts (`shipwave rollback` / `shipwave unblock`)."""
-    if state.change(change_id) is None:
+    change = state.change(change_id)
+    if change is None:
         raise UnknownChangeError(
             f"pipeline {state.pipeline_id!r} has no change {change_id!r} (execution {execution})"
         )
+    if not is_current_run(change, execution):
+        return []  # an earlier run's end, told again after a person retried the change
     events: list[Event] = [
         stamp(
             ExecutionEnded,
@@ -153,6 +157,14 @@ def execution_ended(
         if not rollback_failed:
             events += release(state, stamp, stage=stage.stage, change_id=change_id)
     return events
+
+
+def is_current_run(change: ChangeState, execution: str) -> bool:
+    """Whether `execution` (an ARN or a name) is the change's current run. Before any retry
+    every execution of the change is (its first run, whatever its id looked like)."""
+    if change.attempt <= 1:
+        return True
+    return is_execution(execution, change.execution)
 
 
 def handoffs(recorded: tuple[Event, ...]) -> Handoffs:

@@ -22,6 +22,7 @@ from domain.events import (
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
+    ChangeRetried,
     ChangeSuperseded,
     CommitExcluded,
     DatapointsInsufficient,
@@ -162,6 +163,9 @@ _LINES: dict[type[Event], Callable[[Any], str]] = {
         f"pipeline resumed by {e.by}" + (f" (team {e.team})" if e.team else "") + f": {e.why}"
     ),
     ChangeAborted: lambda e: f"ABORTED by {e.by}: {e.why}; what it deployed is rolled back",
+    ChangeRetried: lambda e: (
+        f"retried by {e.by} from {e.from_stage} (run {e.attempt}, execution {e.execution}): {e.why}"
+    ),
     EmergencyApprovalGiven: lambda e: (
         f"emergency approval by {e.by} ({e.person}): {e.reason}; "
         f"bakes x {e.bake_factor:g} once a second senior engineer approves"

@@ -13,6 +13,7 @@ inside a stage a deployment lands: a region ("eu-west-1") or an AZ/cell of it
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -468,6 +469,19 @@ class ChangeAborted(Event):
     why: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeRetried(Event):
+    """A person runs a change that failed again, from where it failed (`from_stage`: a stage
+    of the pipeline, or `source` / `build`), in a new execution; its `attempt`-th run."""
+
+    change_id: str
+    from_stage: str
+    attempt: int
+    execution: str  # the new execution's name
+    by: str
+    why: str
+
+
 ExecutionStatus = Literal["FAILED", "TIMED_OUT", "ABORTED"]
 
 
@@ -529,6 +543,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PipelineResumed,
         ChangeAborted,
         EmergencyApprovalGiven,
+        ChangeRetried,
     )
 }
 
@@ -592,18 +607,37 @@ def payload(event: Event) -> dict[str, Any]:
 
 
 class Stamper:
-    """Numbers new events of one pipeline from `first_sequence` on, all at time `at`."""
+    """Numbers new events of one pipeline from `first_sequence` on, all at time `at`.
 
-    def __init__(self, pipeline_id: str, first_sequence: int, at: datetime) -> None:
+    `attempts` names the changes a person retried, with their run's number: each decision
+    keys its events by the change (`c1:beta:lease`), and a second run of `c1` must record
+    anew what its first run recorded (its lease, deployments, bakes) while a retried step of
+    the second run still records once. So the stamper keys an event of a retried change by
+    its run: `c1:beta:lease` becomes `c1:retry2:beta:lease`."""
+
+    def __init__(
+        self,
+        pipeline_id: str,
+        first_sequence: int,
+        at: datetime,
+        *,
+        attempts: Mapping[str, int] | None = None,
+    ) -> None:
         self._pipeline_id = pipeline_id
         self._next = first_sequence
         self._at = at
+        self._attempts = attempts or {}
 
     @property
     def next_sequence(self) -> int:
         return self._next
 
     def __call__(self, cls: type[E], idempotency_key: str, **fields: Any) -> E:
+        change = fields.get("change_id")
+        attempt = self._attempts.get(change, 1) if isinstance(change, str) else 1
+        if isinstance(change, str) and attempt > 1 and idempotency_key.startswith(f"{change}:"):
+            rest = idempotency_key[len(change) + 1 :]
+            idempotency_key = f"{change}:retry{attempt}:{rest}"
         event = cls(
             pipeline_id=self._pipeline_id,
             sequence=self._next,

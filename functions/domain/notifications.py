@@ -33,6 +33,7 @@ from domain.events import (
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
+    ChangeRetried,
     ChangeSuperseded,
     CommitExcluded,
     DatapointsInsufficient,
@@ -116,6 +117,7 @@ _KINDS: dict[type[Event], tuple[str, Severity, Severity]] = {
     PipelineResumed: ("Shipwave Pipeline Resumed", "warning", "warning"),
     ChangeAborted: ("Shipwave Change Aborted", "critical", "critical"),
     EmergencyApprovalGiven: ("Shipwave Emergency Approval Given", "warning", "warning"),
+    ChangeRetried: ("Shipwave Change Retried", "warning", "warning"),
 }
 
 #: every detail-type shipwave publishes, in the catalogue's order

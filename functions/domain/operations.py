@@ -1,14 +1,18 @@
 """What people may do to a running pipeline, as pure decisions: approve an emergency,
-override a blocker, pause and resume it, abort a change. Each is recorded with who (the
-caller's identity, never a typed name) and why."""
+override a blocker, pause and resume it, abort a change, retry a failed one. Each is recorded
+with who (the caller's identity, never a typed name) and why."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from domain.conventions import execution_name
 from domain.errors import ShipwaveError
 from domain.events import (
     UNKNOWN_AUTHOR,
     BlockerOverridden,
     ChangeAborted,
+    ChangeRetried,
     EmergencyApprovalGiven,
     EmergencyApproved,
     Event,
@@ -236,3 +240,96 @@ def give_emergency_approval(
             )
         )
     return events
+
+
+#: what a change may have ended as for a person to run it again
+RETRYABLE = ("failed", "rolled-back", "rollback-failed", "build-failed", "timed-out")
+#: where a retry may start besides the pipeline's stages
+SOURCE, BUILD = "source", "build"
+
+
+def retry_point(stages: Sequence[str], change: ChangeState) -> str:
+    """Where a failed change runs again: its review if that never passed, its build if it
+    made no artifact, else the first stage it did not pass (the one it failed in)."""
+    if not change.reviewed:
+        return SOURCE
+    if change.status == "build-failed" or change.artifact is None:
+        return BUILD
+    return next((s for s in stages if s not in change.stages_passed), stages[-1])
+
+
+def retry(
+    state: PipelineState,
+    stamp: Stamper,
+    *,
+    stages: Sequence[str],
+    change_id: str,
+    by: str,
+    why: str,
+) -> list[Event]:
+    """Run a change that failed again, from where it failed, once what failed it is gone
+    (an alarm that cleared, a flaky build, a review source that was down). Refused while it
+    still runs or holds a stage, when it did not fail, and when a newer change has reached
+    that stage or a later one since: the newer one carries its commits, and a retry would put
+    older code over it."""
+    by, why = _said(by, why, "a retry")
+    where = f"pipeline {state.pipeline_id!r}: change {change_id!r}"
+    if change_id in state.changes:
+        moving = state.changes[change_id]
+        at = f" at {moving.stage}" if moving.stage else ""
+        raise OperatorInputError(f"{where} is still moving ({moving.status}{at}): nothing to retry")
+    change = state.change(change_id)
+    if change is None:
+        raise OperatorInputError(
+            f"{where} is not among the changes that finished lately: only a recent failure "
+            "can be retried (merge the commits again)"
+        )
+    if change.status == "superseded":
+        raise OperatorInputError(
+            f"{where} was superseded by {change.superseded_by}, which carries its commits"
+        )
+    if change.status == "aborted":
+        raise OperatorInputError(
+            f"{where} was {change.reason}: a person stopped it, so it is not retried; merge "
+            "its commits again to ship them"
+        )
+    if change.status not in RETRYABLE:
+        raise OperatorInputError(f"{where} {change.status}: only a failed change is retried")
+    if not change.ended:
+        raise OperatorInputError(
+            f"{where} failed, but its execution's end is not recorded yet (it may still be "
+            "running): retry once `shipwave history` shows its execution ended"
+        )
+    held = [s.stage for s in state.stages.values() if s.lease_holder == change_id]
+    if held:
+        raise OperatorInputError(
+            f"{where} still holds {', '.join(held)}, where its rollback failed: recover the "
+            "stage first (`shipwave rollback STAGE --to VERSION`, then `shipwave unblock`)"
+        )
+    start = retry_point(stages, change)
+    first = stages.index(start) if start in stages else 0
+    later = set(stages[first:])
+    for other in (*state.changes.values(), *state.finished):
+        if other.change_id == change_id or other.received_sequence < change.received_sequence:
+            continue
+        reached = {*other.stages_passed, *((other.stage,) if other.stage else ())} & later
+        if reached:
+            raise OperatorInputError(
+                f"{where}: the newer change {other.change_id} has reached "
+                f"{', '.join(s for s in stages if s in reached)} since ({other.status}); it is "
+                f"built from a later commit and carries {change_id}'s code, so a retry would put "
+                f"older code over it (retry {other.change_id} instead, if it failed)"
+            )
+    attempt = change.attempt + 1
+    return [
+        stamp(
+            ChangeRetried,
+            f"{change_id}:retry:{attempt}",
+            change_id=change_id,
+            from_stage=start,
+            attempt=attempt,
+            execution=execution_name(change_id, attempt),
+            by=by,
+            why=why,
+        )
+    ]

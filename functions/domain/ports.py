@@ -402,6 +402,13 @@ class BuildRequest:
     repository: str
     commit_id: str
     build: Build
+    attempt: int = 1  # the change's run: a retried change builds anew
+
+    @property
+    def run_key(self) -> str:
+        """What one build of one run of a change is known by (CodeBuild's idempotency)."""
+        run = f"/retry{self.attempt}" if self.attempt > 1 else ""
+        return f"{self.pipeline_id}/{self.change_id}{run}"
 
 
 class Builder(ABC):
@@ -429,6 +436,13 @@ class IntegrationTestRequest:
     endpoint: str  # the stage's endpoint on AWS; the local runtime serves its own
     entry: str  # the artifact's handler (the local runtime's endpoint serves it)
     timeout_minutes: int
+    attempt: int = 1  # the change's run: a retried change's tests run anew
+
+    @property
+    def run_key(self) -> str:
+        """What one test run of one run of a change at a stage is known by."""
+        run = f"/retry{self.attempt}" if self.attempt > 1 else ""
+        return f"{self.pipeline_id}/{self.change_id}/{self.stage}{run}"
 
 
 class IntegrationTestRuns(ABC):
@@ -449,9 +463,20 @@ class Executions(ABC):
     """Starts one execution of a pipeline's state machine per change."""
 
     @abstractmethod
-    def start(self, pipeline_id: str, change_id: str, execution_input: dict[str, object]) -> str:
-        """Start the change's execution; returns its id."""
+    def start(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        execution_input: dict[str, object],
+        *,
+        name: str | None = None,
+    ) -> str:
+        """Start the change's execution (`name`: a retry's; else named after the change);
+        returns its id. Starting an execution that exists returns its id."""
 
     @abstractmethod
-    def stop(self, pipeline_id: str, change_id: str, cause: str) -> bool:
-        """Stop the change's execution; False when it had already ended (or never ran)."""
+    def stop(
+        self, pipeline_id: str, change_id: str, cause: str, *, name: str | None = None
+    ) -> bool:
+        """Stop the change's execution (`name`: its current run's); False when it had already
+        ended (or never ran)."""

@@ -39,6 +39,7 @@ from domain.events import (
     ChangeCompleted,
     ChangePromoted,
     ChangeReceived,
+    ChangeRetried,
     ChangeSuperseded,
     CommitExcluded,
     DatapointsInsufficient,
@@ -95,6 +96,7 @@ ChangeStatus = Literal[
     "completed",
     "aborted",
     "timed-out",
+    "retrying",
 ]
 
 T = TypeVar("T")
@@ -201,6 +203,11 @@ class ChangeState:
     reason: str = ""
     last_alarm: str = ""  # the latest alarm that fired against this change
     first_alarm: str = ""  # the first: what a failure names (later ones are its path)
+    received_sequence: int = 0  # the sequence of its ChangeReceived: which change is newer
+    attempt: int = 1  # its run: 2 and more after a person retried it
+    execution: str = ""  # the current run's execution name ("": named after the change)
+    ended: bool = False  # the current run's execution end is recorded (failed, timed out)
+    retried_from: str = ""  # where a person's retry started the current run
     updated_at: datetime | None = None
 
 
@@ -244,6 +251,14 @@ class PipelineState:
         if found is not None:
             return found
         return next((c for c in reversed(self.finished) if c.change_id == change_id), None)
+
+    def attempts(self) -> dict[str, int]:
+        """The run of each change a person retried (a Stamper keys their events by it)."""
+        return {
+            c.change_id: c.attempt
+            for c in (*self.finished, *self.changes.values())
+            if c.attempt > 1
+        }
 
     def rollback_target(self, stage: str, scope: str) -> Artifact | None:
         """The last known-good artifact of a scope: what a rollback there returns to."""
@@ -323,7 +338,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 11
+FOLD_VERSION = 12
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -519,6 +534,7 @@ def _(event: ChangeReceived, state: PipelineState) -> PipelineState:
         head=event.head or (event.commits[-1].commit_id if event.commits else ""),
         previous=event.previous,
         authors=tuple(dict.fromkeys(c.author for c in event.commits)),
+        received_sequence=event.sequence,
         updated_at=event.at,
     )
     changes = dict(state.changes)
@@ -1177,14 +1193,20 @@ def _(event: ExecutionEnded, state: PipelineState) -> PipelineState:
         if waiting != stage.waiting or blocked != stage.blocked or scopes != stage.scopes:
             stages[name] = _with(stage, waiting=waiting, blocked=blocked, scopes=scopes)
     current = state.changes.get(event.change_id)
-    fields: dict[str, Any] = {}
-    if current is not None:
-        fields = {
-            "status": _ENDED_STATUS[event.status],
-            "reason": f"execution {event.status}: {event.cause}"[:500],
-        }
+    if current is None:
+        # it finished first (a stage failed, its build failed): its run's end is now known
+        finished = tuple(
+            _with(c, ended=True) if c.change_id == event.change_id else c for c in state.finished
+        )
+        return _moved(state, event, stages=stages, finished=finished)
     changes, finished = _on_change(
-        state, event.change_id, event, finish=current is not None, **fields
+        state,
+        event.change_id,
+        event,
+        finish=True,
+        status=_ENDED_STATUS[event.status],
+        reason=f"execution {event.status}: {event.cause}"[:500],
+        ended=True,
     )
     return _moved(state, event, stages=stages, changes=changes, finished=finished)
 
@@ -1264,4 +1286,36 @@ def _(event: EmergencyApprovalGiven, state: PipelineState) -> PipelineState:
     given = (event.by, event.person, event.reason, event.bake_factor)
     approvals = (*current.emergency_approvals, given) if current else (given,)
     changes, finished = _on_change(state, event.change_id, event, emergency_approvals=approvals)
+    return _moved(state, event, changes=changes, finished=finished)
+
+
+@_folds(ChangeRetried)
+def _(event: ChangeRetried, state: PipelineState) -> PipelineState:
+    """The failed change moves again, from where it failed: what its earlier run left that
+    the new run makes anew (its review from source, its artifact from the build, its alarms)
+    is cleared; the stages it passed stay passed."""
+    current = next((c for c in state.finished if c.change_id == event.change_id), None)
+    if current is None:
+        return _moved(state, event)
+    fields: dict[str, Any] = {
+        "status": "retrying",
+        "stage": None,
+        "reason": f"retried by {event.by} from {event.from_stage}: {event.why}"[:500],
+        "attempt": event.attempt,
+        "execution": event.execution,
+        "ended": False,
+        "retried_from": event.from_stage,
+        "first_alarm": "",
+        "last_alarm": "",
+        "test_run": "",
+        "test_token": "",
+        "updated_at": event.at,
+    }
+    if event.from_stage in ("source", "build"):
+        fields.update(artifact=None, build_id="", build_token="", stages_passed=())
+    if event.from_stage == "source":
+        fields.update(reviewed=False, held_for=(), held_since=None)
+    changes = dict(state.changes)
+    changes[event.change_id] = _replace(current, fields)
+    finished = tuple(c for c in state.finished if c.change_id != event.change_id)
     return _moved(state, event, changes=changes, finished=finished)

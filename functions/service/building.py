@@ -41,6 +41,7 @@ class BuildSteps(EngineCore):
                 repository=spec.repository,
                 commit_id=change.head,
                 build=spec.build,
+                attempt=change.attempt,
             )
         )
         self.log.record(

@@ -1,7 +1,7 @@
 """A person's actions on running pipelines, each by the caller's identity and with a reason:
-pause and resume a pipeline or a whole team, abort a change. The decisions are
-`domain.operations`; this records them and does what follows (an abort's rollbacks and
-the stop of its execution)."""
+pause and resume a pipeline or a whole team, abort a change, retry a failed one. The
+decisions are `domain.operations`; this records them and does what follows (an abort's
+rollbacks and the stop of its execution, a retry's new execution)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.conventions import START_AT
 from domain.errors import PipelineNotFoundError, ShipwaveError
 from domain.events import Artifact, BatchDeployed, OneBoxDeployed
 from domain.identity import Principal, authorize
@@ -19,6 +20,7 @@ from domain.operations import (
     override_blocker,
     pause,
     resume,
+    retry,
 )
 from domain.ports import Executions
 from domain.spec import PipelineSpec
@@ -143,7 +145,13 @@ class Operations:
             before = self._before(pipeline, change)
             # the execution first, so that no step of it deploys again behind the rollbacks
             if self.executions is not None:
-                stopped = self.executions.stop(pipeline, change, f"aborted by {principal}: {why}")
+                moving = state.changes.get(change)
+                stopped = self.executions.stop(
+                    pipeline,
+                    change,
+                    f"aborted by {principal}: {why}",
+                    name=moving.execution or None if moving else None,
+                )
             failures: list[str] = []
             for stage in stages:
                 earlier = before.stages.get(stage)
@@ -171,6 +179,54 @@ class Operations:
             "rolled_back": rolled,
             "stages": stages,
             "stopped": stopped,
+            "by": principal.name,
+        }
+
+    def retry(self, principal: Principal, pipeline: str, change: str, why: str) -> Result:
+        """Run a failed change again from where it failed, in a new execution. The retry is
+        recorded first, then the execution starts (named after the run, so starting it again
+        starts nothing twice): when the start fails, the same retry again starts it."""
+        spec = self._spec(pipeline, principal)
+        if self.executions is None:
+            raise OperatorInputError(
+                "no executions can be started here: a local log's runs lived in the process "
+                "that ran them (retry in that run, or on AWS through the operator endpoint)"
+            )
+        state = self.log.state(pipeline)
+        pending = state.changes.get(change)
+        if pending is None or pending.status != "retrying":
+            recorded = self.log.record(
+                pipeline,
+                self.clock(),
+                lambda state, stamp: retry(
+                    state,
+                    stamp,
+                    stages=[s.name for s in spec.stages],
+                    change_id=change,
+                    by=principal.name,
+                    why=why,
+                ),
+            )
+            state = recorded.state
+        retried = state.changes[change]
+        try:
+            execution = self.executions.start(
+                pipeline,
+                change,
+                {"pipeline_id": pipeline, "change_id": change, START_AT: retried.retried_from},
+                name=retried.execution,
+            )
+        except ShipwaveError as error:
+            raise OperatorInputError(
+                f"{change}'s retry from {retried.retried_from} is recorded, but its execution "
+                f"{retried.execution} could not start ({error}): run the same retry again"
+            ) from None
+        return {
+            "retried": change,
+            "from": retried.retried_from,
+            "attempt": retried.attempt,
+            "execution": execution,
+            "paused": bool(state.paused),
             "by": principal.name,
         }
 

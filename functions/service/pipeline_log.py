@@ -127,7 +127,8 @@ class PipelineLog:
                 ceiling = min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** min(attempt, 16))
                 self.pause(random.uniform(0, ceiling))
             state = self._current(pipeline_id)
-            events = tuple(decide(state, Stamper(pipeline_id, state.sequence + 1, now)))
+            stamp = Stamper(pipeline_id, state.sequence + 1, now, attempts=state.attempts())
+            events = tuple(decide(state, stamp))
             if not events:
                 return Recorded((), state, replayed=False)
             try:

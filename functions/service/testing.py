@@ -42,6 +42,7 @@ class IntegrationTestSteps(EngineCore):
                 endpoint=tests.endpoints.get(stage, ""),
                 entry=spec.build.entry,
                 timeout_minutes=tests.timeout_minutes,
+                attempt=change.attempt,
             )
         )
         self.log.record(

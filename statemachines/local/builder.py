@@ -119,10 +119,10 @@ class LocalBuilder(Builder):
         self.builds: dict[str, LocalBuild] = {}
         #: CodeBuild "Build State Change" events not yet delivered, oldest first
         self.reports: deque[dict[str, Any]] = deque()
-        self._started: dict[tuple[str, str], str] = {}
+        self._started: dict[str, str] = {}
 
     def start(self, request: BuildRequest) -> str:
-        key = (request.pipeline_id, request.change_id)
+        key = request.run_key
         if key not in self._started:
             build = self.build_now(request)
             self._started[key] = build.build_id

@@ -268,7 +268,7 @@ class LocalRuntime:
             alarms=self.cloudwatch,
             artifacts=self.artifacts,
             workflow=workflow,
-            executions=StepFunctionsExecutions(self.machines, client=self.sfn),
+            executions=_KnownExecutions(self, self.machines, client=self.sfn),
             clock=self.clock.now,
             accounts={account: env for env, account in ENVIRONMENT_ACCOUNTS.items()},
             reviews=self.reviews,
@@ -701,6 +701,14 @@ class LocalRuntime:
         )
         self.refresh()
 
+    def wait(self, seconds: float) -> None:
+        """Time passes whether or not an execution runs: the fleet serves, alarms evaluate
+        (a person waits for an alarm's cause to clear before a retry, say)."""
+        target = self.clock.elapsed + seconds
+        self.clock.wake_at(target)
+        self.clock.run_until(lambda: self.clock.elapsed >= target, max_elapsed=target + 1)
+        self.refresh()
+
     def refresh(self) -> Mapping[str, ExecutionResult]:
         for change, execution in list(self.executions.items()):
             status = moto_patches.execution_status(execution.arn)
@@ -730,6 +738,29 @@ class LocalRuntime:
     @staticmethod
     def dumps(value: Any) -> str:
         return json.dumps(value, default=str)
+
+
+class _KnownExecutions(StepFunctionsExecutions):
+    """Step Functions' executions, each one started also known to the runtime (a person's
+    retry starts one outside a merge): `run()` waits for it, its end is reported."""
+
+    def __init__(self, runtime: LocalRuntime, machines: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(machines, **kwargs)
+        self._runtime = runtime
+
+    def start(
+        self,
+        pipeline_id: str,
+        change_id: str,
+        execution_input: dict[str, object],
+        *,
+        name: str | None = None,
+    ) -> str:
+        arn = super().start(pipeline_id, change_id, execution_input, name=name)
+        self._runtime.executions[change_id] = ExecutionResult(
+            pipeline_id, change_id, "RUNNING", arn
+        )
+        return arn
 
 
 def _named(error: Exception) -> str:

@@ -78,10 +78,10 @@ class LocalTestRunner(IntegrationTestRuns):
         self.runs: dict[str, LocalTestRun] = {}
         #: CodeBuild "Build State Change" events not yet delivered, oldest first
         self.reports: deque[dict[str, Any]] = deque()
-        self._started: dict[tuple[str, str, str], str] = {}
+        self._started: dict[str, str] = {}
 
     def start(self, request: IntegrationTestRequest) -> str:
-        key = (request.pipeline_id, request.change_id, request.stage)
+        key = request.run_key
         if key not in self._started:
             run = self.run_now(request)
             self._started[key] = run.run_id

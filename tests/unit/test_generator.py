@@ -142,7 +142,12 @@ def test_change_and_stage_travel_in_every_state(machine: Json) -> None:
 
 def test_stages_run_in_order_and_end_completed(machine: Json) -> None:
     states = machine["States"]
-    assert machine["StartAt"] == "Source · Review"
+    assert machine["StartAt"] == "Start"
+    assert states["Start"]["Choices"][0] == {
+        "Variable": "$.start_at",
+        "IsPresent": False,
+        "Next": "Source · Review",
+    }
     assert states["Source · Reviewed?"]["Default"] == "Build"
     assert states["Source · Wait for review"]["Next"] == "Source · Review"
     assert states["Build"]["Next"] == "Alpha · Enter"
@@ -214,3 +219,19 @@ def test_a_change_waits_at_source_until_reviewed(machine: Json) -> None:
     assert choices == {"hold": "Source · Wait for review", "superseded": "Source · Superseded"}
     assert states["Source · Wait for review"]["SecondsPath"] == "$.review.wait_seconds"
     assert states["Source · Failed"]["Next"] == "Source · Stopped"
+
+
+def test_a_retry_starts_where_its_change_failed_and_an_unknown_start_fails(machine: Json) -> None:
+    """A merge's input has no start_at and goes to the review; a person's retry names the
+    source, the build or a stage, and goes to its review, its build or that stage's Enter
+    (the lease and the preflight run again); any other start fails at once."""
+    start = machine["States"]["Start"]
+    assert start["Type"] == "Choice"
+    targets = {c.get("StringEquals"): c["Next"] for c in start["Choices"]}
+    assert targets["source"] == "Source · Review"
+    assert targets["build"] == "Build"
+    assert targets["gamma"] == "Gamma · Enter"
+    assert targets["wave5"] == "Wave5 · Enter"
+    assert {c["Next"] for c in start["Choices"]} <= set(machine["States"])
+    assert start["Default"] == "Start · Unknown"
+    assert machine["States"]["Start · Unknown"]["Type"] == "Fail"
