@@ -274,11 +274,16 @@ def retry(
     older code over it."""
     by, why = _said(by, why, "a retry")
     where = f"pipeline {state.pipeline_id!r}: change {change_id!r}"
+    change = state.change(change_id)
+    if change is not None and change.status == "aborted":
+        raise OperatorInputError(
+            f"{where} was {change.reason}: a person stopped it, so it is not retried; merge "
+            "its commits again to ship them"
+        )
     if change_id in state.changes:
         moving = state.changes[change_id]
         at = f" at {moving.stage}" if moving.stage else ""
         raise OperatorInputError(f"{where} is still moving ({moving.status}{at}): nothing to retry")
-    change = state.change(change_id)
     if change is None:
         raise OperatorInputError(
             f"{where} is not among the changes that finished lately: only a recent failure "
@@ -287,11 +292,6 @@ def retry(
     if change.status == "superseded":
         raise OperatorInputError(
             f"{where} was superseded by {change.superseded_by}, which carries its commits"
-        )
-    if change.status == "aborted":
-        raise OperatorInputError(
-            f"{where} was {change.reason}: a person stopped it, so it is not retried; merge "
-            "its commits again to ship them"
         )
     if change.status not in RETRYABLE:
         raise OperatorInputError(f"{where} {change.status}: only a failed change is retried")

@@ -1,5 +1,5 @@
 """The operator endpoint: a Lambda Function URL with AWS_IAM auth. Every request is signed
-with the caller's AWS credentials (SigV4; `shipwave pause|resume|abort --endpoint`); Lambda
+with the caller's AWS credentials (SigV4; `shipwave pause|resume|abort|retry --endpoint`); Lambda
 checks the signature and hands over the IAM principal that signed it, which is who acts.
 The pipeline's `operators` say which principals may act on it.
 
@@ -7,6 +7,7 @@ The pipeline's `operators` say which principals may act on it.
     POST /pipelines/{pipeline}/resume           {"why": "..."}
     POST /teams/{team}/pause | /teams/{team}/resume
     POST /pipelines/{pipeline}/changes/{change}/abort
+    POST /pipelines/{pipeline}/changes/{change}/retry
     POST /pipelines/{pipeline}/changes/{change}/emergency   {"reason": "...", "bake_factor": 0.25}
     POST /pipelines/{pipeline}/stages/{stage}/changes/{change}/override
                                                 {"blocker": "company-alarm", "why": "..."}
@@ -15,7 +16,8 @@ The pipeline's `operators` say which principals may act on it.
 
 Answers JSON: 200 with what was done; 400 a malformed request, 403 a caller without an IAM
 principal or not among the pipeline's operators, 404 an unknown pipeline or team, 409 an act
-that does not apply now (already paused, nothing to abort); each says why in `error`.
+that does not apply now (already paused, nothing to abort, a change that did not fail);
+each says why in `error`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def resume_team(team: str) -> dict[str, Any]:
 @app.post("/pipelines/<pipeline>/changes/<change>/abort")
 def abort_change(pipeline: str, change: str) -> dict[str, Any]:
     return _done(operations().abort(_caller(), pipeline, change, _why()))
+
+
+@app.post("/pipelines/<pipeline>/changes/<change>/retry")
+def retry_change(pipeline: str, change: str) -> dict[str, Any]:
+    return _done(operations().retry(_caller(), pipeline, change, _why()))
 
 
 @app.post("/pipelines/<pipeline>/changes/<change>/emergency")

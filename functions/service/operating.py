@@ -194,8 +194,9 @@ class Operations:
             )
         state = self.log.state(pipeline)
         pending = state.changes.get(change)
-        if pending is None or pending.status != "retrying":
-            recorded = self.log.record(
+        recorded = pending is None or pending.status != "retrying"
+        if recorded:
+            state = self.log.record(
                 pipeline,
                 self.clock(),
                 lambda state, stamp: retry(
@@ -206,8 +207,7 @@ class Operations:
                     by=principal.name,
                     why=why,
                 ),
-            )
-            state = recorded.state
+            ).state
         retried = state.changes[change]
         try:
             execution = self.executions.start(
@@ -226,6 +226,7 @@ class Operations:
             "from": retried.retried_from,
             "attempt": retried.attempt,
             "execution": execution,
+            "recorded": recorded,  # False: this retry was recorded before (its start again)
             "paused": bool(state.paused),
             "by": principal.name,
         }

@@ -537,6 +537,40 @@ def abort(
 
 
 @app.command()
+def retry(
+    pipeline: PipelineArgument,
+    change: Annotated[str, typer.Argument(help="The failed change to run again.")],
+    why: WhyOption = "",
+    endpoint: EndpointOption = None,
+    event_log: EventLogOption = DEFAULT_EVENT_LOG,
+    pipelines: PipelinesOption = DEFAULT_PIPELINES,
+) -> None:
+    """Run a change that failed for a reason now gone (an alarm that cleared, a build that
+    could not fetch, a review source that was down) again, from where it failed, in a new
+    execution; recorded with who and why. Refused while it runs, when it did not fail, and
+    once a newer change has reached that stage."""
+    result = _act(
+        endpoint,
+        f"/pipelines/{quote(pipeline, safe='')}/changes/{quote(change, safe='')}/retry",
+        why,
+        event_log,
+        pipelines,
+        lambda ops, who: ops.retry(who, pipeline, change, why),
+    )
+    again = "" if result.get("recorded", True) else " (recorded before; started again)"
+    console.print(
+        f"{change}: retried by {result.get('by')} from {result.get('from')}, run "
+        f"{result.get('attempt')}{again}: execution {result.get('execution')}",
+        highlight=False,
+    )
+    if result.get("paused"):
+        console.print(
+            "the pipeline is paused: the change waits at its next stage until it is resumed",
+            highlight=False,
+        )
+
+
+@app.command()
 def emergency(
     pipeline: PipelineArgument,
     change: Annotated[str, typer.Argument(help="The change that must ship faster.")],

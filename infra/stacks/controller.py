@@ -206,7 +206,8 @@ class ControllerStack(Stack):
     def _operator(self) -> None:
         """The operator endpoint: a Function URL that only signed requests reach (AWS_IAM:
         the caller needs lambda:InvokeFunctionUrl on it, granted in the caller's own policy),
-        the signer being who acts; an abort stops the change's execution."""
+        the signer being who acts; an abort stops the change's execution, a retry starts a
+        new one."""
         operator = self.handlers.functions["operator"]
         executions = (
             f"arn:{self.partition}:states:{self.region}:{self.account}:execution:shipwave-*"
@@ -217,6 +218,11 @@ class ControllerStack(Stack):
                 resources=[executions],
             )
         )
+        machines = state_machine_arn(self, "") + "*"
+        operator.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machines])
+        )
+        operator.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
         acknowledge(
             self.handlers,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, executions)}]",

@@ -6,19 +6,32 @@ nothing; its AWS calls are held to its role's policy."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from adapters.dynamodb import DynamoDBEventStore
-from domain.events import PipelinePaused, PipelineResumed
+from domain.events import (
+    ArtifactBuilt,
+    ChangeRetried,
+    ExecutionEnded,
+    PipelinePaused,
+    PipelineResumed,
+    ReviewPassed,
+    StageFailed,
+    StageLeaseAcquired,
+    StageLeaseReleased,
+    Stamper,
+)
 from examples.reference import CreateOrderConfig
 from tests.aws.cfn import World
 from tests.aws.conftest import HOME, client, fixture
 from tests.aws.test_events import handled
-from tests.builders import change_received
+from tests.builders import artifact, change_received
 
 PIPELINE = CreateOrderConfig.pipeline_id()
 ONCALL = "arn:aws:sts::111122223333:assumed-role/orders-oncall/ana"
+EXECUTIONS = f"arn:aws:states:{HOME}:111122223333:execution:shipwave-{PIPELINE}"
 
 
 def request(path: str, body: dict[str, Any], signer: str | None = ONCALL) -> dict[str, Any]:
@@ -133,3 +146,86 @@ def test_unblock_and_rollback_of_a_stage_that_is_not_held_are_refused_as_such(
     status, body = call("rollback", {"why": "x"})  # no version
     assert status == 400
     assert store.last_sequence(PIPELINE) == before
+
+
+def test_a_failed_change_is_retried_in_a_new_execution_and_that_run_can_be_aborted(
+    cloud_assembly: Path, world: World, moto_endpoint: str, tmp_path: Path
+) -> None:
+    """A change that failed in alpha (its first execution's end recorded): the signer's retry
+    starts `<change>-retry-2` on the pipeline's state machine at alpha, with the function's
+    own role; an abort of the change then stops that run (not the first)."""
+    store, change = world_log(moto_endpoint, "r")
+    first = store.last_sequence(PIPELINE) + 1
+    stamp = Stamper(PIPELINE, first, datetime.now(UTC))
+    store.append(
+        [
+            stamp(ReviewPassed, f"{change}:review-passed", change_id=change, approvals=()),
+            stamp(ArtifactBuilt, f"{change}:built", change_id=change, artifact=artifact("v2")),
+            stamp(StageLeaseAcquired, f"{change}:alpha:lease", stage="alpha", change_id=change),
+        ]
+    )
+    path = f"/pipelines/{PIPELINE}/changes/{change}"
+
+    def call(act: str, why: str = "the alarm's dependency recovered") -> tuple[int, Any]:
+        event = request(f"{path}/{act}", {"why": why})
+        return answer(
+            handled(cloud_assembly, world, moto_endpoint, tmp_path, "shipwave-operator", event)
+        )
+
+    status, body = call("retry")
+    assert (status, "still moving (deploying at alpha)" in body["error"]) == (409, True)
+    tail = store.last_sequence(PIPELINE) + 1
+    stamp = Stamper(PIPELINE, tail, datetime.now(UTC))
+    store.append(
+        [
+            stamp(
+                StageFailed, f"{change}:alpha:failed", stage="alpha", change_id=change, reason="x"
+            ),
+            stamp(StageLeaseReleased, f"{change}:alpha:release", stage="alpha", change_id=change),
+        ]
+    )
+    status, body = call("retry")
+    assert (status, "execution's end is not recorded yet" in body["error"]) == (409, True)
+    store.append(
+        [
+            Stamper(PIPELINE, store.last_sequence(PIPELINE) + 1, datetime.now(UTC))(
+                ExecutionEnded,
+                f"{change}:execution-ended",
+                change_id=change,
+                status="FAILED",
+                cause="StageFailed",
+                execution=f"{EXECUTIONS}:{change}",
+            )
+        ]
+    )
+
+    status, body = call("retry")
+    assert status == 200, body
+    run = f"{EXECUTIONS}:{change}-retry-2"
+    assert body == {
+        "retried": change,
+        "from": "alpha",
+        "attempt": 2,
+        "execution": run,
+        "recorded": True,
+        "paused": False,
+        "by": ONCALL,
+    }
+    sfn = client("stepfunctions", moto_endpoint)
+    started = sfn.describe_execution(executionArn=run)
+    assert json.loads(started["input"]) == {
+        "pipeline_id": PIPELINE,
+        "change_id": change,
+        "start_at": "alpha",
+    }
+    retried = list(store.read(PIPELINE))[-1]
+    assert isinstance(retried, ChangeRetried)
+    assert (retried.by, retried.from_stage) == (ONCALL, "alpha")
+
+    status, body = call("abort", "wrong fix after all")
+    assert status == 200, body
+    assert body["stopped"] is True
+    assert sfn.describe_execution(executionArn=run)["status"] == "ABORTED"
+    status, body = call("retry")
+    assert status == 409
+    assert "a person stopped it" in body["error"], body

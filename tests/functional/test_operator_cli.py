@@ -1,4 +1,4 @@
-"""`shipwave pause|resume|abort`: signed with the caller's AWS credentials to the operator
+"""`shipwave pause|resume|abort|retry`: signed with the caller's AWS credentials to the operator
 endpoint (the signature checked here with botocore's own SigV4, as Lambda's AWS_IAM auth
 checks it), or on a local log as the OS user; never written to DynamoDB directly."""
 
@@ -28,6 +28,18 @@ runner = CliRunner()
 PIPELINE = SmallApp.pipeline_id()
 SMALL = ["--pipelines", "tests.e2e.conftest:SMALL_PIPELINES"]
 KEY, SECRET = "AKIAOPERATORTEST0001", "operator-secret"
+
+
+#: what the operator function answers a retry (tests/aws/test_operator.py has it answer so)
+RETRIED = {
+    "retried": "c1",
+    "from": "gamma",
+    "attempt": 2,
+    "execution": f"arn:aws:states:eu-west-1:111122223333:execution:shipwave-{PIPELINE}:c1-retry-2",
+    "recorded": True,
+    "paused": True,
+    "by": "arn:aws:sts::111122223333:assumed-role/orders-oncall/ana",
+}
 
 
 class Endpoint(BaseHTTPRequestHandler):
@@ -73,6 +85,8 @@ class Endpoint(BaseHTTPRequestHandler):
         )
         if ok and self.path.endswith("/resume"):
             status, answer = 409, {"error": f"pipeline {PIPELINE!r} is not paused"}
+        if ok and self.path.endswith("/retry"):
+            status, answer = 200, RETRIED
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -120,6 +134,19 @@ def test_an_act_is_signed_with_the_callers_credentials_and_a_refusal_is_one_line
     refused = runner.invoke(app, ["resume", PIPELINE, "--why", "x", "--endpoint", endpoint])
     assert refused.exit_code != 0
     assert "refused (409): pipeline" in str(refused.exception)
+
+    retried = runner.invoke(
+        app, ["retry", PIPELINE, "c1", "--why", "the alarm cleared", "--endpoint", endpoint]
+    )
+    assert retried.exit_code == 0, retried.output
+    assert Endpoint.seen[-1]["path"] == f"/pipelines/{PIPELINE}/changes/c1/retry"
+    assert Endpoint.seen[-1]["body"] == {"why": "the alarm cleared"}
+    assert Endpoint.seen[-1]["signed"]
+    assert (
+        "c1: retried by arn:aws:sts::111122223333:assumed-role/orders-oncall/ana from gamma, "
+        f"run 2: execution {RETRIED['execution']}" in " ".join(retried.output.split())
+    )
+    assert "the pipeline is paused" in retried.output
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a wrong secret")
     forged = runner.invoke(app, ["pause", "--team", "orders", "--why", "x", "--endpoint", endpoint])
@@ -193,6 +220,10 @@ def test_without_an_endpoint_dynamodb_is_never_written_and_bad_input_is_one_line
         (
             ["abort", PIPELINE, "c9", "--why", "x", "--event-log", local_log, *SMALL],
             "'c9' is unknown",
+        ),
+        (
+            ["retry", PIPELINE, "c1", "--why", "x", "--event-log", local_log, *SMALL],
+            "no executions can be started here: a local log's runs lived in the process",
         ),
         (["pause", PIPELINE, "--why", "x", "--endpoint", "ftp://x"], "is not an http(s) URL"),
     ]
