@@ -858,7 +858,7 @@ def demo(
         ),
     ] = DEFAULT_EVENT_LOG,
 ) -> None:
-    """Run the reference pipeline on the local runtime: four scenarios, virtual time."""
+    """Run the reference pipeline on the local runtime: eight scenarios, virtual time."""
     run_demo(event_log, console)
 
 

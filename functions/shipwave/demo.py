@@ -1,4 +1,4 @@
-"""`shipwave demo`: the reference pipeline on the local runtime, seven scenarios.
+"""`shipwave demo`: the reference pipeline on the local runtime, eight scenarios.
 
 Every change is a merge on `main` of the example service's git repository
 (examples/create_order_service): reviewed from its git notes, then built by the pipeline's
@@ -12,9 +12,12 @@ integration tests run against a loopback endpoint serving the very artifact depl
 3. A bad change (its version raises the fault rate) is rolled back at the first one-box.
 4. Fail closed: a commit approved only by its author waits at source, deploying nothing,
    until a member of the team approves it after the fact; then it goes everywhere.
-5. A slow-burn change is rolled back during a bake, hours in.
-6. A change whose code breaks a unit test fails its build: nothing of it deploys.
-7. A change whose bug no unit test sees (it takes orders of any size) fails an integration
+5. An alarm that is not the change's doing (gamma's payment sandbox is down) rolls a good
+   change back at gamma; once it is back, a person retries the change: a new execution
+   from gamma, not from the review or the build, carries it everywhere.
+6. A slow-burn change is rolled back during a bake, hours in.
+7. A change whose code breaks a unit test fails its build: nothing of it deploys.
+8. A change whose bug no unit test sees (it takes orders of any size) fails an integration
    test at alpha, which rolls back, naming the test.
 
 Everything runs through the generated state machine, the real handlers and the event log;
@@ -53,6 +56,7 @@ from domain.events import (
     StageFailed,
     StageSucceeded,
 )
+from domain.identity import local_user
 from domain.ports import EventStore
 from domain.state import ChangeState, PipelineState
 from examples import changes as edits
@@ -220,23 +224,67 @@ def run_demo(event_log: str, console: Console, source_dir: Path = DEMO_SOURCE) -
         runtime.approve(pipeline, held, "ana")
         settle()
 
-        console.rule("5 · a slow burn: a buffer of recent orders that each box fills, then fails")
+        console.rule("5 · not the change's fault: gamma's payment sandbox fails, then a retry")
+        fixed = _retried_after_an_outage(runtime, console, settle)
+
+        console.rule("6 · a slow burn: a buffer of recent orders that each box fills, then fails")
         progress.rollbacks = 0
         slow = runtime.merge(pipeline, "v1.4.0", files={"src/orders.py": edits.slow_burn()})
         settle()
 
-        console.rule("6 · a failing build: the change's code breaks a unit test")
+        console.rule("7 · a failing build: the change's code breaks a unit test")
         broken = runtime.merge(pipeline, "v1.6.0", files={"src/orders.py": edits.unit_price_bug()})
         settle()
 
-        console.rule("7 · a failing integration test: the fix takes orders of any size")
+        console.rule("8 · a failing integration test: the fix takes orders of any size")
         unbounded = runtime.merge(
             pipeline, "v1.7.0", files={"src/orders.py": edits.no_item_limit()}
         )
         settle()
 
-        changes = [good, older, newer, bad, held, slow, broken, unbounded]
+        changes = [good, older, newer, bad, held, fixed, slow, broken, unbounded]
         _summary(console, runtime, changes, where=where, bad=bad, wall_start=wall_start)
+
+
+def _retried_after_an_outage(
+    runtime: LocalRuntime, console: Console, settle: Callable[[], None]
+) -> str:
+    """Scenario 5: a good change rolled back at gamma by an outage of what gamma calls, then
+    retried by a person once it is back; returns the change."""
+    spec = CreateOrderApp.spec()
+    pipeline = spec.pipeline_id
+    fixed = runtime.merge(pipeline, "v1.5.1", files={"src/orders.py": edits.code()})
+    runtime.run(until=lambda: _in_gamma_one_box_bake(runtime.log.state(pipeline), fixed))
+    one_box = spec.alarm_names.one_box_composite
+    console.print(
+        f"  the payment sandbox gamma calls goes down: [bold]{one_box}[/bold] fires in "
+        f"{GAMMA_REGION} while {fixed} bakes there",
+        highlight=False,
+    )
+    runtime.cloudwatch.set_state(one_box, GAMMA_REGION, "ALARM", "gamma")
+    settle()
+    runtime.cloudwatch.set_state(one_box, GAMMA_REGION, None, "gamma")
+    runtime.wait(1800)
+    retried = runtime.operations.retry(
+        local_user("ana"), pipeline, fixed, "gamma's payment sandbox was down (not this change)"
+    )
+    console.print(
+        f"  30 min later the sandbox is back; [bold]ana[/bold] retries {fixed}: run "
+        f"{retried['attempt']} from {retried['from']}, a new execution",
+        highlight=False,
+    )
+    settle()
+    return fixed
+
+
+#: the gamma region whose one-box scenario 5's outage hits
+GAMMA_REGION = "us-east-1"
+
+
+def _in_gamma_one_box_bake(state: PipelineState, change: str) -> bool:
+    stage = state.stages.get("gamma")
+    scope = stage.scopes.get(GAMMA_REGION) if stage else None
+    return bool(scope and scope.change_id == change and scope.activity == "baking one-box")
 
 
 def _in_wave1_bake(state: PipelineState) -> bool:

@@ -13,7 +13,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adapters.sqlite import SQLiteEventStore
-from domain.events import BlockerHit, Event, RollbackCompleted
+from domain.events import BlockerHit, ChangeRetried, Event, RollbackCompleted
 from domain.state import project
 from examples.reference import CreateOrderApp
 from shipwave.bootstrap import load_pipelines
@@ -96,7 +96,13 @@ def test_the_demo_log_in_a_browser_shows_rollbacks_blockers_timelines_and_the_pa
     run_demo(f"sqlite:///{path}", Console(file=io.StringIO()), source_dir=tmp_path / "source")
     store = SQLiteEventStore(path, create=False, read_only=True)
     events = list(store.read(PIPELINE))
-    rolled_back = {e.change_id for e in events if isinstance(e, RollbackCompleted)}
+    finished = {c.change_id: c.status for c in project(events).finished}
+    # (the change an outage rolled back at gamma was retried and completed)
+    rolled_back = {
+        e.change_id
+        for e in events
+        if isinstance(e, RollbackCompleted) and finished.get(e.change_id) == "rolled-back"
+    }
     served = serve(store, load_pipelines("examples.reference:PIPELINES"))
 
     # all pipelines at a glance
@@ -144,6 +150,15 @@ def test_the_demo_log_in_a_browser_shows_rollbacks_blockers_timelines_and_the_pa
     assert timeline.find_elements(By.CSS_SELECTOR, "tr.gate details[open] dl.inputs dt")
     assert _accessibility_problems(browser) == []
     browser.save_screenshot(str(SCREENSHOTS / "dashboard-change.png"))
+
+    # the retried change: rolled back at gamma, retried by a person, then completed
+    (retried,) = [e for e in events if isinstance(e, ChangeRetried)]
+    browser.get(f"{served.url}/pipelines/{PIPELINE}/changes/{retried.change_id}")
+    assert "completed" in browser.find_element(By.TAG_NAME, "h2").text
+    timeline = _text(browser, "table.timeline")
+    assert "retried by local:ana from gamma" in timeline
+    assert timeline.index("rollback completed") < timeline.index("retried by local:ana")
+    assert _accessibility_problems(browser) == []
 
 
 def test_a_page_updates_itself_while_a_local_run_progresses(

@@ -1,4 +1,4 @@
-"""`make demo` as a person runs it: the seven scenarios end as the README says."""
+"""`make demo` as a person runs it: the eight scenarios end as the README says."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from domain.events import (
     ArtifactBuilt,
     BuildFailed,
     ChangeReceived,
+    ChangeRetried,
+    Event,
     IntegrationTestsFailed,
     IntegrationTestsPassed,
     ReviewHeld,
@@ -30,7 +32,7 @@ from examples.reference import CreateOrderApp
 from shipwave.demo import run_demo
 
 
-def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
+def test_the_demo_runs_its_eight_scenarios(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
     console = Console(record=True, width=160, file=io.StringIO())
 
@@ -41,9 +43,10 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
         "1 + 2 ·",
         "3 · a bad change",
         "4 · fail closed",
-        "5 · a slow burn",
-        "6 · a failing build",
-        "7 · a failing integration test",
+        "5 · not the change's fault",
+        "6 · a slow burn",
+        "7 · a failing build",
+        "8 · a failing integration test",
     ):
         assert title in text
     pipeline = CreateOrderApp.pipeline_id()
@@ -62,6 +65,7 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
         "v1.2.1": "completed",
         "v1.3.0": "rolled-back",
         "v1.5.0": "completed",
+        "v1.5.1": "completed",
         "v1.4.0": "rolled-back",
         "v1.6.0": "build-failed",
         "v1.7.0": "rolled-back",
@@ -80,6 +84,7 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
         "v1.3.0",
         "v1.4.0",
         "v1.5.0",
+        "v1.5.1",
         "v1.7.0",
     }
     for change, artifact in built.items():
@@ -105,7 +110,7 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "dara|release v1.5.0|Approved-by: dara" in merges.replace("\n", "")
-    assert merges.count("|release v") == 9  # v1.0.0 (adopted) and the eight merges
+    assert merges.count("|release v") == 10  # v1.0.0 (adopted) and the nine merges
     # the integration tests ran against alpha, beta and gamma of every change that got there,
     # and the one that takes orders of any size failed at alpha, naming the test
     passed_tests = [e for e in log if isinstance(e, IntegrationTestsPassed)]
@@ -139,7 +144,22 @@ def test_the_demo_runs_its_seven_scenarios(tmp_path: Path) -> None:
 
     assert "create-order-one-box-fault-rate: FaultRate" in fired("v1.3.0")
     assert "create-order-fault-rate: FaultRate" in fired("v1.4.0")
+    assert "ana retries" in text
+    assert_the_retry(log, by_release["v1.5.1"])
     assert_dora_keys(path, pipeline)
+
+
+def assert_the_retry(log: list[Event], change: str) -> None:
+    """The outage at gamma: the good change rolled back there, then retried by ana from
+    gamma, deploying the same artifact (nothing rebuilt)."""
+    (retried,) = [e for e in log if isinstance(e, ChangeRetried)]
+    assert (retried.change_id, retried.from_stage, retried.by) == (change, "gamma", "local:ana")
+    failed = [e.stage for e in log if isinstance(e, StageFailed) and e.change_id == change]
+    assert failed == ["gamma"]
+    fired = [e.reason for e in log if isinstance(e, AlarmFired) and e.change_id == change]
+    assert fired == ["set by hand"]  # the sandbox's outage, not the change's code
+    assert len([e for e in log if isinstance(e, ArtifactBuilt) and e.change_id == change]) == 1
+    assert project(log).change(change).status == "completed"  # type: ignore[union-attr]
 
 
 def assert_dora_keys(path: Path, pipeline: str) -> None:
@@ -162,10 +182,10 @@ def assert_dora_keys(path: Path, pipeline: str) -> None:
         check=True,
     )
     (keys,) = json.loads(figures.stdout)
-    assert keys["deployments"] == 3  # v1.1.0, v1.2.1, v1.5.0 reached every region
+    assert keys["deployments"] == 4  # v1.1.0, v1.2.1, v1.5.0, v1.5.1 reached every region
     assert keys["failed_changes"] == 1  # the slow burn, rolled back in wave 2; gamma's is none
     assert keys["change_failure_rate"] == 1 / keys["production_changes"]
-    assert keys["lead_time"]["count"] == 3
+    assert keys["lead_time"]["count"] == 4
     assert keys["time_to_restore"]["count"] >= 1
     # the simulated rollback takes no virtual time: alarm and rolled back share a minute
     assert 0 <= keys["time_to_restore"]["median"] < 3600
