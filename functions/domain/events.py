@@ -422,7 +422,9 @@ class PersonPaged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class StageRecovered(Event):
-    """A person redeployed a named earlier artifact to the scopes whose rollback failed."""
+    """A person redeployed a named earlier artifact to scopes of a stage: those whose rollback
+    failed, or (the pipeline paused, no change holding the stage) those that ran a version
+    that failed later. `change_id`: the change whose version they ran ("" when none)."""
 
     stage: str
     change_id: str

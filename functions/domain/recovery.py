@@ -1,9 +1,14 @@
-"""How a person recovers a stage whose rollback failed, as pure decisions (SPEC practice 18).
+"""How a person rolls a stage back to a named version, as pure decisions (SPEC practice 18).
 
 A failed rollback keeps the stage leased and blocked: nobody deploys over a half-rolled-back
 scope. A person redeploys a named earlier artifact to the failed scopes (`shipwave rollback`,
 checksum verified), then releases the stage once none of its scopes runs the failed change
 (`shipwave unblock`); both are recorded with who and why.
+
+The pipeline rolls back the stage whose alarm fired, not the stages a change already passed:
+a version that failed later keeps running there. A person returns such a stage to a named
+version too, once the pipeline is paused (so no change starts deploying there meanwhile) and
+no change holds the stage.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ class RecoveryPlan:
     change_id: str
     scopes: tuple[str, ...]
     artifact: Artifact
+    #: a stage no change held (not a failed rollback's): the log's sequence it was planned at,
+    #: which keys its record (the same stage may be returned to the same version again later)
+    planned_at: int = 0
 
 
 def _blocked_change(state: PipelineState, stage: str) -> str:
@@ -62,6 +70,13 @@ def plan_recovery(
 ) -> RecoveryPlan:
     """Which scopes get which artifact; refuses what cannot apply."""
     _who(by, why)
+    current = state.stages.get(stage)
+    if current is None or not current.scopes:
+        raise OperatorInputError(
+            f"pipeline {state.pipeline_id!r}: stage {stage!r} has run nothing yet"
+        )
+    if not any(b.blocker == ROLLBACK_FAILED for b in current.blocked):
+        return _plan_free_stage(state, stage, version)
     change_id = _blocked_change(state, stage)
     scopes = tuple(
         scope.scope
@@ -81,14 +96,51 @@ def plan_recovery(
     return RecoveryPlan(change_id=change_id, scopes=scopes, artifact=artifact)
 
 
+def _plan_free_stage(state: PipelineState, stage: str, version: str) -> RecoveryPlan:
+    """Every scope of a stage no change holds that does not run `version` goes to it."""
+    current = state.stages[stage]
+    pipeline = state.pipeline_id
+    if current.lease_holder is not None:
+        holder = state.changes.get(current.lease_holder)
+        status = f" ({holder.status})" if holder else ""
+        raise OperatorInputError(
+            f"pipeline {pipeline!r}: stage {stage!r} is held by {current.lease_holder}{status}: "
+            "a rollback --to goes to a stage no change holds (wait for it to leave, or abort "
+            "it) or to one whose rollback failed"
+        )
+    if state.paused is None:
+        raise OperatorInputError(
+            f"pipeline {pipeline!r} is not paused: pause it first (shipwave pause {pipeline} "
+            f"--why ...), so that no change starts deploying to {stage!r} while it is rolled "
+            "back; resume it after"
+        )
+    artifact = find_artifact(state, version)
+    if artifact is None:
+        raise OperatorInputError(f"pipeline {pipeline!r} has no artifact {version!r} in its log")
+    running = [
+        scope
+        for scope in current.scopes.values()
+        if scope.deployed is not None and scope.deployed.version != version
+    ]
+    if not running:
+        raise OperatorInputError(f"every scope of stage {stage!r} runs {version} already")
+    return RecoveryPlan(
+        change_id=next((s.change_id for s in running if s.change_id), ""),
+        scopes=tuple(scope.scope for scope in running),
+        artifact=artifact,
+        planned_at=state.sequence,
+    )
+
+
 def recovered(
     stamp: Stamper, plan: RecoveryPlan, *, stage: str, scopes: tuple[str, ...], by: str, why: str
 ) -> list[Event]:
     who, reason = _who(by, why)
+    again = f":at{plan.planned_at}" if plan.planned_at else ""
     return [
         stamp(
             StageRecovered,
-            f"{plan.change_id}:{stage}:recovered:{plan.artifact.version}:{','.join(scopes)}",
+            f"{plan.change_id}:{stage}:recovered:{plan.artifact.version}:{','.join(scopes)}{again}",
             stage=stage,
             change_id=plan.change_id,
             artifact=plan.artifact,

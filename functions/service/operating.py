@@ -296,7 +296,8 @@ class Operations:
     def recover(
         self, principal: Principal, pipeline: str, stage: str, version: str, why: str
     ) -> Result:
-        """Redeploy a named earlier artifact to the scopes of a stage whose rollback failed."""
+        """Redeploy a named earlier artifact to the scopes of a stage whose rollback failed,
+        or to a stage no change holds while the pipeline is paused."""
         self._spec(pipeline, principal)
         if not why.strip():
             raise OperatorInputError("a recovery needs a reason (--why)")

@@ -225,7 +225,8 @@ class RollbackSteps(EngineCore):
 
     def recover(self, pipeline_id: str, stage: str, version: str, *, by: str, why: str) -> Progress:
         """`shipwave rollback`: redeploy a named earlier artifact (checksum verified) to the
-        scopes of a stage whose rollback failed; recorded with who and why."""
+        scopes of a stage whose rollback failed, or of a paused pipeline's stage no change
+        holds (`domain.recovery.plan_recovery`); recorded with who and why."""
         spec = self._spec(pipeline_id)
         plan = plan_recovery(
             self.log.state(pipeline_id), stage=stage, version=version, by=by, why=why

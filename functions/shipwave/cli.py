@@ -636,15 +636,17 @@ def override(
 @app.command()
 def rollback(
     pipeline: PipelineArgument,
-    stage: Annotated[str, typer.Argument(help="The stage whose rollback failed.")],
+    stage: Annotated[str, typer.Argument(help="The stage to return to a version.")],
     to: Annotated[str, typer.Option("--to", help="The earlier version to redeploy.")],
     why: WhyOption = "",
     endpoint: EndpointOption = None,
     event_log: EventLogOption = DEFAULT_EVENT_LOG,
     pipelines: PipelinesOption = DEFAULT_PIPELINES,
 ) -> None:
-    """Redeploy a named earlier artifact (checksum verified) to the scopes of a stage whose
-    rollback failed, as yourself and with why. Then `shipwave unblock` releases the stage."""
+    """Redeploy a named earlier artifact (checksum verified), as yourself and with why: to
+    the scopes of a stage whose rollback failed (then `shipwave unblock` releases it), or,
+    the pipeline paused and no change holding the stage, to every scope of a stage that runs
+    a version which failed later (the pipeline rolls back only where an alarm fired)."""
     result = _act(
         endpoint,
         f"/pipelines/{quote(pipeline, safe='')}/stages/{quote(stage, safe='')}/rollback",

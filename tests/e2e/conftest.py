@@ -64,6 +64,32 @@ class ThinTraffic(SmallApp):
 SMALL_PIPELINES = (SmallApp,)
 
 
+def one_box_baking(
+    runtime: LocalRuntime,
+    pipeline: str,
+    stage: str,
+    *,
+    scope: str | None = None,
+    change: str | None = None,
+) -> Callable[[], bool]:
+    """Whether a one-box of `stage` bakes (in `scope`, of `change`, when named): the steady
+    hour a test can act in (rolling batches follow each other faster than it can look)."""
+
+    def baking() -> bool:
+        found = runtime.log.state(pipeline).stages.get(stage)
+        return bool(
+            found
+            and any(
+                s.activity == "baking one-box"
+                and (scope is None or s.scope == scope)
+                and (change is None or s.change_id == change)
+                for s in found.scopes.values()
+            )
+        )
+
+    return baking
+
+
 def specs(*pipelines: type[Pipeline]) -> list[PipelineSpec]:
     return [pipeline.spec() for pipeline in pipelines]
 

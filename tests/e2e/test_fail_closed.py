@@ -36,7 +36,7 @@ from examples.reference import CreateOrderApp
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
 from statemachines.local.simulation import HostFaults
-from tests.e2e.conftest import SmallApp
+from tests.e2e.conftest import SmallApp, one_box_baking
 from tests.e2e.test_scenarios import events, versions
 
 Make = Callable[..., LocalRuntime]
@@ -209,13 +209,9 @@ def test_insufficient_data_during_deployment_holds_the_next_batch(make_runtime: 
     runtime.adopt(PIPELINE, "v1.0.0")
     change = runtime.merge(PIPELINE, "v1.1.0")
 
-    def one_box_baking_in_gamma() -> bool:
-        stage = runtime.log.state(PIPELINE).stages.get("gamma")
-        return bool(stage and any(s.activity == "baking one-box" for s in stage.scopes.values()))
-
     # the one-box bakes an hour: a steady moment (rolling batches follow each other at once,
     # faster than a test can look between them)
-    runtime.run(until=one_box_baking_in_gamma, max_days=2)
+    runtime.run(until=one_box_baking(runtime, PIPELINE, "gamma"), max_days=2)
     latency = "create-order-latency-p99"
     runtime.cloudwatch.set_state(latency, "us-east-1", "INSUFFICIENT_DATA", "gamma")
     runtime.run_for(60)
@@ -363,12 +359,8 @@ def test_every_step_start_in_every_region_is_inside_that_regions_window(
 
 
 def alarm_at_gamma_one_box(runtime: LocalRuntime, change: str) -> None:
-    def one_box_baking() -> bool:
-        stage = runtime.log.state(PIPELINE).stages.get("gamma")
-        scope = stage.scopes.get("us-east-1") if stage else None
-        return bool(scope and scope.change_id == change and scope.activity == "baking one-box")
-
-    runtime.run(until=one_box_baking, max_days=2)
+    baking = one_box_baking(runtime, PIPELINE, "gamma", scope="us-east-1", change=change)
+    runtime.run(until=baking, max_days=2)
     spec = runtime.specs[PIPELINE]
     runtime.cloudwatch.set_state(spec.alarm_names.one_box_composite, "us-east-1", "ALARM", "gamma")
 

@@ -21,6 +21,7 @@ from domain.events import (
     PipelineResumed,
     RollbackCompleted,
     StageLeaseAcquired,
+    StageRecovered,
 )
 from domain.identity import NotAnOperatorError, iam_principal, local_user
 from domain.operations import OperatorInputError
@@ -28,7 +29,7 @@ from service.pipeline_log import PipelineLog
 from shipwave.dashboard import Pages
 from shipwave.render import status_view
 from statemachines.local.runtime import LocalRuntime
-from tests.e2e.conftest import SmallApp
+from tests.e2e.conftest import SmallApp, one_box_baking
 from tests.e2e.test_scenarios import events, versions
 
 Make = Callable[..., LocalRuntime]
@@ -149,3 +150,42 @@ def test_an_iam_principal_the_pipeline_does_not_list_is_refused_and_writes_nothi
         runtime.operations.pause(stranger, "why not", team=SmallApp.team)
     assert runtime.store.last_sequence(PIPELINE) == before
     assert isinstance(runtime.log, PipelineLog)
+
+
+def test_a_stage_left_running_a_version_that_failed_later_is_rolled_back_by_a_person(
+    make_runtime: Make,
+) -> None:
+    """v1.1.0 passes alpha, beta and gamma, then its one-box alarm fires in wave 1: the
+    pipeline rolls wave 1 back, and gamma keeps running v1.1.0. ana pauses the pipeline and
+    returns gamma to v1.0.0; refused before the pause and once it is done."""
+    runtime = make_runtime(SmallApp)
+    runtime.adopt(PIPELINE, "v1.0.0")
+    change = runtime.merge(PIPELINE, "v1.1.0")
+
+    runtime.run(until=one_box_baking(runtime, PIPELINE, "wave1"), max_days=3)
+    alarm = SmallApp.spec().alarm_names.one_box_composite
+    runtime.cloudwatch.set_state(alarm, "af-south-1", "ALARM")
+    runtime.run()
+    assert runtime.log.state(PIPELINE).change(change).stage == "wave1"  # type: ignore[union-attr]
+    assert versions(runtime, "create-order", "gamma", "us-east-1") == {"v1.1.0"}
+    why = "v1.1.0 failed its wave 1 one-box"
+
+    with pytest.raises(OperatorInputError, match="is not paused: pause it first"):
+        runtime.operations.recover(ANA, PIPELINE, "gamma", "v1.0.0", why)
+    runtime.operations.pause(ANA, "rolling gamma back by hand", pipeline=PIPELINE)
+    result = runtime.operations.recover(ANA, PIPELINE, "gamma", "v1.0.0", why)
+
+    assert result == {"recovered": ["us-east-1"], "artifact": "v1.0.0", "by": "local:ana"}
+    assert versions(runtime, "create-order", "gamma", "us-east-1") == {"v1.0.0"}
+    (recovered,) = [e for e in events(runtime, PIPELINE) if isinstance(e, StageRecovered)]
+    assert (recovered.stage, recovered.change_id, recovered.by, recovered.why) == (
+        "gamma",
+        change,
+        "local:ana",
+        why,
+    )
+    gamma = runtime.log.state(PIPELINE).stages["gamma"].scopes["us-east-1"]
+    assert gamma.known_good is not None
+    assert gamma.known_good.version == "v1.0.0"  # a later change's rollback returns here
+    with pytest.raises(OperatorInputError, match=r"runs v1\.0\.0 already"):
+        runtime.operations.recover(ANA, PIPELINE, "gamma", "v1.0.0", why)

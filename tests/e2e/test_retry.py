@@ -25,6 +25,7 @@ from domain.operations import OperatorInputError
 from examples import changes as edits
 from statemachines.local.runtime import LocalRuntime
 from tests.e2e.conftest import SmallApp
+from tests.e2e.test_fail_closed import alarm_at_gamma_one_box
 from tests.e2e.test_scenarios import assert_one_holder_per_stage, events, versions
 
 Make = Callable[..., LocalRuntime]
@@ -34,23 +35,13 @@ ANA = local_user("ana")
 GAMMA = "us-east-1"
 
 
-def _baking_in_gamma(runtime: LocalRuntime, change: str) -> Callable[[], bool]:
-    def baking() -> bool:
-        stage = runtime.log.state(PIPELINE).stages.get("gamma")
-        scope = stage.scopes.get(GAMMA) if stage else None
-        return bool(scope and scope.change_id == change and scope.activity == "baking one-box")
-
-    return baking
-
-
 def _failed_at_gamma(make_runtime: Make) -> tuple[LocalRuntime, str]:
     """v1.1.0 merged over v1.0.0; the one-box alarm fires while it bakes in gamma: it rolls
     back, the stage fails, its execution ends. (The runtime, the change.)"""
     runtime = make_runtime(SmallApp)
     runtime.adopt(PIPELINE, "v1.0.0")
     change = runtime.merge(PIPELINE, "v1.1.0")
-    runtime.run(until=_baking_in_gamma(runtime, change), max_days=2)
-    runtime.cloudwatch.set_state(SPEC.alarm_names.one_box_composite, GAMMA, "ALARM", "gamma")
+    alarm_at_gamma_one_box(runtime, change)
     runtime.run()
     assert runtime.log.state(PIPELINE).change(change).status == "rolled-back"  # type: ignore[union-attr]
     return runtime, change
