@@ -26,6 +26,7 @@ from event_log import OUT, PIPELINE, _build_log, _reusable
 from starlette.testclient import TestClient
 
 from adapters.sqlite import SQLiteEventStore
+from service.pipeline_log import PipelineLog
 from shipwave.dashboard import create_app
 
 
@@ -63,17 +64,24 @@ def main() -> None:
     client = _client(path)
     page = client.get(f"/pipelines/{PIPELINE}")
     sequence = args.events
-    change = "chg-1"
+    oldest = "chg-1"
+    state = PipelineLog(SQLiteEventStore(path, create=False, read_only=True)).state(PIPELINE)
+    newest = (*state.finished, *state.changes.values())[-1].change_id
     middle = "2026-11-23T12:00:00Z"
     pages: list[tuple[str, str, dict[str, str]]] = [
         ("pipelines (all at a glance)", "/", {}),
         ("one pipeline: grid, conveyor, changes", f"/pipelines/{PIPELINE}", {}),
         ("live region, log unchanged (204)", f"/pipelines/{PIPELINE}/live?seq={sequence}", {}),
         ("live region, log grew", f"/pipelines/{PIPELINE}/live?seq={sequence - 1}", {}),
-        ("DORA panel (reads every event)", f"/pipelines/{PIPELINE}/metrics", {}),
+        ("DORA panel (reads the last 30 days)", f"/pipelines/{PIPELINE}/metrics", {}),
         (
-            "one change's timeline (reads every event)",
-            f"/pipelines/{PIPELINE}/changes/{change}",
+            f"the newest change's timeline ({newest}, read from its merge)",
+            f"/pipelines/{PIPELINE}/changes/{newest}",
+            {},
+        ),
+        (
+            f"the oldest change's timeline ({oldest}, reads every event)",
+            f"/pipelines/{PIPELINE}/changes/{oldest}",
             {},
         ),
         (
@@ -92,7 +100,7 @@ def main() -> None:
             return int(client.get(url, headers=headers).status_code)
 
         first, _, status = _time(fetch, 1)
-        heavy = "every event" in title or "folds" in title
+        heavy = "every event" in title or "folds" in title or "30 days" in title
         rounds = 2 if heavy else args.rounds
         _, warm, status = _time(fetch, rounds + 1)
         print(

@@ -7,7 +7,7 @@
   rolled back there.
 - Time to restore: from the first sign of a production failure (its `AlarmFired`, or the
   `RollbackStarted` when no alarm preceded it) to the last `RollbackCompleted` of that change
-  in that stage.
+  in that stage; a person's retry of the change ends that failure (a later one is another).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from domain.events import (
     BatchDeployed,
     ChangeCompleted,
     ChangeReceived,
+    ChangeRetried,
     Event,
     OneBoxDeployed,
     RollbackCompleted,
@@ -79,6 +80,15 @@ def dora(
     failed: set[str] = set()
     first_sign: dict[tuple[str, str], datetime] = {}
     restored: dict[tuple[str, str], datetime] = {}
+    restores: list[float] = []  # failures a retry ended
+
+    def close(change: str) -> None:
+        for key in [k for k in first_sign if k[0] == change]:
+            start = first_sign.pop(key)
+            end = restored.pop(key, None)
+            if end is not None:
+                restores.append((end - start).total_seconds())
+
     for event in events:
         inside = since <= event.at <= until
         if isinstance(event, ChangeReceived):
@@ -101,8 +111,10 @@ def dora(
                 failed.add(event.change_id)
         elif isinstance(event, RollbackCompleted) and event.stage in production and inside:
             restored[(event.change_id, event.stage)] = event.at
+        elif isinstance(event, ChangeRetried):
+            close(event.change_id)
     timed = [t for t in lead_times if not math.isnan(t)]
-    restore = [
+    restore = restores + [
         (end - first_sign[key]).total_seconds()
         for key, end in restored.items()
         if key in first_sign
@@ -121,3 +133,33 @@ def dora(
         change_failure_rate=len(failed) / len(production_changes) if production_changes else None,
         time_to_restore=Summary.of(restore),
     )
+
+
+#: what dora() counts of a change inside its window (every one of them needs the change's
+#: merge, or its whole failure, from the events read)
+_COUNTED = (
+    ChangeCompleted,
+    OneBoxDeployed,
+    BatchDeployed,
+    AlarmFired,
+    RollbackStarted,
+    RollbackCompleted,
+    ChangeRetried,
+)
+
+
+def needs_earlier(events: Iterable[Event], *, since: datetime) -> bool:
+    """Whether `events` (a tail of the log) start too late for dora() over a window from
+    `since` to equal dora() over the whole log: some change it counts in the window has its
+    merge (`ChangeReceived`) before them. No event of a change comes before its merge, so
+    a tail holding the merge of every counted change holds all that dora() reads of it."""
+    received: set[str] = set()
+    counted: set[str] = set()
+    for event in events:
+        if isinstance(event, ChangeReceived):
+            received.add(event.change_id)
+        elif isinstance(event, _COUNTED) and since <= event.at:
+            change = event.change_id
+            if change:
+                counted.add(change)
+    return bool(counted - received)

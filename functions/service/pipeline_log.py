@@ -82,7 +82,7 @@ class PipelineLog:
         or before `when` is found by bisection over the sequences (events are appended in
         time order), the fold starts from the newest trusted snapshot covering no later event
         and replays the rest (a snapshot that cannot be trusted is passed over: full replay)."""
-        last = self._last_at_or_before(pipeline_id, when)
+        last = self.last_at_or_before(pipeline_id, when)
         if last == 0:
             raise PipelineNotFoundError(
                 f"pipeline {pipeline_id!r} has no events at or before {when.isoformat()}"
@@ -99,8 +99,9 @@ class PipelineLog:
             state = evolve(state, event)
         return state
 
-    def _last_at_or_before(self, pipeline_id: str, when: datetime) -> int:
-        """The sequence of the last event at or before `when` (0: none)."""
+    def last_at_or_before(self, pipeline_id: str, when: datetime) -> int:
+        """The sequence of the last event at or before `when` (0: none), by bisection over
+        the sequences (events are appended in time order)."""
         low, high = 0, self.store.last_sequence(pipeline_id)
         while low < high:
             middle = (low + high + 1) // 2

@@ -24,7 +24,6 @@ from adapters.sqlite_outbox import Published, SQLiteOutbox
 from domain import codec
 from domain.chain import parse_head
 from domain.describe import concerns_change
-from domain.dora import dora
 from domain.errors import ShipwaveError
 from domain.events import Event, to_dict
 from domain.identity import Principal, local_user
@@ -34,6 +33,7 @@ from domain.spec import PipelineSpec, PipelineSpecError
 from domain.state import PipelineState
 from service.operating import Operations
 from service.pipeline_log import PipelineLog
+from service.reporting import dora_of
 from service.verify import verify as verify_log
 from shipwave.bootstrap import (
     DEFAULT_EVENT_LOG,
@@ -379,11 +379,11 @@ def metrics(
         production = frozenset(s.name for s in specs[name].stages if s.production)
         if pipeline is not None and store.last_sequence(name) == 0:
             raise CliInputError(f"pipeline {name!r} has no events in the log")
-        events = list(store.read(name))
         # the window ends now, or at the newest event when the log runs ahead of this clock
-        # (the local runtime's virtual time)
-        until = max([now, *(e.at for e in events[-1:])])
-        figures.append(dora(name, events, production=production, since=start, until=until))
+        # (the local runtime's virtual time); read from shortly before it, not whole
+        figures.append(
+            dora_of(PipelineLog(store), name, production=production, since=start, now=now)
+        )
     if as_json:
         _print_json([codec.encode(f) for f in figures])
         return

@@ -24,13 +24,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from domain.dora import dora
 from domain.errors import PipelineNotFoundError, ShipwaveError, UnknownChangeError
-from domain.events import Event
 from domain.ports import EventStore
 from domain.spec import PipelineSpec
 from domain.state import PipelineState
 from service.pipeline_log import PipelineLog
+from service.reporting import dora_of
 from shipwave import pages
 from shipwave.bootstrap import local_outbox
 from shipwave.render import duration
@@ -97,21 +96,23 @@ class Metrics:
 
 def metrics_view(
     pipeline_id: str,
-    events: list[Event],
+    log: PipelineLog,
     spec: PipelineSpec | None,
     now: datetime,
     window: timedelta = timedelta(days=30),
 ) -> Metrics:
-    """DORA's four keys over the last 30 days of the log (as `shipwave metrics`)."""
+    """DORA's four keys over the last 30 days of the log (as `shipwave metrics`), read from
+    shortly before them (`service.reporting`)."""
     if spec is None:
         return Metrics(
             title="",
             error=f"{pipeline_id} is not among the pipelines this dashboard was given "
             "(--pipelines): its production stages are unknown, so no DORA figures",
         )
-    until = max([now, *(e.at for e in events[-1:])])
+    newest = log.state(pipeline_id).updated_at
+    until = max(now, newest) if newest else now  # a log ahead of this clock: virtual time
     production = frozenset(s.name for s in spec.stages if s.production)
-    f = dora(pipeline_id, events, production=production, since=until - window, until=until)
+    f = dora_of(log, pipeline_id, production=production, since=until - window, now=until)
     rate = f.change_failure_rate
     return Metrics(
         title=f"Last {window.days} days, to {pages.when(until)}",
@@ -301,13 +302,17 @@ class Pages:
 
     def metrics(self, pipeline_id: str) -> str:
         self.state(pipeline_id)  # an unknown pipeline is refused first
-        events = list(self.store.read(pipeline_id))
-        view = metrics_view(pipeline_id, events, self.specs.get(pipeline_id), self.clock())
+        view = metrics_view(pipeline_id, self.log, self.specs.get(pipeline_id), self.clock())
         return self._render("_metrics.html", metrics=view)
 
     def change(self, pipeline_id: str, change_id: str) -> str:
         state = self.state(pipeline_id)
-        timeline = pages.timeline(pipeline_id, change_id, self.store.read(pipeline_id), state)
+        # no event of a change comes before its merge's: a change the state knows is read
+        # from there (a recent one from near the log's end), any other from the start
+        known = state.change(change_id)
+        after = known.received_sequence - 1 if known and known.received_sequence else 0
+        events = self.store.read(pipeline_id, after=after)
+        timeline = pages.timeline(pipeline_id, change_id, events, state)
         return self._render("change.html", timeline=timeline)
 
     def at(self, pipeline_id: str, moment: datetime, *, fragment: bool) -> str:
@@ -337,7 +342,7 @@ class Pages:
             pipelines.append(
                 {
                     **self._pipeline_values(state),
-                    "metrics": metrics_view(name, events, self.specs.get(name), self.clock()),
+                    "metrics": metrics_view(name, self.log, self.specs.get(name), self.clock()),
                     "timelines": [pages.timeline(name, c, events, state) for c in shown],
                 }
             )

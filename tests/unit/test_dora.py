@@ -12,6 +12,7 @@ from domain.events import (
     BatchDeployed,
     ChangeCompleted,
     ChangeReceived,
+    ChangeRetried,
     Commit,
     Event,
     OneBoxDeployed,
@@ -63,6 +64,20 @@ class History:
             traffic_percent=10.0,
         )
 
+    def alarm(self, change: str, at: datetime, key: str) -> None:
+        """The high-severity alarm fires against `change` in wave1's eu-west-1."""
+        self.add(
+            AlarmFired,
+            at,
+            key,
+            stage="wave1",
+            scope="eu-west-1",
+            change_id=change,
+            alarm_name="orders-high-severity",
+            region="eu-west-1",
+            reason="5xx",
+        )
+
     def complete(self, change: str, at: datetime) -> None:
         self.add(ChangeCompleted, at, f"{change}:completed", change_id=change)
 
@@ -78,17 +93,7 @@ def test_the_four_keys_of_a_week_with_two_good_changes_and_one_rolled_back() -> 
     bad = T0 + timedelta(days=3)
     h.merge("c", bad)
     h.deploy("c", "wave1", bad + timedelta(hours=2))
-    h.add(
-        AlarmFired,
-        bad + timedelta(hours=3),
-        "c:alarm",
-        stage="wave1",
-        scope="eu-west-1",
-        change_id="c",
-        alarm_name="orders-high-severity",
-        region="eu-west-1",
-        reason="5xx",
-    )
+    h.alarm("c", bad + timedelta(hours=3), "c:alarm")
     h.add(
         RollbackStarted,
         bad + timedelta(hours=3, minutes=1),
@@ -168,3 +173,47 @@ def test_only_the_window_counts_and_pre_production_failures_are_no_change_failur
     assert later.time_to_restore.count == 0
     with pytest.raises(ValueError, match="before it starts"):
         dora(PIPELINE, h.events, production=PRODUCTION, since=T0, until=T0)
+
+
+def test_a_retried_change_failing_again_in_production_is_a_second_restore() -> None:
+    """c fails in wave1 (alarm at 3 h, rolled back 12 min later); a person retries it a day
+    later and it fails there again (alarm, rolled back in 5 min): two restores of 12 and 5
+    minutes, not one that spans the day between; one failed change; its lead time runs from
+    its merge to its completion after a third run."""
+    h = History()
+    bad = T0
+    h.merge("c", bad)
+    for run, (alarm_at, restore_minutes) in enumerate(
+        ((timedelta(hours=3), 12), (timedelta(days=1, hours=3), 5)), start=1
+    ):
+        if run > 1:
+            h.add(
+                ChangeRetried,
+                bad + alarm_at - timedelta(hours=1),
+                f"c:retry:{run}",
+                change_id="c",
+                from_stage="wave1",
+                attempt=run,
+                execution=f"c-retry-{run}",
+                by="local:ana",
+                why="the dependency is back",
+            )
+        h.deploy("c", "wave1", bad + alarm_at - timedelta(minutes=30))
+        h.alarm("c", bad + alarm_at, f"c:alarm:{run}")
+        h.add(
+            RollbackCompleted,
+            bad + alarm_at + timedelta(minutes=restore_minutes),
+            f"c:rolled-back:{run}",
+            stage="wave1",
+            scope="eu-west-1",
+            change_id="c",
+            artifact=artifact("b"),
+        )
+    h.complete("c", bad + timedelta(days=3))
+
+    figures = dora(
+        PIPELINE, h.events, production=PRODUCTION, since=T0, until=T0 + timedelta(days=7)
+    )
+
+    assert figures.time_to_restore == Summary(2, 8.5 * 60, 12 * 60)
+    assert figures.lead_time == Summary(1, 3 * 86400, 3 * 86400)
