@@ -155,6 +155,10 @@ def test_a_change_whose_build_failed_is_built_again_when_retried(make_runtime: M
     assert (again.status, again.attempt) == ("build-failed", 2)
     assert "Source · Review" not in runtime.states_entered(change)
     assert "Build" in runtime.states_entered(change)
+    # each run's end recorded once, the second keyed by its run
+    ends = [e for e in log if isinstance(e, ExecutionEnded)]
+    assert [e.execution.rsplit(":", 1)[-1] for e in ends] == [change, f"{change}-retry-2"]
+    assert ends[-1].idempotency_key == f"{change}:retry2:execution-ended"
 
 
 def _ended_event(runtime: LocalRuntime, arn: str) -> dict[str, object]:
