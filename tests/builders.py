@@ -164,10 +164,17 @@ class StreamLog:
         return project(self.events)
 
     def stamp(self, at: datetime = T0) -> Stamper:
-        return Stamper(self.pipeline, len(self.events) + 1, at)
+        """The next events' stamper, keying a retried change's events by its run, as
+        PipelineLog.record's does."""
+        attempts = self.state.attempts() if self.events else {}
+        return Stamper(self.pipeline, len(self.events) + 1, at, attempts=attempts)
 
-    def add(self, cls: type[Event], at: datetime = T0, **fields: Any) -> None:
-        self.events.append(self.stamp(at)(cls, f"k{len(self.events) + 1}", **fields))
+    def add(
+        self, cls: type[Event], at: datetime = T0, *, key: str | None = None, **fields: Any
+    ) -> Event:
+        event = self.stamp(at)(cls, key or f"k{len(self.events) + 1}", **fields)
+        self.events.append(event)
+        return event
 
     def extend(self, events: list[Event]) -> None:
         self.events.extend(events)

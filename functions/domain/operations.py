@@ -280,10 +280,9 @@ def retry(
             f"{where} was {change.reason}: a person stopped it, so it is not retried; merge "
             "its commits again to ship them"
         )
-    if change_id in state.changes:
-        moving = state.changes[change_id]
-        at = f" at {moving.stage}" if moving.stage else ""
-        raise OperatorInputError(f"{where} is still moving ({moving.status}{at}): nothing to retry")
+    if change is not None and change_id in state.changes:
+        at = f" at {change.stage}" if change.stage else ""
+        raise OperatorInputError(f"{where} is still moving ({change.status}{at}): nothing to retry")
     if change is None:
         raise OperatorInputError(
             f"{where} is not among the changes that finished lately: only a recent failure "

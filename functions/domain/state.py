@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from domain import codec
+from domain.conventions import execution_name
 from domain.errors import (
     EventOutOfOrderError,
     SnapshotError,
@@ -205,10 +206,14 @@ class ChangeState:
     first_alarm: str = ""  # the first: what a failure names (later ones are its path)
     received_sequence: int = 0  # the sequence of its ChangeReceived: which change is newer
     attempt: int = 1  # its run: 2 and more after a person retried it
-    execution: str = ""  # the current run's execution name ("": named after the change)
     ended: bool = False  # the current run's execution end is recorded (failed, timed out)
     retried_from: str = ""  # where a person's retry started the current run
     updated_at: datetime | None = None
+
+    @property
+    def execution(self) -> str:
+        """The current run's execution name: the change's, or its retry's."""
+        return execution_name(self.change_id, self.attempt)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,7 +343,7 @@ def project(events: Iterable[Event], initial: PipelineState | None = None) -> Pi
 
 #: Bump whenever the fold or PipelineState changes meaning: snapshots made by another version
 #: are stale, and the state is rebuilt from the events (the only source of truth).
-FOLD_VERSION = 12
+FOLD_VERSION = 13
 
 
 def snapshot_to_json(state: PipelineState) -> str:
@@ -1302,7 +1307,6 @@ def _(event: ChangeRetried, state: PipelineState) -> PipelineState:
         "stage": None,
         "reason": f"retried by {event.by} from {event.from_stage}: {event.why}"[:500],
         "attempt": event.attempt,
-        "execution": event.execution,
         "ended": False,
         "retried_from": event.from_stage,
         "first_alarm": "",

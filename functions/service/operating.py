@@ -150,7 +150,7 @@ class Operations:
                     pipeline,
                     change,
                     f"aborted by {principal}: {why}",
-                    name=moving.execution or None if moving else None,
+                    name=moving.execution if moving else None,
                 )
             failures: list[str] = []
             for stage in stages:

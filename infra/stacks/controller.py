@@ -62,20 +62,7 @@ class ControllerStack(Stack):
 
     def _intake(self) -> None:
         intake = self.handlers.functions["intake"]
-        # Each pipeline's state machine is named by the convention (shipwave-<pipeline id>)
-        # in its team's stack, which this stack does not know: the intake may start any of
-        # them, and nothing else.
-        machines = state_machine_arn(self, "") + "*"
-        intake.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machines])
-        )
-        intake.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
-        acknowledge(
-            self.handlers,
-            f"AwsSolutions-IAM5[Resource::{nag_text(self, machines)}]",
-            "The intake starts the pipelines' state machines, all named shipwave-<pipeline "
-            "id> by the teams' pipeline stacks, which are deployed after this stack.",
-        )
+        self._starts_pipelines(intake)
         # Every update of a branch of any CodeCommit repository of the account: the intake
         # finds the pipelines whose spec names that repository and branch, and logs each
         # update no pipeline takes (a team's pipeline is deployed without changing this rule).
@@ -203,6 +190,24 @@ class ControllerStack(Stack):
             )
         )
 
+    def _starts_pipelines(self, function: lambda_.Function) -> None:
+        """`function` may start an execution of any pipeline's state machine, and nothing
+        else: the intake (a merge's run) and the operator endpoint (a person's retry). Each
+        machine is named by the convention (shipwave-<pipeline id>) in its team's stack,
+        which this stack does not know."""
+        machines = state_machine_arn(self, "") + "*"
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machines])
+        )
+        function.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
+        acknowledge(
+            self.handlers,
+            f"AwsSolutions-IAM5[Resource::{nag_text(self, machines)}]",
+            "The intake (a merge) and the operator endpoint (a person's retry) start the "
+            "pipelines' state machines, all named shipwave-<pipeline id> by the teams' "
+            "pipeline stacks, which are deployed after this stack.",
+        )
+
     def _operator(self) -> None:
         """The operator endpoint: a Function URL that only signed requests reach (AWS_IAM:
         the caller needs lambda:InvokeFunctionUrl on it, granted in the caller's own policy),
@@ -218,11 +223,7 @@ class ControllerStack(Stack):
                 resources=[executions],
             )
         )
-        machines = state_machine_arn(self, "") + "*"
-        operator.add_to_role_policy(
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machines])
-        )
-        operator.add_environment("STATE_MACHINE_ARN_PREFIX", state_machine_arn(self, ""))
+        self._starts_pipelines(operator)
         acknowledge(
             self.handlers,
             f"AwsSolutions-IAM5[Resource::{nag_text(self, executions)}]",

@@ -13,64 +13,54 @@ from domain.events import (
     ChangeCompleted,
     ChangeRetried,
     ChangeSuperseded,
-    Event,
     ExecutionEnded,
     ReviewPassed,
     StageFailed,
     StageLeaseAcquired,
     StageLeaseReleased,
     StageSucceeded,
-    Stamper,
 )
 from domain.operations import OperatorInputError, retry, retry_point
-from domain.state import PipelineState, project, snapshot_from_json, snapshot_to_json
-from tests.builders import T0, artifact, change_received
+from domain.state import snapshot_from_json, snapshot_to_json
+from tests.builders import StreamLog, artifact
 
 PIPELINE = "orders-app"
 STAGES = ("alpha", "beta", "gamma", "wave1")
 MACHINE_EXECUTION = "arn:aws:states:us-east-1:111122223333:execution:shipwave-orders-app"
 
 
-class Log:
-    """Events of one pipeline, stamped in order as a PipelineLog would (runs keyed apart)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    @property
-    def state(self) -> PipelineState:
-        return project(self.events)
-
-    def add(self, cls: type[Event], key: str, **fields: object) -> Event:
-        state = self.state if self.events else None
-        stamp = Stamper(
-            PIPELINE, len(self.events) + 1, T0, attempts=state.attempts() if state else {}
-        )
-        event = stamp(cls, key, **fields)
-        self.events.append(event)
-        return event
-
-    def received(self, change: str) -> None:
-        self.events.append(change_received(PIPELINE, len(self.events) + 1, change))
+class Log(StreamLog):
+    """Events of one pipeline, each keyed as its decision keys it (a retried change's by
+    its run, as PipelineLog.record's stamper does)."""
 
     def through(self, change: str, *stages: str) -> None:
         """Reviewed, built, and passed `stages`."""
-        self.add(ReviewPassed, f"{change}:review-passed", change_id=change, approvals=())
-        self.add(ArtifactBuilt, f"{change}:built", change_id=change, artifact=artifact("v2"))
+        self.add(ReviewPassed, key=f"{change}:review-passed", change_id=change, approvals=())
+        self.add(ArtifactBuilt, key=f"{change}:built", change_id=change, artifact=artifact("v2"))
         for stage in stages:
-            self.add(StageLeaseAcquired, f"{change}:{stage}:lease", stage=stage, change_id=change)
-            self.add(StageSucceeded, f"{change}:{stage}:succeeded", stage=stage, change_id=change)
-            self.add(StageLeaseReleased, f"{change}:{stage}:release", stage=stage, change_id=change)
+            self.add(
+                StageLeaseAcquired, key=f"{change}:{stage}:lease", stage=stage, change_id=change
+            )
+            self.add(
+                StageSucceeded, key=f"{change}:{stage}:succeeded", stage=stage, change_id=change
+            )
+            self.add(
+                StageLeaseReleased, key=f"{change}:{stage}:release", stage=stage, change_id=change
+            )
 
     def fail(self, change: str, stage: str, *, ended: bool = True, release: bool = True) -> None:
-        self.add(StageLeaseAcquired, f"{change}:{stage}:lease", stage=stage, change_id=change)
-        self.add(StageFailed, f"{change}:{stage}:failed", stage=stage, change_id=change, reason="x")
+        self.add(StageLeaseAcquired, key=f"{change}:{stage}:lease", stage=stage, change_id=change)
+        self.add(
+            StageFailed, key=f"{change}:{stage}:failed", stage=stage, change_id=change, reason="x"
+        )
         if release:
-            self.add(StageLeaseReleased, f"{change}:{stage}:release", stage=stage, change_id=change)
+            self.add(
+                StageLeaseReleased, key=f"{change}:{stage}:release", stage=stage, change_id=change
+            )
         if ended:
             self.add(
                 ExecutionEnded,
-                f"{change}:execution-ended",
+                key=f"{change}:execution-ended",
                 change_id=change,
                 status="FAILED",
                 cause="StageFailed",
@@ -78,9 +68,9 @@ class Log:
             )
 
     def retry(self, change: str, why: str = "the alarm cleared") -> ChangeRetried:
-        state = self.state
-        stamp = Stamper(PIPELINE, state.sequence + 1, T0, attempts=state.attempts())
-        (event,) = retry(state, stamp, stages=STAGES, change_id=change, by="local:ana", why=why)
+        (event,) = retry(
+            self.state, self.stamp(), stages=STAGES, change_id=change, by="local:ana", why=why
+        )
         self.events.append(event)
         assert isinstance(event, ChangeRetried)
         return event
@@ -88,7 +78,7 @@ class Log:
 
 def failed_at_beta() -> Log:
     log = Log()
-    log.received("c1")
+    log.receive("c1")
     log.through("c1", "alpha")
     log.fail("c1", "beta")
     return log
@@ -112,18 +102,18 @@ def test_a_change_that_failed_in_a_stage_runs_again_from_that_stage() -> None:
 def test_the_second_runs_events_are_keyed_by_its_run_so_they_record_anew() -> None:
     log = failed_at_beta()
     log.retry("c1")
-    lease = log.add(StageLeaseAcquired, "c1:beta:lease", stage="beta", change_id="c1")
+    lease = log.add(StageLeaseAcquired, key="c1:beta:lease", stage="beta", change_id="c1")
     assert lease.idempotency_key == "c1:retry2:beta:lease"  # the first run's was c1:beta:lease
-    log.received("c2")
-    other = log.add(StageLeaseAcquired, "c2:alpha:lease", stage="alpha", change_id="c2")
+    log.receive("c2")
+    other = log.add(StageLeaseAcquired, key="c2:alpha:lease", stage="alpha", change_id="c2")
     assert other.idempotency_key == "c2:alpha:lease"  # another change keeps its keys
-    paused = log.add(StageLeaseReleased, "release:beta", stage="beta", change_id="c1")
+    paused = log.add(StageLeaseReleased, key="release:beta", stage="beta", change_id="c1")
     assert paused.idempotency_key == "release:beta"  # a key not of the change is left alone
     # still keyed by run once it finished again (its execution's end comes after)
-    log.add(StageFailed, "c1:beta:failed", stage="beta", change_id="c1", reason="again")
+    log.add(StageFailed, key="c1:beta:failed", stage="beta", change_id="c1", reason="again")
     ended = log.add(
         ExecutionEnded,
-        "c1:execution-ended",
+        key="c1:execution-ended",
         change_id="c1",
         status="FAILED",
         cause="StageFailed",
@@ -136,9 +126,9 @@ def test_the_second_runs_events_are_keyed_by_its_run_so_they_record_anew() -> No
 def test_only_the_current_runs_execution_end_releases_what_the_change_holds() -> None:
     log = failed_at_beta()
     log.retry("c1")
-    log.add(StageLeaseAcquired, "c1:beta:lease", stage="beta", change_id="c1")
+    log.add(StageLeaseAcquired, key="c1:beta:lease", stage="beta", change_id="c1")
     state = log.state
-    stamp = Stamper(PIPELINE, state.sequence + 1, T0, attempts=state.attempts())
+    stamp = log.stamp()
     stale = conveyor.execution_ended(
         state,
         stamp,
@@ -161,18 +151,18 @@ def test_only_the_current_runs_execution_end_releases_what_the_change_holds() ->
 
 def test_a_retry_runs_from_the_review_or_the_build_when_the_change_got_no_further() -> None:
     log = Log()
-    log.received("c1")
+    log.receive("c1")
     assert retry_point(STAGES, log.state.changes["c1"]) == "source"
-    log.add(ReviewPassed, "c1:review-passed", change_id="c1", approvals=())
+    log.add(ReviewPassed, key="c1:review-passed", change_id="c1", approvals=())
     assert retry_point(STAGES, log.state.changes["c1"]) == "build"
-    log.add(ArtifactBuilt, "c1:built", change_id="c1", artifact=artifact("v2"))
+    log.add(ArtifactBuilt, key="c1:built", change_id="c1", artifact=artifact("v2"))
     assert retry_point(STAGES, log.state.changes["c1"]) == "alpha"
 
 
 def test_a_retry_from_the_build_makes_a_new_artifact() -> None:
     log = Log()
-    log.received("c1")
-    log.add(ReviewPassed, "c1:review-passed", change_id="c1", approvals=())
+    log.receive("c1")
+    log.add(ReviewPassed, key="c1:review-passed", change_id="c1", approvals=())
     log.fail("c1", "source")  # (a review gate that could not decide records its stage so)
     retried = log.retry("c1")
     assert retried.from_stage == "build"
@@ -191,7 +181,7 @@ def test_a_retry_is_refused_until_the_first_run_has_ended_and_let_go(
     ended: bool, released: bool, refusal: str
 ) -> None:
     log = Log()
-    log.received("c1")
+    log.receive("c1")
     log.through("c1", "alpha")
     log.fail("c1", "beta", ended=ended, release=released)
     with pytest.raises(OperatorInputError, match=refusal):
@@ -200,19 +190,19 @@ def test_a_retry_is_refused_until_the_first_run_has_ended_and_let_go(
 
 def test_a_retry_is_refused_once_a_newer_change_reached_that_stage_but_not_an_older_one() -> None:
     log = Log()
-    log.received("c0")  # older, and already past beta: no reason to refuse
+    log.receive("c0")  # older, and already past beta: no reason to refuse
     log.through("c0", "alpha", "beta", "gamma")
-    log.received("c1")
+    log.receive("c1")
     log.through("c1", "alpha")
     log.fail("c1", "beta")
-    log.received("c2")
+    log.receive("c2")
     log.through("c2", "alpha")
     assert log.retry("c1").from_stage == "beta"  # c2 has not reached beta
 
     log = failed_at_beta()
-    log.received("c2")
+    log.receive("c2")
     log.through("c2", "alpha")
-    log.add(StageLeaseAcquired, "c2:beta:lease", stage="beta", change_id="c2")
+    log.add(StageLeaseAcquired, key="c2:beta:lease", stage="beta", change_id="c2")
     before = len(log.events)
     with pytest.raises(OperatorInputError, match="the newer change c2 has reached beta"):
         log.retry("c1")
@@ -231,16 +221,20 @@ def test_a_retry_is_refused_once_a_newer_change_reached_that_stage_but_not_an_ol
 )
 def test_a_retry_of_a_change_that_did_not_fail_is_refused(ending: str, refusal: str) -> None:
     log = Log()
-    log.received("c1")
+    log.receive("c1")
     log.through("c1", "alpha")
     if ending == "completed":
-        log.add(ChangeCompleted, "c1:completed", change_id="c1")
+        log.add(ChangeCompleted, key="c1:completed", change_id="c1")
     elif ending == "superseded":
         log.add(
-            ChangeSuperseded, "c1:beta:superseded", stage="beta", change_id="c1", superseded_by="c9"
+            ChangeSuperseded,
+            key="c1:beta:superseded",
+            stage="beta",
+            change_id="c1",
+            superseded_by="c9",
         )
     elif ending == "aborted":
-        log.add(ChangeAborted, "c1:abort", change_id="c1", by="local:bo", why="stop")
+        log.add(ChangeAborted, key="c1:abort", change_id="c1", by="local:bo", why="stop")
         log.fail("c1", "beta")
     with pytest.raises(OperatorInputError, match=refusal):
         log.retry("c9" if ending == "unknown" else "c1")
@@ -249,7 +243,7 @@ def test_a_retry_of_a_change_that_did_not_fail_is_refused(ending: str, refusal: 
 def test_a_retry_needs_a_reason_and_an_identity() -> None:
     log = failed_at_beta()
     state = log.state
-    stamp = Stamper(PIPELINE, state.sequence + 1, T0)
+    stamp = log.stamp()
     with pytest.raises(OperatorInputError, match="needs a reason"):
         retry(state, stamp, stages=STAGES, change_id="c1", by="local:ana", why=" ")
     with pytest.raises(OperatorInputError, match="who acts is not known"):
